@@ -1,0 +1,22 @@
+{
+  "targets": [{
+    "target_name": "saln_native",
+    "sources": [
+      "native/src/addon.cc", "native/src/common.cc", "native/src/ops_create.cc",
+      "native/src/ops_math.cc", "native/src/ops_shape.cc", "native/src/ops_nn.cc", "native/src/ops_autograd.cc"
+    ],
+    "include_dirs": [
+      "<!@(node -p \"require('node-addon-api').include_dir\")",
+      "<!@(node native/libtorch-config.js includes)"
+    ],
+    "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "_GLIBCXX_USE_CXX11_ABI=<!(node native/libtorch-config.js abi)"],
+    "cflags!": ["-fno-exceptions", "-fno-rtti"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
+    "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-deprecated-declarations", "-Wno-unused-parameter"],
+    "libraries": [
+      "-L<!(node native/libtorch-config.js libdir)",
+      "-Wl,-rpath,<!(node native/libtorch-config.js libdir)",
+      "<!@(node native/libtorch-config.js libs)"
+    ]
+  }]
+}

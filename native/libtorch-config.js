@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// Prints one build setting for binding.gyp: where libtorch lives and how to compile against it.
+// Search order (as tch-rs): $LIBTORCH (a folder with include/ and lib/, e.g. a libtorch zip or
+// `python -c 'import torch;print(torch.__path__[0])'`), then Debian's libtorch-dev paths.
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { execFileSync } = require('child_process');
+
+function fail(msg) {
+  process.stderr.write(`saln: cannot find libtorch: ${msg}\n` +
+    'Possible solutions:\n' +
+    '  - on Debian 12: apt-get install libtorch-dev\n' +
+    '  - set LIBTORCH to a folder holding include/ and lib/ (a libtorch zip, or a pip torch install:\n' +
+    "    LIBTORCH=$(python3 -c 'import torch;print(torch.__path__[0])'))\n");
+  process.exit(1);
+}
+
+function locate() {
+  const root = process.env.LIBTORCH;
+  if (root) {
+    const inc = path.join(root, 'include');
+    const lib = path.join(root, 'lib');
+    if (!fs.existsSync(path.join(inc, 'ATen', 'ATen.h'))) fail(`LIBTORCH=${root} has no include/ATen/ATen.h`);
+    if (!fs.existsSync(path.join(lib, 'libtorch_cpu.so')) && !fs.existsSync(path.join(lib, 'libtorch.so'))) {
+      fail(`LIBTORCH=${root} has no lib/libtorch_cpu.so`);
+    }
+    return { includes: [inc, path.join(inc, 'torch', 'csrc', 'api', 'include')], lib };
+  }
+  const inc = '/usr/include';
+  const lib = '/usr/lib/x86_64-linux-gnu';
+  if (!fs.existsSync(path.join(inc, 'ATen', 'ATen.h'))) fail('LIBTORCH is not set and /usr/include/ATen/ATen.h is missing');
+  return { includes: [path.join(inc, 'torch', 'csrc', 'api', 'include')], lib };
+}
+
+// The C++ ABI must match the library's: pip wheels before 2.7 use the old ABI (0).
+function cxx11Abi(lib) {
+  const cmakeDirs = [path.join(lib, '..', 'share', 'cmake', 'Torch'), path.join(lib, 'cmake', 'Torch')];
+  for (const d of cmakeDirs) {
+    const f = path.join(d, 'TorchConfig.cmake');
+    if (fs.existsSync(f)) {
+      const m = /_GLIBCXX_USE_CXX11_ABI=([01])/.exec(fs.readFileSync(f, 'utf8'));
+      if (m) return m[1];
+    }
+  }
+  try {
+    const syms = execFileSync('nm', ['-D', '--defined-only', path.join(lib, 'libc10.so')], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    return /__cxx11/.test(syms) ? '1' : '0';
+  } catch {
+    return '1';
+  }
+}
+
+const { includes, lib } = locate();
+const cuda = fs.existsSync(path.join(lib, 'libtorch_cuda.so'));
+const what = process.argv[2];
+if (what === 'includes') console.log(includes.join(' '));
+else if (what === 'libdir') console.log(lib);
+else if (what === 'abi') console.log(cxx11Abi(lib));
+else if (what === 'libs') {
+  // --no-as-needed keeps libtorch_cuda linked although no symbol of it is named: loading it
+  // registers the CUDA backend, which is what makes device 'cuda' work.
+  const libs = ['-Wl,--no-as-needed', '-ltorch', '-ltorch_cpu', '-lc10'];
+  if (cuda) libs.push('-ltorch_cuda', '-lc10_cuda');
+  libs.push('-Wl,--as-needed');
+  console.log(libs.join(' '));
+} else fail(`unknown query ${what}`);

@@ -1,0 +1,74 @@
+// Entry point: registers every op group and the runtime queries.
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/utils.h>
+#include <torch/version.h>
+
+#include "addon_data.h"
+#include "common.h"
+
+namespace saln {
+
+constexpr napi_type_tag AddonData::kHandleTag;
+
+static Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  auto* data = info.Env().GetInstanceData<AddonData>();
+  data->errorClass = Napi::Persistent(info[0].As<Napi::Function>());
+  return info.Env().Undefined();
+}
+
+SALN_OP(manualSeed, "manualSeed") {
+  // torch::manual_seed also seeds every CUDA generator when GPUs are present.
+  torch::manual_seed(static_cast<uint64_t>(call.I(0)));
+  return call.Env().Undefined();
+}
+
+SALN_OP(setNumThreads, "setNumThreads") {
+  at::set_num_threads(static_cast<int>(call.I(0)));
+  return call.Env().Undefined();
+}
+
+SALN_OP(getNumThreads, "getNumThreads") { return Napi::Number::New(call.Env(), at::get_num_threads()); }
+
+SALN_OP(isCudaAvailable, "isCudaAvailable") { return Napi::Boolean::New(call.Env(), torch::cuda::is_available()); }
+
+SALN_OP(cudaDeviceCount, "cudaDeviceCount") {
+  return Napi::Number::New(call.Env(), static_cast<double>(torch::cuda::device_count()));
+}
+
+SALN_OP(setCudnnTf32, "setCudnnTf32") {
+  // cuDNN's TF32 default gives ~1e-3 relative error; conformance checks switch it off.
+  at::globalContext().setAllowTF32CuDNN(call.B(0));
+  at::globalContext().setAllowTF32CuBLAS(call.B(0));
+  return call.Env().Undefined();
+}
+
+SALN_OP(versionInfo, "versionInfo") {
+  auto o = Napi::Object::New(call.Env());
+  o.Set("torch", Napi::String::New(call.Env(), TORCH_VERSION));
+  o.Set("parallel", Napi::String::New(call.Env(), at::get_parallel_info()));
+  return o;
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new AddonData());
+  SALN_EXPORT(exports, manualSeed);
+  SALN_EXPORT(exports, setNumThreads);
+  SALN_EXPORT(exports, getNumThreads);
+  SALN_EXPORT(exports, isCudaAvailable);
+  SALN_EXPORT(exports, cudaDeviceCount);
+  SALN_EXPORT(exports, setCudnnTf32);
+  SALN_EXPORT(exports, versionInfo);
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
+  InitCreate(env, exports);
+  InitMath(env, exports);
+  InitShape(env, exports);
+  InitNN(env, exports);
+  InitAutograd(env, exports);
+  return exports;
+}
+
+}  // namespace saln
+
+static Napi::Object InitAddon(Napi::Env env, Napi::Object exports) { return saln::Init(env, exports); }
+NODE_API_MODULE(saln_native, InitAddon)

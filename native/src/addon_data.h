@@ -1,0 +1,20 @@
+// Per-environment state: the JS error class the addon throws (set once at load, as
+// better-sqlite3 does with SqliteError) and the type tag that marks our tensor handles.
+#pragma once
+
+#include <napi.h>
+
+namespace saln {
+
+struct AddonData {
+  Napi::FunctionReference errorClass;
+  static constexpr napi_type_tag kHandleTag = {0x5a1f0c3e9b7d4a21ULL, 0x8e6b2c4f1d3a5e77ULL};
+};
+
+void InitCreate(Napi::Env env, Napi::Object exports);
+void InitMath(Napi::Env env, Napi::Object exports);
+void InitShape(Napi::Env env, Napi::Object exports);
+void InitNN(Napi::Env env, Napi::Object exports);
+void InitAutograd(Napi::Env env, Napi::Object exports);
+
+}  // namespace saln

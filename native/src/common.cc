@@ -1,0 +1,178 @@
+#include "common.h"
+
+#include <sstream>
+
+#include "addon_data.h"
+
+namespace saln {
+
+static int64_t ReportedBytes(const at::Tensor& t) {
+  // Only host memory pressures V8's heap heuristics; device memory is the caching allocator's.
+  return t.defined() && t.device().is_cpu() ? static_cast<int64_t>(t.nbytes()) : 0;
+}
+
+void Release(Napi::Env env, Handle* h) {
+  if (h->reported) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, -h->reported);
+    h->reported = 0;
+  }
+  h->t = at::Tensor();
+}
+
+Napi::Value Wrap(Napi::Env env, at::Tensor t) {
+  auto* h = new Handle{std::move(t), 0};
+  h->reported = ReportedBytes(h->t);
+  if (h->reported) Napi::MemoryManagement::AdjustExternalMemory(env, h->reported);
+  auto ext = Napi::External<Handle>::New(env, h, [](Napi::Env env, Handle* h) {
+    Release(env, h);
+    delete h;
+  });
+  ext.TypeTag(&AddonData::kHandleTag);
+  return ext;
+}
+
+Napi::Value WrapMany(Napi::Env env, const std::vector<at::Tensor>& ts) {
+  auto arr = Napi::Array::New(env, ts.size());
+  for (size_t i = 0; i < ts.size(); i++) arr.Set(static_cast<uint32_t>(i), Wrap(env, ts[i]));
+  return arr;
+}
+
+static const char* DtypeName(at::ScalarType st) {
+  switch (st) {
+    case at::kFloat: return "float32";
+    case at::kDouble: return "float64";
+    case at::kLong: return "int64";
+    case at::kInt: return "int32";
+    case at::kByte: return "uint8";
+    case at::kBool: return "bool";
+    case at::kHalf: return "float16";
+    case at::kBFloat16: return "bfloat16";
+    case at::kChar: return "int8";
+    case at::kShort: return "int16";
+    default: return c10::toString(st);
+  }
+}
+
+std::string Describe(const at::Tensor& t) {
+  if (!t.defined()) return "undefined";
+  std::ostringstream os;
+  os << DtypeName(t.scalar_type()) << "[";
+  for (int64_t i = 0; i < t.dim(); i++) os << (i ? "," : "") << t.size(i);
+  os << "]";
+  if (!t.device().is_cpu()) os << "@" << t.device().str();
+  return os.str();
+}
+
+// Codes shared with src/binding/binding.ts (DTYPE_CODES); keep both lists in step.
+at::ScalarType DtypeFromCode(int64_t code) {
+  switch (code) {
+    case 0: return at::kFloat;
+    case 1: return at::kDouble;
+    case 2: return at::kLong;
+    case 3: return at::kInt;
+    case 4: return at::kByte;
+    case 5: return at::kBool;
+    case 6: return at::kHalf;
+    case 7: return at::kBFloat16;
+    case 8: return at::kChar;
+    case 9: return at::kShort;
+    default: throw std::invalid_argument("unknown dtype code " + std::to_string(code));
+  }
+}
+
+int64_t CodeFromDtype(at::ScalarType st) {
+  switch (st) {
+    case at::kFloat: return 0;
+    case at::kDouble: return 1;
+    case at::kLong: return 2;
+    case at::kInt: return 3;
+    case at::kByte: return 4;
+    case at::kBool: return 5;
+    case at::kHalf: return 6;
+    case at::kBFloat16: return 7;
+    case at::kChar: return 8;
+    case at::kShort: return 9;
+    default: throw std::invalid_argument(std::string("unsupported dtype ") + c10::toString(st));
+  }
+}
+
+at::Device DeviceFromString(const std::string& s) { return at::Device(s); }
+
+Handle* Call::H(size_t i) {
+  if (i >= info_.Length() || !info_[i].IsExternal()) Fail("argument " + std::to_string(i) + " is not a tensor handle");
+  auto ext = info_[i].As<Napi::External<Handle>>();
+  if (!ext.CheckTypeTag(&AddonData::kHandleTag)) Fail("argument " + std::to_string(i) + " is not a tensor handle");
+  return ext.Data();
+}
+
+at::Tensor& Call::T(size_t i) {
+  Handle* h = H(i);
+  if (!h->t.defined()) Fail("tensor argument " + std::to_string(i) + " was disposed (use after dispose())");
+  seen_.push_back(h->t);
+  return h->t;
+}
+
+c10::optional<at::Tensor> Call::OptT(size_t i) {
+  if (!Has(i)) return c10::nullopt;
+  return T(i);
+}
+
+std::vector<at::Tensor> Call::TList(size_t i) {
+  auto arr = info_[i].As<Napi::Array>();
+  std::vector<at::Tensor> out;
+  out.reserve(arr.Length());
+  for (uint32_t j = 0; j < arr.Length(); j++) {
+    Napi::Value v = arr.Get(j);
+    if (!v.IsExternal()) Fail("list element " + std::to_string(j) + " is not a tensor handle");
+    auto ext = v.As<Napi::External<Handle>>();
+    if (!ext.CheckTypeTag(&AddonData::kHandleTag)) Fail("list element " + std::to_string(j) + " is not a tensor handle");
+    Handle* h = ext.Data();
+    if (!h->t.defined()) Fail("list element " + std::to_string(j) + " was disposed (use after dispose())");
+    seen_.push_back(h->t);
+    out.push_back(h->t);
+  }
+  return out;
+}
+
+std::vector<int64_t> Call::Ints(size_t i) const {
+  auto arr = info_[i].As<Napi::Array>();
+  std::vector<int64_t> out(arr.Length());
+  for (uint32_t j = 0; j < arr.Length(); j++) out[j] = arr.Get(j).As<Napi::Number>().Int64Value();
+  return out;
+}
+
+at::Scalar Call::Sc(size_t i) const {
+  if (info_[i].IsBoolean()) return at::Scalar(info_[i].As<Napi::Boolean>().Value());
+  double v = D(i);
+  // Integral JS numbers become integer scalars so that int tensors stay int.
+  if (v == static_cast<double>(static_cast<int64_t>(v)) && v > -9.0e15 && v < 9.0e15) return at::Scalar(static_cast<int64_t>(v));
+  return at::Scalar(v);
+}
+
+at::TensorOptions Call::Opts(size_t dtypeIdx, size_t deviceIdx) const {
+  auto o = at::TensorOptions().dtype(DtypeFromCode(I(dtypeIdx)));
+  if (Has(deviceIdx)) o = o.device(DeviceFromString(S(deviceIdx)));
+  return o;
+}
+
+void Call::Fail(const std::string& what) const {
+  std::ostringstream os;
+  os << op_ << ": " << what;
+  if (!seen_.empty()) {
+    os << " (inputs: ";
+    for (size_t i = 0; i < seen_.size(); i++) os << (i ? ", " : "") << Describe(seen_[i]);
+    os << ")";
+  }
+  Napi::Env env = info_.Env();
+  auto* data = env.GetInstanceData<AddonData>();
+  Napi::Object err;
+  if (data && !data->errorClass.IsEmpty()) {
+    err = data->errorClass.New({Napi::String::New(env, os.str())});
+  } else {
+    err = Napi::Error::New(env, os.str()).Value();
+  }
+  err.Set("op", Napi::String::New(env, op_));
+  throw Napi::Error(env, err);
+}
+
+}  // namespace saln

@@ -1,0 +1,125 @@
+/**
+ * Stateless network ops with torch.nn.functional's names and defaults. Modules in ./layers call
+ * these; so can user code.
+ */
+import { native } from '../binding/binding.js';
+import { EngineError } from '../binding/errors.js';
+import { Tensor } from '../tensor/tensor.js';
+import { checkInt, checkNumber, invalid, pair } from '../tensor/validate.js';
+
+type Pair = number | [number, number];
+export type Reduction = 'none' | 'mean' | 'sum';
+const REDUCTION: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
+
+function reduction(r: Reduction): number {
+  const c = REDUCTION[r];
+  if (c === undefined) throw invalid("'none', 'mean' or 'sum'", 'reduction', r);
+  return c;
+}
+
+function expectRank(x: Tensor, rank: number, op: string): void {
+  if (x.ndim !== rank) throw new EngineError(`${op}: expected a ${rank}-D input, got shape [${x.shape.join(', ')}]`);
+}
+
+export interface Conv2dOptions {
+  stride?: Pair;
+  padding?: Pair;
+  dilation?: Pair;
+  groups?: number;
+}
+
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
+  return new Tensor(native.conv2d(x.handle, weight.handle, bias?.handle ?? null, pair(o.stride ?? 1, 'stride'),
+    pair(o.padding ?? 0, 'padding'), pair(o.dilation ?? 1, 'dilation'), checkInt(o.groups ?? 1, 'groups', 1)));
+}
+
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/** In training mode the running stats (if given) are updated in place, with unbiased variance. */
+export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: BatchNormOptions = {}): Tensor {
+  return new Tensor(native.batchNorm(x.handle, o.weight?.handle ?? null, o.bias?.handle ?? null, runningMean?.handle ?? null,
+    runningVar?.handle ?? null, o.training ?? false, o.momentum ?? 0.1, o.eps ?? 1e-5));
+}
+
+export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
+  return new Tensor(native.linear(x.handle, weight.handle, bias?.handle ?? null));
+}
+
+export function relu(x: Tensor): Tensor {
+  return x.relu();
+}
+
+export function maxPool2d(x: Tensor, kernelSize: Pair, o: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}): Tensor {
+  const k = pair(kernelSize, 'kernelSize');
+  return new Tensor(native.maxPool2d(x.handle, k, pair(o.stride ?? k, 'stride'), pair(o.padding ?? 0, 'padding'),
+    pair(o.dilation ?? 1, 'dilation'), o.ceilMode ?? false));
+}
+
+export function avgPool2d(x: Tensor, kernelSize: Pair, o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}): Tensor {
+  const k = pair(kernelSize, 'kernelSize');
+  return new Tensor(native.avgPool2d(x.handle, k, pair(o.stride ?? k, 'stride'), pair(o.padding ?? 0, 'padding'),
+    o.ceilMode ?? false, o.countIncludePad ?? true));
+}
+
+export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
+  return new Tensor(native.adaptiveAvgPool2d(x.handle, pair(outputSize, 'outputSize')));
+}
+
+export function softmax(x: Tensor, dim: number): Tensor {
+  return x.softmax(dim);
+}
+export function logSoftmax(x: Tensor, dim: number): Tensor {
+  return x.logSoftmax(dim);
+}
+
+export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
+  return new Tensor(native.dropout(x.handle, checkNumber(p, 'p', 0, 1), training));
+}
+
+export interface CrossEntropyOptions {
+  reduction?: Reduction;
+  labelSmoothing?: number;
+  weight?: Tensor | null;
+  ignoreIndex?: number;
+}
+
+/** Cross-entropy of logits [N, C] against int64 class indices [N] (F.cross_entropy). */
+export function crossEntropy(logits: Tensor, target: Tensor, o: CrossEntropyOptions = {}): Tensor {
+  if (target.dtype !== 'int64') throw invalid('an int64 tensor of class indices', 'target', target.toString());
+  return new Tensor(native.crossEntropy(logits.handle, target.handle, o.weight?.handle ?? null, reduction(o.reduction ?? 'mean'),
+    o.ignoreIndex ?? -100, checkNumber(o.labelSmoothing ?? 0, 'labelSmoothing', 0, 1)));
+}
+
+export function nllLoss(logProbs: Tensor, target: Tensor, o: { reduction?: Reduction; weight?: Tensor | null; ignoreIndex?: number } = {}): Tensor {
+  return new Tensor(native.nllLoss(logProbs.handle, target.handle, o.weight?.handle ?? null, reduction(o.reduction ?? 'mean'), o.ignoreIndex ?? -100));
+}
+
+export function mseLoss(a: Tensor, b: Tensor, o: { reduction?: Reduction } = {}): Tensor {
+  return new Tensor(native.mseLoss(a.handle, b.handle, reduction(o.reduction ?? 'mean')));
+}
+
+/** Sampling grid for 2-D affine transforms: theta [N, 2, 3], size [N, C, H, W] (F.affine_grid). */
+export function affineGrid(theta: Tensor, size: [number, number, number, number], alignCorners = false): Tensor {
+  return new Tensor(native.affineGrid(theta.handle, size, alignCorners));
+}
+
+const GRID_MODE = { bilinear: 0, nearest: 1, bicubic: 2 } as const;
+const GRID_PAD = { zeros: 0, border: 1, reflection: 2 } as const;
+
+export function gridSample(x: Tensor, grid: Tensor, o: { mode?: keyof typeof GRID_MODE; paddingMode?: keyof typeof GRID_PAD; alignCorners?: boolean } = {}): Tensor {
+  expectRank(x, 4, 'gridSample');
+  return new Tensor(native.gridSample(x.handle, grid.handle, GRID_MODE[o.mode ?? 'bilinear'], GRID_PAD[o.paddingMode ?? 'zeros'], o.alignCorners ?? false));
+}
+
+/** Resizes [N, C, H, W] to size (F.interpolate with mode 'bilinear' or 'nearest'). */
+export function interpolate(x: Tensor, size: [number, number], o: { mode?: 'bilinear' | 'nearest'; alignCorners?: boolean; antialias?: boolean } = {}): Tensor {
+  expectRank(x, 4, 'interpolate');
+  if ((o.mode ?? 'bilinear') === 'nearest') return new Tensor(native.interpolateNearest(x.handle, size));
+  return new Tensor(native.interpolateBilinear(x.handle, size, o.alignCorners ?? false, o.antialias ?? false));
+}

@@ -1,0 +1,1 @@
+export { SGD, type SGDOptions } from './sgd.js';
