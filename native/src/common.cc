@@ -1,5 +1,6 @@
 #include "common.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "addon_data.h"
@@ -11,7 +12,7 @@ static int64_t ReportedBytes(const at::Tensor& t) {
   return t.defined() && t.device().is_cpu() ? static_cast<int64_t>(t.nbytes()) : 0;
 }
 
-void Release(Napi::Env env, Handle* h) {
+void Release(Napi::BasicEnv env, Handle* h) {
   if (h->reported) {
     Napi::MemoryManagement::AdjustExternalMemory(env, -h->reported);
     h->reported = 0;
@@ -23,7 +24,9 @@ Napi::Value Wrap(Napi::Env env, at::Tensor t) {
   auto* h = new Handle{std::move(t), 0};
   h->reported = ReportedBytes(h->t);
   if (h->reported) Napi::MemoryManagement::AdjustExternalMemory(env, h->reported);
-  auto ext = Napi::External<Handle>::New(env, h, [](Napi::Env env, Handle* h) {
+  // A basic finalizer (it takes BasicEnv) runs inside GC itself rather than on a later turn of the
+  // event loop, so a synchronous training loop that never yields still gets its tensors freed.
+  auto ext = Napi::External<Handle>::New(env, h, [](Napi::BasicEnv env, Handle* h) {
     Release(env, h);
     delete h;
   });
@@ -108,7 +111,7 @@ Handle* Call::H(size_t i) {
 at::Tensor& Call::T(size_t i) {
   Handle* h = H(i);
   if (!h->t.defined()) Fail("tensor argument " + std::to_string(i) + " was disposed (use after dispose())");
-  seen_.push_back(h->t);
+  seen_.emplace_back(i, h->t);
   return h->t;
 }
 
@@ -128,7 +131,7 @@ std::vector<at::Tensor> Call::TList(size_t i) {
     if (!ext.CheckTypeTag(&AddonData::kHandleTag)) Fail("list element " + std::to_string(j) + " is not a tensor handle");
     Handle* h = ext.Data();
     if (!h->t.defined()) Fail("list element " + std::to_string(j) + " was disposed (use after dispose())");
-    seen_.push_back(h->t);
+    seen_.emplace_back(i, h->t);
     out.push_back(h->t);
   }
   return out;
@@ -159,8 +162,10 @@ void Call::Fail(const std::string& what) const {
   std::ostringstream os;
   os << op_ << ": " << what;
   if (!seen_.empty()) {
+    auto seen = seen_;
+    std::stable_sort(seen.begin(), seen.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
     os << " (inputs: ";
-    for (size_t i = 0; i < seen_.size(); i++) os << (i ? ", " : "") << Describe(seen_[i]);
+    for (size_t i = 0; i < seen.size(); i++) os << (i ? ", " : "") << Describe(seen[i].second);
     os << ")";
   }
   Napi::Env env = info_.Env();

@@ -23,7 +23,7 @@ struct Handle {
 
 Napi::Value Wrap(Napi::Env env, at::Tensor t);
 Napi::Value WrapMany(Napi::Env env, const std::vector<at::Tensor>& ts);
-void Release(Napi::Env env, Handle* h);
+void Release(Napi::BasicEnv env, Handle* h);
 std::string Describe(const at::Tensor& t);
 at::ScalarType DtypeFromCode(int64_t code);
 int64_t CodeFromDtype(at::ScalarType st);
@@ -55,7 +55,9 @@ class Call {
  private:
   const Napi::CallbackInfo& info_;
   const char* op_;
-  std::vector<at::Tensor> seen_;
+  // (argument index, tensor): the argument order is kept for messages, since C++ may evaluate
+  // an op's arguments in any order.
+  std::vector<std::pair<size_t, at::Tensor>> seen_;
 };
 
 }  // namespace saln
