@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# One command that sets saln up on a fresh Debian 12 machine: system packages, then npm ci
+# (which builds the native addon and compiles the TypeScript).
+#   libtorch-dev        the engine (libtorch 1.13, CPU) the addon links against
+#   g++ make python3    node-gyp's toolchain
+#   python3-torch, python3-torchvision   PyTorch for the side-by-side benchmarks (tests do not need them)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+  libtorch-dev g++ make python3 \
+  python3-torch python3-torchvision
+npm ci
