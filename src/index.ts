@@ -1,10 +1,14 @@
 /**
- * saln's single public entry: the engine (tensors, nn, optim, io), the models, and selection.
+ * saln's single public entry: the engine (tensors, nn, optim, io), models and features, data,
+ * and selection.
  *
- *   import { tensor, nn, optim, models, selectSpectral } from 'saln';
+ *   import { tensor, nn, optim, models, data, selectSpectral } from 'saln';
  */
 export * from './tensor/index.js';
 export * as nn from './nn/index.js';
 export * as optim from './optim/index.js';
 export * as io from './io/index.js';
 export * as models from './models/index.js';
+export * as features from './features/index.js';
+export * as data from './data/index.js';
+export * from './selection/index.js';

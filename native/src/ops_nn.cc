@@ -60,6 +60,9 @@ SALN_OP(interpolateNearest, "interpolateNearest") {
   return Wrap(call.Env(), at::upsample_nearest2d(call.T(0), call.Ints(1), c10::nullopt, c10::nullopt));
 }
 
+// constantPad(x, pads, value): pads as F.pad, last dim first: [left, right, top, bottom, …].
+SALN_OP(constantPad, "constantPad") { return Wrap(call.Env(), at::constant_pad_nd(call.T(0), call.Ints(1), call.Sc(2))); }
+
 void InitNN(Napi::Env env, Napi::Object exports) {
   SALN_EXPORT(exports, conv2d);
   SALN_EXPORT(exports, batchNorm);
@@ -76,6 +79,7 @@ void InitNN(Napi::Env env, Napi::Object exports) {
   SALN_EXPORT(exports, gridSample);
   SALN_EXPORT(exports, interpolateBilinear);
   SALN_EXPORT(exports, interpolateNearest);
+  SALN_EXPORT(exports, constantPad);
 }
 
 }  // namespace saln

@@ -115,6 +115,7 @@ export interface NativeBinding {
   gridSample(x: H, grid: H, mode: Num, padding: Num, alignCorners: boolean): H;
   interpolateBilinear(x: H, size: Num[], alignCorners: boolean, antialias: boolean): H;
   interpolateNearest(x: H, size: Num[]): H;
+  constantPad(x: H, pads: Num[], value: Num): H;
   // autograd
   setRequiresGrad(t: H, on: boolean): void;
   backward(t: H, grad: H | null, retainGraph: boolean): void;

