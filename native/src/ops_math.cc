@@ -81,6 +81,18 @@ static at::Tensor BinaryScalar(int64_t code, const at::Tensor& a, const at::Scal
   }
 }
 
+// unaryInplace(code, t): 0 relu_, 1 relu6_. In place, as torchvision's ReLU(inplace=True): saves
+// an activation-sized allocation per call (the op's own backward needs only its output).
+SALN_OP(unaryInplace, "unaryInplace") {
+  at::Tensor& t = call.T(1);
+  switch (call.I(0)) {
+    case 0: t.relu_(); break;
+    case 1: at::hardtanh_(t, 0.0, 6.0); break;
+    default: throw std::invalid_argument("unknown in-place unary op code " + std::to_string(call.I(0)));
+  }
+  return call.Env().Undefined();
+}
+
 SALN_OP(unary, "unary") { return Wrap(call.Env(), Unary(call.I(0), call.T(1))); }
 
 // binary(code, a, b): b is a tensor handle or a number.
@@ -186,6 +198,7 @@ SALN_OP(sort, "sort") {
 
 void InitMath(Napi::Env env, Napi::Object exports) {
   SALN_EXPORT(exports, unary);
+  SALN_EXPORT(exports, unaryInplace);
   SALN_EXPORT(exports, binary);
   SALN_EXPORT(exports, inplace);
   SALN_EXPORT(exports, addcmul_);

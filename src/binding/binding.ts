@@ -56,6 +56,7 @@ export interface NativeBinding {
   isContiguous(t: H, memoryFormat: Num): boolean;
   // math
   unary(code: Num, t: H): H;
+  unaryInplace(code: Num, t: H): void;
   binary(code: Num, a: H, b: H | number | boolean): H;
   inplace(code: Num, a: H, b: H | number, alpha?: Num): void;
   addcmul_(a: H, b: H, c: H, value: Num): void;

@@ -3,7 +3,6 @@
  * existing ops: TensorFlow's 'same' padding (asymmetric when the total is odd) and zero padding.
  */
 import { Conv2d, F, type Conv2dOptions } from '../nn/index.js';
-import { cat, zeros } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 /**
@@ -20,22 +19,7 @@ export function tfSamePads(size: number, kernel: number, stride: number, dilatio
 
 /** Zero-pads the last two dims of [N, C, H, W] by [top, bottom, left, right] (Keras ZeroPadding2D). */
 export function zeroPad2d(x: Tensor, [top, bottom, left, right]: [number, number, number, number]): Tensor {
-  const padDim = (y: Tensor, dim: 2 | 3, before: number, after: number): Tensor => {
-    if (!before && !after) return y;
-    const block = (n: number): Tensor => {
-      const shape = [...y.shape];
-      shape[dim] = n;
-      return zeros(shape, { dtype: y.dtype, device: y.device });
-    };
-    const pads = [before ? block(before) : null, after ? block(after) : null];
-    const out = cat([pads[0], y, pads[1]].filter((t): t is Tensor => t !== null), dim);
-    for (const p of pads) p?.dispose();
-    return out;
-  };
-  const h = padDim(x, 2, top, bottom);
-  const out = padDim(h, 3, left, right);
-  if (h !== x && h !== out) h.dispose();
-  return out;
+  return F.pad(x, [left, right, top, bottom]);
 }
 
 /**
@@ -83,11 +67,7 @@ export function chain(x: Tensor, ...fns: Array<(t: Tensor) => Tensor>): Tensor {
   return y;
 }
 
-/** out = relu(main + identity), disposing main (not identity). */
+/** relu(main + identity), computed in place in main (torchvision's `out += identity; relu(out)`). */
 export function addRelu(main: Tensor, identity: Tensor): Tensor {
-  const s = main.add(identity);
-  main.dispose();
-  const r = s.relu();
-  s.dispose();
-  return r;
+  return main.add_(identity).relu_();
 }

@@ -65,8 +65,8 @@ export class DepthwiseSeparable extends Module {
 
   forward(x: Tensor): Tensor {
     return chain(x,
-      (t) => this.conv_dw.forward(t), (t) => this.bn_dw.forward(t), (t) => t.relu6(),
-      (t) => this.conv_pw.forward(t), (t) => this.bn_pw.forward(t), (t) => t.relu6());
+      (t) => this.conv_dw.forward(t), (t) => this.bn_dw.forward(t), (t) => t.relu6_(),
+      (t) => this.conv_pw.forward(t), (t) => this.bn_pw.forward(t), (t) => t.relu6_());
   }
 }
 
@@ -141,7 +141,7 @@ export class MobileNetV1 extends Module implements Staged {
 
   /** The stem's output (after ReLU6), [N, width(32), H/2, W/2]. */
   forwardStem(x: Tensor): Tensor {
-    return chain(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), (t) => t.relu6());
+    return chain(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), (t) => t.relu6_());
   }
 
   /** Global-average-pooled penultimate features [N, numFeatures]; intermediates are freed as consumed (see chain()). */

@@ -62,7 +62,7 @@ export class BasicBlock extends Module implements Block {
 
   forward(x: Tensor): Tensor {
     const identity = this.downsample ? chain(x, (t) => this.downsample!.layers[0]!.forward(t), (t) => this.downsample!.layers[1]!.forward(t)) : x;
-    const out = chain(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), (t) => t.relu(), (t) => this.conv2.forward(t), (t) => this.bn2.forward(t));
+    const out = chain(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), (t) => t.relu_(), (t) => this.conv2.forward(t), (t) => this.bn2.forward(t));
     const y = addRelu(out, identity);
     if (identity !== x) identity.dispose();
     return y;
@@ -98,8 +98,8 @@ export class Bottleneck extends Module implements Block {
   forward(x: Tensor): Tensor {
     const identity = this.downsample ? chain(x, (t) => this.downsample!.layers[0]!.forward(t), (t) => this.downsample!.layers[1]!.forward(t)) : x;
     const out = chain(x,
-      (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), (t) => t.relu(),
-      (t) => this.conv2.forward(t), (t) => this.bn2.forward(t), (t) => t.relu(),
+      (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), (t) => t.relu_(),
+      (t) => this.conv2.forward(t), (t) => this.bn2.forward(t), (t) => t.relu_(),
       (t) => this.conv3.forward(t), (t) => this.bn3.forward(t));
     const y = addRelu(out, identity);
     if (identity !== x) identity.dispose();
@@ -224,7 +224,7 @@ export class ResNet extends Module implements Staged {
 
   /** The stem's output: conv1, bn1, ReLU, max-pool (identity for the CIFAR stem). */
   forwardStem(x: Tensor): Tensor {
-    return chain(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), (t) => t.relu(), (t) => this.maxpool.forward(t));
+    return chain(x, (t) => this.conv1.forward(t), (t) => this.bn1.forward(t), (t) => t.relu_(), (t) => this.maxpool.forward(t));
   }
 
   /**

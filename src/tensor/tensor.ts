@@ -185,6 +185,9 @@ export class Tensor {
   copy_(src: Tensor): this { native.copy_(this.handle, src.handle); return this; }
   fill_(v: number | boolean): this { native.fill_(this.handle, v); return this; }
   zero_(): this { native.zero_(this.handle); return this; }
+  /** In-place ReLU (ReLU(inplace=True)); fine under autograd when nothing else needs the input. */
+  relu_(): this { native.unaryInplace(0, this.handle); return this; }
+  relu6_(): this { native.unaryInplace(1, this.handle); return this; }
   uniform_(lo = 0, hi = 1): this { native.uniform_(this.handle, lo, hi); return this; }
   normal_(mean = 0, std = 1): this { native.normal_(this.handle, mean, std); return this; }
   addcmul_(a: Tensor, b: Tensor, value = 1): this { native.addcmul_(this.handle, a.handle, b.handle, value); return this; }
