@@ -148,6 +148,15 @@ try {
   const ourTimes = pyThreads.map(() => sizes.map(() => [] as number[]));
   const perRound = Math.max(1, Math.ceil(reps / rounds));
   let refSelected: Record<string, number[]> = {};
+  // This machine sets OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for the sake of older OpenBLAS builds
+  // (our libtorch's system OpenBLAS keeps them); they slow NumPy's current bundled OpenBLAS, so
+  // the reference runs without them, at its best.
+  const numpyEnv = (t: number): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: String(t), OMP_NUM_THREADS: String(t), MKL_NUM_THREADS: String(t) };
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+    return env;
+  };
   let versions = { numpy: '', scipy: '' };
   const ourRuns: { indices: number[]; solver: string; iterations: number; eighIndices: number[] | null }[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -156,7 +165,7 @@ try {
       const py = JSON.parse(
         execFileSync('python3', [join(root, 'bench', 'select_reference.py'), referenceDir, String(ratio), String(perRound), String(warmup), ...files], {
           encoding: 'utf8',
-          env: { ...process.env, OPENBLAS_NUM_THREADS: String(t), OMP_NUM_THREADS: String(t), MKL_NUM_THREADS: String(t) },
+          env: numpyEnv(t),
           stdio: ['ignore', 'pipe', 'inherit'],
         }),
       ) as { numpy: string; scipy: string; results: Record<string, { times_ms: number[]; selected: number[] }> };
