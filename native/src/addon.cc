@@ -7,6 +7,7 @@
 #include <malloc.h>
 
 #include <cstdlib>
+#include <thread>
 
 #include "addon_data.h"
 #include "common.h"
@@ -65,8 +66,17 @@ static void TuneMalloc() {
   mallopt(M_TRIM_THRESHOLD, 512 << 20);
 }
 
+// libgomp can start with one thread inside Node (seen here: omp_get_max_threads() = 1 on 2
+// cores). Use every core, as PyTorch does, unless the user pinned OMP_NUM_THREADS.
+static void DefaultThreads() {
+  if (std::getenv("OMP_NUM_THREADS")) return;
+  unsigned n = std::thread::hardware_concurrency();
+  if (n > 0) at::set_num_threads(static_cast<int>(n));
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   TuneMalloc();
+  DefaultThreads();
   env.SetInstanceData(new AddonData());
   SALN_EXPORT(exports, manualSeed);
   SALN_EXPORT(exports, setNumThreads);

@@ -10,6 +10,7 @@ import { selectCommand } from './commands/select.js';
 import { dataCommand } from './commands/data.js';
 import { modelsCommand } from './commands/models.js';
 import { featuresCommand } from './commands/features.js';
+import { trainCommand } from './commands/train.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIO, UsageError, type CliIO } from './io.js';
 
 export type { CliIO };
@@ -28,6 +29,7 @@ export function buildProgram(io: CliIO): Command {
   program.addCommand(dataCommand(io).copyInheritedSettings(program));
   program.addCommand(modelsCommand(io).copyInheritedSettings(program));
   program.addCommand(featuresCommand(io).copyInheritedSettings(program));
+  program.addCommand(trainCommand(io).copyInheritedSettings(program));
   return program;
 }
 

@@ -1,0 +1,188 @@
+/**
+ * From a validated `saln train` configuration to a finished run: data (prepared cache, class-balanced
+ * limits, loaders), features for saln (a given cache file, or extracted on the fly into the feature
+ * cache), then train().
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../io/atomic.js';
+import { SGD } from '../optim/sgd.js';
+import { CHECKPOINT_FILE, loadCheckpoint } from './checkpoint.js';
+import { buildLearner, type Learner } from './models.js';
+import { availableParallelism } from 'node:os';
+import { basename, join } from 'node:path';
+import { DataLoader } from '../data/loader.js';
+import { loadData } from '../data/load.js';
+import { deriveSeed, Rng } from '../data/rng.js';
+import { findCifar10BinDir, type DatasetKind } from '../data/sources.js';
+import { EvalTransform, TrainTransform } from '../data/transforms.js';
+import type { PreparedSet } from '../data/prepared.js';
+import { extractFeatures, FeatureCache } from '../features/index.js';
+import { F } from '../nn/index.js';
+import { cacheDir as modelCacheDir } from '../models/cache.js';
+import { ZOO } from '../models/zoo.js';
+import { setNumThreads, tidy } from '../tensor/index.js';
+import type { CliConfig } from './config.js';
+import { loaderSource, type TrainData } from './source.js';
+import { readRunConfig, train, type Summary, type TrainConfig } from './trainer.js';
+
+/** n positions of a class-balanced subset (as equal per class as the counts allow), seeded, in ascending order. */
+export function balancedSubset(labels: ArrayLike<number>, n: number, seed: number): number[] {
+  if (n >= labels.length) return Array.from({ length: labels.length }, (_, i) => i);
+  const byClass = new Map<number, number[]>();
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (!byClass.has(l)) byClass.set(l, []);
+    byClass.get(l)!.push(i);
+  }
+  const classes = [...byClass.keys()].sort((a, b) => a - b);
+  const rng = new Rng(deriveSeed(seed, 'balanced-subset'));
+  const pools = classes.map((c) => rng.shuffle(byClass.get(c)!.slice()));
+  const out: number[] = [];
+  for (let round = 0; out.length < n; round++) {
+    for (const p of pools) {
+      if (out.length >= n) break;
+      if (round < p.length) out.push(p[round]!);
+    }
+  }
+  return out.sort((a, b) => a - b);
+}
+
+export interface RunIO {
+  resume: boolean;
+  cacheDir?: string;
+  json: boolean;
+  progress: boolean;
+  out(text: string): void;
+  warn(text: string): void;
+  log(text: string): void;
+  usage(message: string): Error;
+}
+
+function datasetKind(cfg: CliConfig): DatasetKind {
+  if (cfg.dataset === 'cifar10') return findCifar10BinDir(cfg.dataDir) !== null ? 'cifar10-bin' : 'cifar10-folder';
+  return cfg.dataset === 'oxford-pets' ? 'oxford-pets' : 'folder';
+}
+
+/** Features of the training samples from the feature model, from the feature cache or extracted now. */
+async function trainFeatures(cfg: CliConfig, kind: DatasetKind, set: PreparedSet, io: RunIO): Promise<FeatureCache> {
+  if (cfg.featuresFile !== undefined) return FeatureCache.open(cfg.featuresFile);
+  const entry = ZOO[cfg.featureModel]!;
+  const size = cfg.featureSize ?? entry.inputSize;
+  const ids = set.ids;
+  // The cache is keyed by the exact set of training ids (a --limit-train subset is its own file),
+  // and by the prepared images it starts from (resized here to the feature model's size).
+  const key = {
+    dataset: `${kind}:${basename(cfg.dataDir)}`, split: 'train-run', model: entry.name, preprocess: entry.preprocess, size,
+    extra: { prepared: set.index.key, from: [set.height, set.width], resize: 'bilinear-half-pixel', ids_sha256: createHash('sha256').update(ids.join('\n')).digest('hex') },
+  };
+  const base = join(modelCacheDir(io.cacheDir), 'features');
+  const found = FeatureCache.find(key, base);
+  if (found) return found;
+  io.log(`extracting ${entry.name} features of ${ids.length} training samples at ${size} px into the feature cache ...`);
+  const model = await entry.load({ cacheDir: io.cacheDir, log: io.log });
+  const batch = 32;
+  const res = await extractFeatures({
+    model, key, cacheDir: base, preprocess: entry.preprocess, total: ids.length, progress: io.progress,
+    source: async function* (done) {
+      for (let s = 0; s < ids.length; s += batch) {
+        const e = Math.min(ids.length, s + batch);
+        if (ids.slice(s, e).every((id) => done.has(id))) continue;
+        const raw = await set.readBatch(Int32Array.from({ length: e - s }, (_, i) => s + i));
+        const x = tidy(() => {
+          const t = raw.permute(0, 3, 1, 2).float().contiguous();
+          return t.shape[2] !== size || t.shape[3] !== size ? F.interpolate(t, [size, size], { mode: 'bilinear' }) : t;
+        });
+        raw.dispose();
+        yield { ids: ids.slice(s, e), x };
+      }
+    },
+  });
+  return FeatureCache.open(res.path);
+}
+
+export async function runCliTraining(cfg: CliConfig, io: RunIO): Promise<Summary | null> {
+  // The engine starts with 1 intra-op thread in a fresh process (measured here); use every core unless told.
+  setNumThreads(cfg.threads ?? availableParallelism());
+  const kind = datasetKind(cfg);
+  const data = await loadData({
+    kind, root: cfg.dataDir, size: cfg.imageSize, seed: cfg.seed, cacheDir: join(io.cacheDir ?? modelCacheDir(), 'prepared'),
+    warn: io.warn,
+  });
+  let features: FeatureCache | null = null;
+  try {
+    const limit = (s: PreparedSet, n: number | undefined, what: string): PreparedSet => (n === undefined ? s : s.subset(balancedSubset(s.labels, n, deriveSeed(cfg.seed, what))));
+    const trainSet = limit(data.train, cfg.limitTrain, 'train');
+    const valSet = data.val ? limit(data.val, cfg.limitVal, 'val') : null;
+    const testSet = limit(data.test, cfg.limitTest, 'test');
+    const inputSize = cfg.imageSize ?? trainSet.height;
+    const evalT = new EvalTransform({ inputSize });
+    const evalBatch = Math.max(cfg.batchSize, 256);
+    const td: TrainData = {
+      train: loaderSource(new DataLoader(trainSet, { batchSize: cfg.batchSize, seed: cfg.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : evalT })),
+      val: valSet ? loaderSource(new DataLoader(valSet, { batchSize: evalBatch, shuffle: false, transform: evalT })) : null,
+      test: loaderSource(new DataLoader(testSet, { batchSize: evalBatch, shuffle: false, transform: evalT })),
+      numClasses: data.classes.length,
+    };
+    if (cfg.method === 'saln' && cfg.featureSource === 'cache') {
+      features = await trainFeatures(cfg, kind, trainSet, io);
+      const f = features;
+      const missing = trainSet.ids.filter((id) => !f.has(id));
+      if (missing.length) throw io.usage(`--features: the feature cache has no row for ${missing.length} training sample(s), e.g. ${JSON.stringify(missing[0])}`);
+      td.featureLookup = (ids) => f.lookup(ids);
+    }
+    let reference: Learner | undefined;
+    let referenceNote: string | undefined;
+    if (cfg.reference !== undefined) {
+      const refCfg = readRunConfig(cfg.reference);
+      const refClasses = (refCfg.extra?.classes as string[] | undefined)?.length ?? td.numClasses;
+      if (refClasses !== td.numClasses) throw io.usage(`--reference: ${cfg.reference} has ${refClasses} classes, this dataset ${td.numClasses}`);
+      reference = buildLearner(refCfg.model, td.numClasses);
+      const dummy = new SGD(reference.parameters(), { lr: refCfg.lr, momentum: refCfg.momentum });
+      loadCheckpoint(join(cfg.reference, CHECKPOINT_FILE), reference, dummy);
+      dummy.momentumBuffers.forEach((b) => b?.dispose());
+      reference.eval();
+      const idsFile = join(cfg.reference, 'train_ids.json');
+      let overlap = 'unknown';
+      if (existsSync(idsFile)) {
+        const refIds = JSON.parse(readFileSync(idsFile, 'utf8')) as string[];
+        const mine = new Set(trainSet.ids);
+        overlap = `${refIds.filter((id) => mine.has(id)).length} of its ${refIds.length}`;
+      }
+      referenceNote = `${refCfg.model} from ${cfg.reference} (trained by saln train, method ${refCfg.method}, ${refCfg.epochs} epochs; ${overlap} training samples are also in this run's training set)`;
+      io.log(`reference model: ${referenceNote}`);
+    }
+    const config: TrainConfig = {
+      model: cfg.model, method: cfg.method as TrainConfig['method'], filterRatio: cfg.filterRatio, epochs: cfg.epochs, batchSize: cfg.batchSize,
+      lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, seed: cfg.seed, featureSource: cfg.featureSource as TrainConfig['featureSource'],
+      solver: cfg.solver, saveSelections: cfg.saveSelections, jestChunks: cfg.jestChunks, reference: referenceNote,
+      ...(cfg.filterSchedule !== 'constant' ? { schedule: { kind: cfg.filterSchedule, end: cfg.filterRatioEnd! } } : {}),
+      extra: { cli: cfg, cache_dir: io.cacheDir ?? null, dataset_kind: kind, train_samples: trainSet.length, val_samples: valSet?.length ?? 0, test_samples: testSet.length, classes: data.classes },
+    };
+    if (!io.resume) {
+      mkdirSync(cfg.out, { recursive: true });
+      writeFileAtomic(join(cfg.out, 'train_ids.json'), [new TextEncoder().encode(JSON.stringify(trainSet.ids))]);
+    }
+    const res = await train({
+      config, data: td, runDir: cfg.out, resume: io.resume, progress: io.progress, reference,
+      onEvent: (e) => {
+        // Test hook: die by SIGKILL right after this epoch's checkpoint (the resume test).
+        if (e.event === 'checkpoint' && process.env.SALN_TEST_SIGKILL_AFTER_EPOCH === String(e.epoch)) process.kill(process.pid, 'SIGKILL');
+        if (io.json) io.out(`${JSON.stringify(e)}\n`);
+        else if (e.event === 'epoch') {
+          io.log(`epoch ${e.epoch}/${cfg.epochs}: train loss ${e.train_loss.toFixed(4)} acc ${(100 * e.train_accuracy).toFixed(1)}% (${e.trained_samples} trained)` +
+            (e.val_accuracy !== null ? ` | val loss ${e.val_loss!.toFixed(4)} acc ${(100 * e.val_accuracy).toFixed(1)}%` : '') + ` | ${e.wall_seconds.toFixed(1)} s`);
+        }
+      },
+    });
+    const s = res.summary;
+    if (s && !io.json) {
+      const ph = Object.entries(s.phases).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+      io.out(`${cfg.out}: test accuracy ${(100 * s.test_accuracy).toFixed(2)}%, best val ${s.best_val_accuracy === null ? '-' : (100 * s.best_val_accuracy).toFixed(2) + '%'}, ${s.wall_seconds.toFixed(1)} s (${ph})\n`);
+    }
+    return s;
+  } finally {
+    features?.dispose();
+    await data.close();
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Selectors that compare the learner with a reference model.
+ *
+ * `rho-loss` (Mindermann et al. 2022): the k highest reducible losses, learner loss − irreducible
+ * loss, where the irreducible-loss model was trained on a holdout split.
+ *
+ * `jest` (Evans et al. 2024): learnability = learner loss − reference loss, per sample; the k kept
+ * samples are drawn in n chunks (default 16), each chunk by softmax sampling without replacement
+ * over the samples not yet chosen, conditioned on the chunks already chosen. JEST's conditioning
+ * matters for its contrastive loss, where a sample's loss depends on the others in the sub-batch.
+ * With per-sample cross-entropy the sub-batch's learnability is the sum of the samples' own, so
+ * the joint term vanishes: the conditional distribution of each chunk is softmax of the same
+ * per-sample scores over the remaining samples, and the method reduces to independent
+ * learnability sampling without replacement. It is implemented faithfully all the same: chunk by
+ * chunk, each chunk's scores recomputed given the chosen set (here: unchanged), drawn with a
+ * seeded generator from (seed, epoch, batch).
+ */
+import { deriveSeed, Rng } from '../../data/rng.js';
+import { topKPositions } from './basic.js';
+import type { SelectContext, Selector } from './types.js';
+
+function learnability(ctx: SelectContext, who: string): Float64Array {
+  const l = ctx.learnerLoss;
+  const r = ctx.referenceLoss;
+  if (!l || !r || l.length !== ctx.batchSize || r.length !== ctx.batchSize) throw new Error(`${who}: expected ${ctx.batchSize} learner and reference losses`);
+  return Float64Array.from(l, (v, i) => v - r[i]!);
+}
+
+export class RhoLossSelector implements Selector {
+  readonly name = 'rho-loss';
+  readonly needs = { learnerLoss: true, referenceLoss: true };
+  select(ctx: SelectContext): number[] {
+    return topKPositions(learnability(ctx, 'rho-loss'), ctx.k);
+  }
+}
+
+export class JestSelector implements Selector {
+  readonly name = 'jest';
+  readonly needs = { learnerLoss: true, referenceLoss: true };
+  /** Number of chunks the k samples are drawn in (at most k). */
+  readonly chunks: number;
+  /** Softmax temperature over learnability (1: the paper's). */
+  readonly temperature: number;
+  constructor(o: { chunks?: number; temperature?: number } = {}) {
+    this.chunks = o.chunks ?? 16;
+    this.temperature = o.temperature ?? 1;
+    if (!(Number.isInteger(this.chunks) && this.chunks >= 1)) throw new RangeError(`Expected an integer >= 1 for chunks but received ${this.chunks}`);
+    if (!(this.temperature > 0)) throw new RangeError(`Expected a number > 0 for temperature but received ${this.temperature}`);
+  }
+
+  /**
+   * The score of candidate i given the chosen set: the learnability of chosen ∪ {i} minus that of
+   * chosen. For per-sample losses that is s_i, whatever was chosen (see the file comment).
+   */
+  conditionalScore(s: Float64Array, _chosen: readonly number[], i: number): number {
+    return s[i]!;
+  }
+
+  select(ctx: SelectContext): number[] {
+    const s = learnability(ctx, 'jest');
+    const rng = new Rng(deriveSeed(ctx.seed, 'select-jest', ctx.epoch, ctx.batchIndex));
+    const n = Math.min(this.chunks, ctx.k);
+    const chosen: number[] = [];
+    const taken = new Uint8Array(ctx.batchSize);
+    for (let c = 0; c < n; c++) {
+      // Chunk sizes differ by at most one and add up to k.
+      const size = Math.floor(((c + 1) * ctx.k) / n) - Math.floor((c * ctx.k) / n);
+      const cond = chosen.slice();
+      for (let j = 0; j < size; j++) {
+        // One softmax draw over the remaining candidates (sequential draws = sampling without replacement).
+        let max = -Infinity;
+        for (let i = 0; i < ctx.batchSize; i++) if (!taken[i]) max = Math.max(max, this.conditionalScore(s, cond, i) / this.temperature);
+        let total = 0;
+        const w = new Float64Array(ctx.batchSize);
+        for (let i = 0; i < ctx.batchSize; i++) {
+          if (taken[i]) continue;
+          const v = this.conditionalScore(s, cond, i) / this.temperature;
+          w[i] = Number.isFinite(max) ? Math.exp(v - max) : 1;
+          total += w[i]!;
+        }
+        let u = rng.next() * total;
+        let pick = -1;
+        for (let i = 0; i < ctx.batchSize; i++) {
+          if (taken[i]) continue;
+          pick = i;
+          u -= w[i]!;
+          if (u < 0) break;
+        }
+        taken[pick] = 1;
+        chosen.push(pick);
+      }
+    }
+    return chosen;
+  }
+}

@@ -1,0 +1,434 @@
+/**
+ * The training loop whose only variable is the selector.
+ *
+ * Per batch of B: compute what the selector declares (timed as scoring), let it choose
+ * k = floor(B·(1 − filterRatio)) positions (timed as selection), then forward/backward/step on
+ * those k only (timed as train). Each epoch ends with a validation pass (eval) and a checkpoint;
+ * the run ends with a test pass. A partial last batch keeps max(1, floor(B'·(1 − r))).
+ *
+ * Determinism: the model is initialized after manualSeed(seed); the engine's generator is
+ * reseeded at each epoch's start from (seed, epoch); the data order and augmentation depend only
+ * on (loader seed, epoch, batch); selectors that draw do so from (seed, epoch, batch). So a run
+ * resumed from epoch e's checkpoint replays exactly what the uninterrupted run does (on the same
+ * machine, threads and libtorch).
+ *
+ * Scoring forwards (loss-topk's losses, saln's 'learner' features) run in eval mode without
+ * gradients, so they do not change BatchNorm's running statistics: the learner sees only the
+ * selected samples' forward/backward.
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { deriveSeed } from '../data/rng.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { F } from '../nn/index.js';
+import { SGD } from '../optim/sgd.js';
+import { keptCount } from '../selection/index.js';
+import { manualSeed, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
+import { loadCheckpoint, saveCheckpoint, CHECKPOINT_FILE, type CheckpointState } from './checkpoint.js';
+import { buildLearner, type Learner } from './models.js';
+import { startEpochBar } from './progress.js';
+import { ratioAt, type FilterSchedule } from './schedule.js';
+import { createSelector, type Method, type SelectContext, type Selector } from './selectors/index.js';
+import type { FeatureSource } from './selectors/saln.js';
+import type { BatchSource, TrainData } from './source.js';
+
+/** The serializable run configuration (what config.json holds). */
+export interface TrainConfig {
+  model: string;
+  method: Method;
+  filterRatio: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  seed: number;
+  /** saln: 'cache' (pretrained features by id), 'pixels' or 'learner'. */
+  featureSource: FeatureSource;
+  solver: 'auto' | 'eigh' | 'lanczos';
+  /** How the filter ratio moves over epochs, from filterRatio to schedule.end (default constant). */
+  schedule?: FilterSchedule;
+  /** jest: the number of chunks k is drawn in (default 16). */
+  jestChunks?: number;
+  /** jest / rho-loss: where the reference model came from (recorded, for people). */
+  reference?: string;
+  /** Write selections.jsonl (the ids each batch kept). */
+  saveSelections: boolean;
+  /** Anything else the caller wants recorded (dataset, paths, limits). */
+  extra?: Record<string, unknown>;
+}
+
+export const DEFAULTS = { epochs: 25, lr: 0.001, momentum: 0.9, weightDecay: 0, seed: 0, filterRatio: 0, featureSource: 'cache', solver: 'auto', saveSelections: false } as const;
+
+export const PHASES = ['data', 'scoring', 'selection', 'train', 'eval', 'checkpoint'] as const;
+export type Phase = (typeof PHASES)[number];
+export type PhaseSeconds = Record<Phase, number>;
+
+export interface Counts {
+  /** Samples that went forward/backward with gradients. */
+  gradient_samples: number;
+  /** Samples that went through a scoring forward (loss-topk, saln 'learner'). */
+  scored_samples: number;
+  /** Samples that went through the reference model (jest, rho-loss). */
+  reference_samples: number;
+  /** Samples whose features were looked up or computed for selection. */
+  feature_samples: number;
+  /** Samples the loader delivered. */
+  seen_samples: number;
+  optimizer_steps: number;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  /** The filter ratio of this epoch (after the schedule). */
+  filter_ratio: number;
+  train_loss: number;
+  train_accuracy: number;
+  val_loss: number | null;
+  val_accuracy: number | null;
+  trained_samples: number;
+  seen_samples: number;
+  steps: number;
+  seconds: PhaseSeconds;
+  wall_seconds: number;
+  /** What the selector reported at the epoch's start (infobatch: pruned and rescaled counts). */
+  selector?: Record<string, number>;
+}
+
+export interface Summary {
+  method: string;
+  model: string;
+  filter_ratio: number;
+  epochs: number;
+  test_accuracy: number;
+  test_loss: number;
+  best_val_accuracy: number | null;
+  final_val_accuracy: number | null;
+  wall_seconds: number;
+  phases: PhaseSeconds;
+  counts: Counts;
+  /** The epoch a resume started from (0: never resumed). */
+  resumed_from_epoch: number;
+}
+
+export type TrainEvent =
+  | { event: 'start'; config: TrainConfig; resumed_from_epoch: number; train_samples: number; batches_per_epoch: number }
+  | ({ event: 'epoch' } & EpochMetrics)
+  | { event: 'checkpoint'; epoch: number; path: string }
+  | ({ event: 'end' } & Summary);
+
+export interface TrainOptions {
+  config: TrainConfig;
+  data: TrainData;
+  /** The run directory (config.json, metrics.jsonl, summary.json, checkpoint). Omitted: nothing is written. */
+  runDir?: string;
+  /** Continue from runDir's checkpoint when there is one. */
+  resume?: boolean;
+  /** Line-per-event log (the CLI's --json). */
+  onEvent?: (e: TrainEvent) => void;
+  /** Show a progress bar per epoch on stderr (only drawn on a TTY). */
+  progress?: boolean;
+  /** Stop after this many epochs are done (tests: an interruption in-process). */
+  stopAfterEpochs?: number;
+  /** jest / rho-loss: the reference (irreducible-loss) model; it is only evaluated, in eval mode. */
+  reference?: Learner;
+  /** Use this learner instead of building config.model (it must be freshly initialized). */
+  learner?: Learner;
+}
+
+export interface TrainResult {
+  summary: Summary | null;
+  metrics: EpochMetrics[];
+  model: Learner;
+}
+
+const zeroPhases = (): PhaseSeconds => ({ data: 0, scoring: 0, selection: 0, train: 0, eval: 0, checkpoint: 0 });
+const zeroCounts = (): Counts => ({ gradient_samples: 0, scored_samples: 0, reference_samples: 0, feature_samples: 0, seen_samples: 0, optimizer_steps: 0 });
+
+function writeJson(path: string, v: unknown): void {
+  writeFileAtomic(path, [new TextEncoder().encode(`${JSON.stringify(v, null, 2)}\n`)]);
+}
+function writeLines(path: string, rows: unknown[]): void {
+  writeFileAtomic(path, [new TextEncoder().encode(rows.map((r) => `${JSON.stringify(r)}\n`).join(''))]);
+}
+
+/** Loss (mean) and accuracy of the model on a source, in eval mode without gradients. */
+export async function evaluate(model: Learner, src: BatchSource): Promise<{ loss: number; accuracy: number; samples: number }> {
+  const was = model.training;
+  model.eval();
+  let loss = 0;
+  let correct = 0;
+  let n = 0;
+  try {
+    for await (const b of src.epoch(0)) {
+      try {
+        const [l, c] = tidy(() => noGrad(() => {
+          const logits = model.forward(b.x);
+          return [F.crossEntropy(logits, b.y, { reduction: 'sum' }).item(), logits.argmax(1).eq(b.y).sum().item()];
+        }));
+        loss += l!;
+        correct += c!;
+        n += b.ids.length;
+      } finally {
+        b.x.dispose();
+        b.y.dispose();
+      }
+    }
+  } finally {
+    model.train(was);
+  }
+  return { loss: n ? loss / n : NaN, accuracy: n ? correct / n : NaN, samples: n };
+}
+
+/** k for a batch of b at this filter ratio; a partial last batch keeps at least 1. */
+export function keepFor(b: number, filterRatio: number, fullBatch: number): number {
+  if (b === fullBatch) return keptCount(b, filterRatio);
+  return Math.max(1, Math.trunc(b * (1 - filterRatio)));
+}
+
+/** Trains (or resumes) one run. See the file comment. */
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const cfg = o.config;
+  const { data } = o;
+  // Throws a clear error when k would be 0 at either end of the schedule.
+  keptCount(cfg.batchSize, cfg.filterRatio);
+  if (cfg.schedule && cfg.schedule.kind !== 'constant') keptCount(cfg.batchSize, cfg.schedule.end);
+  const selector: Selector = createSelector(cfg.method, { featureSource: cfg.featureSource, solver: cfg.solver, jestChunks: cfg.jestChunks, filterRatio: cfg.filterRatio });
+  if (selector.needs.features && !data.featureLookup) throw new Error(`method ${cfg.method} with feature source 'cache' needs cached features (data.featureLookup)`);
+  if (selector.needs.referenceLoss && !o.reference) throw new Error(`method ${cfg.method} needs a reference model (TrainOptions.reference)`);
+
+  manualSeed(cfg.seed);
+  const model = o.learner ?? buildLearner(cfg.model, data.numClasses);
+  model.train();
+  const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
+
+  let state: CheckpointState = { version: 1, epochsDone: 0, metrics: [], phases: zeroPhases(), counts: zeroCounts(), wallSeconds: 0, bestVal: null, selector: null, rng: { seed: cfg.seed, nextEpoch: 0 } };
+  let resumedFrom = 0;
+  if (o.runDir) {
+    mkdirSync(o.runDir, { recursive: true });
+    const ck = join(o.runDir, CHECKPOINT_FILE);
+    if (o.resume && existsSync(ck)) {
+      state = loadCheckpoint(ck, model, opt);
+      if (selector.loadState && state.selector !== null) selector.loadState(state.selector);
+      resumedFrom = state.epochsDone;
+      // Selections of epochs after the checkpoint belong to the interrupted attempt.
+      const sel = join(o.runDir, 'selections.jsonl');
+      if (existsSync(sel)) {
+        const keep = readFileSync(sel, 'utf8').split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as { epoch: number }).filter((r) => r.epoch < state.epochsDone);
+        writeLines(sel, keep);
+      }
+    } else {
+      writeJson(join(o.runDir, 'config.json'), cfg);
+      if (cfg.saveSelections) writeLines(join(o.runDir, 'selections.jsonl'), []);
+    }
+    writeLines(join(o.runDir, 'metrics.jsonl'), state.metrics);
+  }
+  const emit = (e: TrainEvent): void => o.onEvent?.(e);
+  emit({ event: 'start', config: cfg, resumed_from_epoch: resumedFrom, train_samples: data.train.samples, batches_per_epoch: data.train.batches });
+
+  const phases = state.phases;
+  const counts = state.counts;
+  const stopAt = Math.min(cfg.epochs, o.stopAfterEpochs ?? cfg.epochs);
+  let sessionStart = performance.now();
+
+  for (let epoch = state.epochsDone; epoch < stopAt; epoch++) {
+    const ep = zeroPhases();
+    const ratio = ratioAt(cfg.filterRatio, cfg.schedule, epoch, cfg.epochs);
+    const epStart = performance.now();
+    manualSeed(deriveSeed(cfg.seed, 'engine', epoch));
+    model.train();
+    let lossSum = 0;
+    let correct = 0;
+    let trained = 0;
+    let seen = 0;
+    let steps = 0;
+    const selections: { epoch: number; batch: number; kept: string[] }[] = [];
+    const begun = selector.beginEpoch?.(epoch, cfg.epochs, cfg.seed);
+    const bar = startEpochBar(o.progress === true, `epoch ${epoch + 1}/${cfg.epochs}`, data.train.samples);
+    const it = data.train.epoch(epoch)[Symbol.asyncIterator]();
+    try {
+      for (let bi = 0; ; bi++) {
+        let t = performance.now();
+        const next = await it.next();
+        ep.data += (performance.now() - t) / 1000;
+        if (next.done) break;
+        const { x, y, ids } = next.value;
+        const owned: Tensor[] = [];
+        try {
+          const b = ids.length;
+          const k = keepFor(b, ratio, cfg.batchSize);
+          seen += b;
+          // Scoring: only what the selector declares.
+          t = performance.now();
+          const ctx: SelectContext = { batchSize: b, k, ids, labels: Int32Array.from(y.toArray()), seed: cfg.seed, epoch, batchIndex: bi };
+          const needs = selector.needs;
+          if (k < b) {
+            if (needs.features) {
+              ctx.features = data.featureLookup!(ids);
+              owned.push(ctx.features);
+              counts.feature_samples += b;
+            } else if (needs.pixels) {
+              ctx.features = x.flatten(1);
+              owned.push(ctx.features);
+              counts.feature_samples += b;
+            }
+            if (needs.learnerFeatures || needs.learnerLoss) {
+              model.eval();
+              try {
+                noGrad(() => {
+                  if (needs.learnerFeatures) {
+                    ctx.features = model.forwardFeatures(x);
+                    owned.push(ctx.features);
+                    counts.feature_samples += b;
+                  }
+                  if (needs.learnerLoss) {
+                    tidy(() => {
+                      ctx.learnerLoss = F.crossEntropy(model.forward(x), y, { reduction: 'none' }).toTypedArray<'float32'>() as Float32Array;
+                    });
+                  }
+                });
+              } finally {
+                model.train();
+              }
+              counts.scored_samples += b;
+            }
+          }
+          if (k < b && needs.referenceLoss) {
+            const ref = o.reference!;
+            ref.eval();
+            ctx.referenceLoss = tidy(() => noGrad(() => F.crossEntropy(ref.forward(x), y, { reduction: 'none' }).toTypedArray<'float32'>() as Float32Array));
+            counts.reference_samples += b;
+          }
+          ep.scoring += (performance.now() - t) / 1000;
+          // Selection.
+          t = performance.now();
+          const kept = k < b || selector.variableK ? selector.select(ctx) : Array.from({ length: b }, (_, i) => i);
+          ep.selection += (performance.now() - t) / 1000;
+          if (selector.variableK ? !(kept.length >= 1 && kept.length <= b) : kept.length !== k) throw new Error(`${selector.name} kept ${kept.length} samples, expected ${k}`);
+          const kk = kept.length;
+          // Train on the kept samples only.
+          t = performance.now();
+          const keptIds = kept.map((i) => ids[i]!);
+          const w = selector.weights?.(keptIds);
+          const [l, c, per] = tidy(() => {
+            let xs = x;
+            let ys = y;
+            if (kk < b) {
+              const idx = tensor(kept, { dtype: 'int64', device: x.device });
+              xs = x.indexSelect(0, idx);
+              ys = y.indexSelect(0, idx);
+            }
+            opt.zeroGrad();
+            const logits = model.forward(xs);
+            let perSample: Float32Array | null = null;
+            let loss: Tensor;
+            if (w || selector.observe) {
+              const each = F.crossEntropy(logits, ys, { reduction: 'none' });
+              perSample = noGrad(() => each.toTypedArray<'float32'>() as Float32Array);
+              loss = w ? each.mul(tensor(w, { device: each.device })).mean() : each.mean();
+            } else {
+              loss = F.crossEntropy(logits, ys);
+            }
+            loss.backward();
+            opt.step();
+            // The recorded train loss is the plain mean cross-entropy, whatever the weights.
+            const plain = perSample ? perSample.reduce((a, v) => a + v, 0) / perSample.length : loss.item();
+            return [plain, noGrad(() => logits.argmax(1).eq(ys).sum().item()), perSample] as const;
+          });
+          selector.observe?.(keptIds, per!);
+          if (cfg.saveSelections) selections.push({ epoch, batch: bi, kept: keptIds });
+          ep.train += (performance.now() - t) / 1000;
+          lossSum += l * kk;
+          correct += c;
+          trained += kk;
+          steps++;
+          counts.gradient_samples += kk;
+          counts.optimizer_steps++;
+          bar.update(seen, trained ? lossSum / trained : 0);
+        } finally {
+          for (const f of owned) f.dispose();
+          x.dispose();
+          y.dispose();
+        }
+      }
+    } finally {
+      bar.stop();
+      await it.return?.();
+    }
+    counts.seen_samples += seen;
+    let t = performance.now();
+    const val = data.val ? await evaluate(model, data.val) : null;
+    ep.eval += (performance.now() - t) / 1000;
+    const m: EpochMetrics = {
+      epoch: epoch + 1,
+      filter_ratio: ratio,
+      train_loss: trained ? lossSum / trained : NaN,
+      train_accuracy: trained ? correct / trained : NaN,
+      val_loss: val?.loss ?? null,
+      val_accuracy: val?.accuracy ?? null,
+      trained_samples: trained,
+      seen_samples: seen,
+      steps,
+      seconds: ep,
+      wall_seconds: (performance.now() - epStart) / 1000,
+    };
+    state.metrics.push(m);
+    if (val && (state.bestVal === null || val.accuracy > state.bestVal)) state.bestVal = val.accuracy;
+    for (const p of PHASES) phases[p] += ep[p];
+    state.epochsDone = epoch + 1;
+    state.rng = { seed: cfg.seed, nextEpoch: epoch + 1 };
+    state.selector = selector.state?.() ?? null;
+    if (begun) m.selector = begun;
+    emit({ event: 'epoch', ...m });
+    if (o.runDir) {
+      t = performance.now();
+      if (cfg.saveSelections && selections.length) {
+        const sel = join(o.runDir, 'selections.jsonl');
+        const prev = existsSync(sel) ? readFileSync(sel, 'utf8') : '';
+        writeFileAtomic(sel, [new TextEncoder().encode(prev + selections.map((s) => `${JSON.stringify(s)}\n`).join(''))]);
+      }
+      const now = performance.now();
+      state.wallSeconds += (now - sessionStart) / 1000;
+      sessionStart = now;
+      const path = join(o.runDir, CHECKPOINT_FILE);
+      saveCheckpoint(path, model, opt, state);
+      writeLines(join(o.runDir, 'metrics.jsonl'), state.metrics);
+      const dt = (performance.now() - t) / 1000;
+      phases.checkpoint += dt;
+      m.seconds.checkpoint = dt;
+      emit({ event: 'checkpoint', epoch: epoch + 1, path });
+    }
+  }
+
+  if (state.epochsDone < cfg.epochs) return { summary: null, metrics: state.metrics, model };
+
+  let t = performance.now();
+  const test = await evaluate(model, data.test);
+  phases.eval += (performance.now() - t) / 1000;
+  state.wallSeconds += (performance.now() - sessionStart) / 1000;
+  const last = state.metrics[state.metrics.length - 1];
+  const summary: Summary = {
+    method: cfg.method,
+    model: cfg.model,
+    filter_ratio: cfg.filterRatio,
+    epochs: cfg.epochs,
+    test_accuracy: test.accuracy,
+    test_loss: test.loss,
+    best_val_accuracy: state.bestVal,
+    final_val_accuracy: last?.val_accuracy ?? null,
+    wall_seconds: state.wallSeconds,
+    phases,
+    counts,
+    resumed_from_epoch: resumedFrom,
+  };
+  if (o.runDir) writeJson(join(o.runDir, 'summary.json'), summary);
+  emit({ event: 'end', ...summary });
+  return { summary, metrics: state.metrics, model };
+}
+
+/** Reads a run directory's config.json. */
+export function readRunConfig(runDir: string): TrainConfig {
+  const p = join(runDir, 'config.json');
+  if (!existsSync(p)) throw new Error(`${runDir} is not a run directory (no config.json)`);
+  return JSON.parse(readFileSync(p, 'utf8')) as TrainConfig;
+}

