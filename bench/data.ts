@@ -36,6 +36,7 @@ import { resnet18 } from '../src/models/index.js';
 import { F } from '../src/nn/index.js';
 import { SGD } from '../src/optim/index.js';
 import { engineInfo, getNumThreads, manualSeed, randint, randn, setNumThreads, tidy } from '../src/tensor/index.js';
+import { log, upperMedian } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,7 +51,6 @@ const { values: args } = parseArgs({
     'keep-cache': { type: 'boolean', default: false },
   },
 });
-const log = (s: string): void => void process.stderr.write(`${s}\n`);
 const threads = Number(args.threads);
 setNumThreads(threads);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -59,7 +59,7 @@ const shared = resolve(root, '..', 'shared', 'datasets');
 const cacheDir = mkdtempSync(join(tmpdir(), 'saln-bench-data-'));
 const round = (v: number, d = 1): number => Number(v.toFixed(d));
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = upperMedian;
 
 /** Endless batches through the train transform, across epochs. */
 function batchStream(set: PreparedSet, batchSize: number, inputSize: number): () => Promise<void> {

@@ -9,15 +9,12 @@
  *
  *   npm run bench:engine -- --json [--rounds 3] [--steps 6] [--warmup 2] [--batch 128] [--channels-last]
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { resnet18 } from '../src/models/index.js';
 import { F } from '../src/nn/index.js';
 import { SGD } from '../src/optim/index.js';
 import { engineInfo, manualSeed, randint, randn, setNumThreads, tidy } from '../src/tensor/index.js';
+import { log, runTorchScript, upperMedian } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,8 +34,7 @@ const warmup = Number(args.warmup);
 const batch = Number(args.batch);
 const threads = Number(args.threads);
 const channelsLast = args['channels-last'];
-const log = (s: string): void => void process.stderr.write(`${s}\n`);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = upperMedian;
 
 setNumThreads(threads);
 manualSeed(0);
@@ -65,24 +61,11 @@ function engineRound(): number[] {
   return times;
 }
 
-const torchScript = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'engine_torch.py');
-const python = '/usr/bin/python3';
-const SAME_MALLOC = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912';
 function torchRound(sameMalloc: boolean): { times: number[]; version: string } | null {
-  if (!existsSync(python)) return null;
-  const env = { ...process.env };
-  if (sameMalloc) env.GLIBC_TUNABLES = SAME_MALLOC;
-  else delete env.GLIBC_TUNABLES;
-  const argv = [torchScript, '--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps)];
+  const argv = ['--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps)];
   if (channelsLast) argv.push('--channels-last');
-  try {
-    const out = execFileSync(python, argv, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const r = JSON.parse(out.trim().split('\n').pop()!);
-    return { times: r.step_s, version: r.torch };
-  } catch (e) {
-    log(`PyTorch side failed (install python3-torch python3-torchvision): ${(e as Error).message.split('\n')[0]}`);
-    return null;
-  }
+  const r = runTorchScript<{ step_s: number[]; torch: string }>('engine_torch.py', argv, sameMalloc);
+  return r && { times: r.step_s, version: r.torch };
 }
 
 const engineTimes: number[] = [];

@@ -15,15 +15,14 @@
  *   npm run bench:features -- --json [--rounds 2] [--steps 4] [--batch224 16] [--batch64 64] [--threads 2]
  * Last stdout line: one JSON object with img/s per side and the ratios (engine / torch).
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { extractFeatures, type FeatureBatch } from '../src/features/index.js';
 import { preprocess, ResNet, resnet50 } from '../src/models/index.js';
 import { engineInfo, manualSeed, noGrad, rand, setNumThreads, tidy, type Tensor } from '../src/tensor/index.js';
+import { log, runTorchScript, upperMedian } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,8 +40,7 @@ const rounds = Number(args.rounds);
 const steps = Number(args.steps);
 const warmup = Number(args.warmup);
 const threads = Number(args.threads);
-const log = (s: string): void => void process.stderr.write(`${s}\n`);
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = upperMedian;
 const r2 = (v: number | null, d = 2): number | null => (v === null ? null : Number(v.toFixed(d)));
 
 setNumThreads(threads);
@@ -67,23 +65,12 @@ function engineRound(model: ResNet, x: Tensor): number[] {
   return times;
 }
 
-const torchScript = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench', 'features_torch.py');
-const python = '/usr/bin/python3';
-const SAME_MALLOC = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912';
 let torchVersion = 'unavailable';
 function torchRound(size: number, batch: number): number[] | null {
-  if (!existsSync(python)) return null;
-  const env = { ...process.env, GLIBC_TUNABLES: SAME_MALLOC };
-  const argv = [torchScript, '--size', String(size), '--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps)];
-  try {
-    const out = execFileSync(python, argv, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
-    const r = JSON.parse(out.trim().split('\n').pop()!);
-    torchVersion = r.torch;
-    return r.step_s;
-  } catch (e) {
-    log(`PyTorch side failed (install python3-torch python3-torchvision): ${(e as Error).message.split('\n')[0]}`);
-    return null;
-  }
+  const argv = ['--size', String(size), '--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps)];
+  const r = runTorchScript<{ step_s: number[]; torch: string }>('features_torch.py', argv, true);
+  if (r) torchVersion = r.torch;
+  return r?.step_s ?? null;
 }
 
 interface Side {

@@ -32,6 +32,7 @@ import { F } from '../src/nn/index.js';
 import { SGD } from '../src/optim/index.js';
 import { selectSpectral, type SolverKind } from '../src/selection/index.js';
 import { engineInfo, manualSeed, randint, randn, setNumThreads, tidy, type Tensor } from '../src/tensor/index.js';
+import { log } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -58,7 +59,6 @@ const warmup = Number(args.warmup);
 const threads = Number(args.threads);
 const resnetReps = Number(args['resnet-reps']);
 const resnetMaxBatch = Number(args['resnet-max-batch']);
-const log = (s: string): void => void process.stderr.write(`${s}\n`);
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

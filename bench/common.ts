@@ -1,0 +1,36 @@
+/** Helpers shared by the bench:* scripts: logging, medians, and running the PyTorch side. */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Progress goes to stderr, so stdout's last line stays the JSON result. */
+export const log = (s: string): void => void process.stderr.write(`${s}\n`);
+
+/** The middle element after sorting (the upper one for an even count). */
+export const upperMedian = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** The glibc settings the addon applies at load (native/src/addon.cc), as GLIBC_TUNABLES for PyTorch. */
+export const SAME_MALLOC = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912';
+
+const python = '/usr/bin/python3';
+const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
+
+/**
+ * Runs bench/<script> with Debian's Python (PyTorch installed) and returns the JSON of its last
+ * stdout line, or null when Python or PyTorch is missing (logged). sameMalloc runs it with the
+ * addon's malloc settings; otherwise with glibc's defaults.
+ */
+export function runTorchScript<T>(script: string, argv: string[], sameMalloc: boolean): T | null {
+  if (!existsSync(python)) return null;
+  const env = { ...process.env };
+  if (sameMalloc) env.GLIBC_TUNABLES = SAME_MALLOC;
+  else delete env.GLIBC_TUNABLES;
+  try {
+    const out = execFileSync(python, [join(benchDir, script), ...argv], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
+    return JSON.parse(out.trim().split('\n').pop()!) as T;
+  } catch (e) {
+    log(`PyTorch side failed (install python3-torch python3-torchvision): ${(e as Error).message.split('\n')[0]}`);
+    return null;
+  }
+}
