@@ -3,7 +3,7 @@
  * replacing a Linear head in place (same module, same keys, new shape).
  */
 import { EngineError } from '../binding/errors.js';
-import { BatchNorm2d, Linear, type Module } from '../nn/index.js';
+import { BatchNorm2d, Linear, Module } from '../nn/index.js';
 import { noGrad } from '../tensor/scope.js';
 import { checkInt } from '../tensor/validate.js';
 
@@ -82,4 +82,34 @@ export function replaceLinearHead(head: Linear, numClasses: number): void {
     }
   });
   (head as { outFeatures: number }).outFeatures = numClasses;
+}
+
+/**
+ * Base of the model families: stages in forward order plus a Linear `fc` head give every model
+ * the same freezeUpTo(), replaceHead() and a train() that keeps frozen BatchNorms in eval mode.
+ */
+export abstract class FinetunableModel<S extends string = string> extends Module implements Staged {
+  abstract fc: Linear;
+  abstract stages(): Array<[S, Module[]]>;
+
+  /**
+   * Stops training every stage up to and including `stage` (requires_grad off; by default their
+   * BatchNorms also stay in eval mode, using the pretrained running statistics, even under train()).
+   * Returns the names of the frozen parameters. `freezeUpTo(null)` unfreezes everything.
+   */
+  freezeUpTo(stage: S | null, o: FreezeOptions = {}): string[] {
+    return freezeStages(this, stage, o);
+  }
+
+  /** Gives fc numClasses outputs with PyTorch's default init; keys stay `fc.weight`/`fc.bias`. */
+  replaceHead(numClasses: number): this {
+    replaceLinearHead(this.fc, numClasses);
+    return this;
+  }
+
+  override train(mode = true): this {
+    super.train(mode);
+    keepFrozenBatchNormEval(this);
+    return this;
+  }
 }

@@ -18,7 +18,7 @@ import { EngineError } from '../binding/errors.js';
 import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Dropout, init, Linear, Module, Sequential } from '../nn/index.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkInt, checkNumber } from '../tensor/validate.js';
-import { freezeStages, keepFrozenBatchNormEval, replaceLinearHead, type FreezeOptions, type Staged } from './finetune.js';
+import { FinetunableModel } from './finetune.js';
 import { chain, TfSameConv2d } from './layers.js';
 
 export interface MobileNetV1Options {
@@ -70,7 +70,7 @@ export class DepthwiseSeparable extends Module {
   }
 }
 
-export class MobileNetV1 extends Module implements Staged {
+export class MobileNetV1 extends FinetunableModel {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly blocks: Sequential;
@@ -121,22 +121,6 @@ export class MobileNetV1 extends Module implements Staged {
       ...this.blocks.layers.map((b, i): [string, Module[]] => [`block${i + 1}`, [b]]),
       ['fc', [this.fc]],
     ];
-  }
-
-  /** Freezes every stage up to and including `stage` (see stages()); null unfreezes all. */
-  freezeUpTo(stage: string | null, o: FreezeOptions = {}): string[] {
-    return freezeStages(this, stage, o);
-  }
-
-  replaceHead(numClasses: number): this {
-    replaceLinearHead(this.fc, numClasses);
-    return this;
-  }
-
-  override train(mode = true): this {
-    super.train(mode);
-    keepFrozenBatchNormEval(this);
-    return this;
   }
 
   /** The stem's output (after ReLU6), [N, width(32), H/2, W/2]. */

@@ -17,7 +17,7 @@ import { EngineError } from '../binding/errors.js';
 import { init, Module, Conv2d, BatchNorm2d, ReLU, MaxPool2d, AdaptiveAvgPool2d, Linear, Sequential, Identity } from '../nn/index.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { chain, addRelu } from './layers.js';
-import { freezeStages, keepFrozenBatchNormEval, replaceLinearHead, type FreezeOptions, type Staged } from './finetune.js';
+import { FinetunableModel } from './finetune.js';
 
 /** Per-block settings that differ between the torchvision and the Keras layout. */
 export interface BlockOptions {
@@ -128,7 +128,7 @@ export interface ResNetOptions {
 export const RESNET_STAGES = ['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'fc'] as const;
 export type ResNetStage = (typeof RESNET_STAGES)[number];
 
-export class ResNet extends Module implements Staged {
+export class ResNet extends FinetunableModel<ResNetStage> {
   readonly conv1: Conv2d;
   readonly bn1: BatchNorm2d;
   readonly maxpool: Module;
@@ -199,27 +199,6 @@ export class ResNet extends Module implements Staged {
       ['layer4', [this.layer4]],
       ['fc', [this.fc]],
     ];
-  }
-
-  /**
-   * Stops training every stage up to and including `stage` (requires_grad off; by default their
-   * BatchNorms also stay in eval mode, using the pretrained running statistics, even under train()).
-   * Returns the names of the frozen parameters. `freezeUpTo(null)` unfreezes everything.
-   */
-  freezeUpTo(stage: ResNetStage | null, o: FreezeOptions = {}): string[] {
-    return freezeStages(this, stage, o);
-  }
-
-  /** Replaces fc by a fresh Linear(numFeatures, numClasses) with PyTorch's default init; keys stay `fc.weight`/`fc.bias`. */
-  replaceHead(numClasses: number): this {
-    replaceLinearHead(this.fc, numClasses);
-    return this;
-  }
-
-  override train(mode = true): this {
-    super.train(mode);
-    keepFrozenBatchNormEval(this);
-    return this;
   }
 
   /** The stem's output: conv1, bn1, ReLU, max-pool (identity for the CIFAR stem). */
