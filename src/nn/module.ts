@@ -4,6 +4,7 @@
  * so torchvision weights load unchanged.
  */
 import { EngineError } from '../binding/errors.js';
+import { isFloating } from '../tensor/dtype.js';
 import { keep, noGrad } from '../tensor/scope.js';
 import type { Device, Tensor } from '../tensor/tensor.js';
 
@@ -140,8 +141,7 @@ export abstract class Module<In = Tensor, Out = Tensor> {
     const o = typeof opts === 'string' ? { device: opts } : opts;
     noGrad(() => {
       for (const t of [...this.parameters(), ...this.buffers()]) {
-        const floating = t.dtype === 'float32' || t.dtype === 'float64' || t.dtype === 'float16';
-        const moved = t.to({ device: o.device, dtype: floating ? o.dtype : undefined });
+        const moved = t.to({ device: o.device, dtype: isFloating(t.dtype) ? o.dtype : undefined });
         t.setData_(moved);
         moved.dispose();
       }
