@@ -20,6 +20,7 @@ const FLAG: Record<string, string> = {
   batchSize: '--batch-size', lr: '--lr', momentum: '--momentum', weightDecay: '--weight-decay', seed: '--seed', limitTrain: '--limit-train',
   limitVal: '--limit-val', limitTest: '--limit-test', out: '--out', featureSource: '--feature-source', featureModel: '--feature-model',
   featureSize: '--feature-size', imageSize: '--image-size', solver: '--solver', augment: '--no-augment', threads: '--threads', featuresFile: '--features', filterSchedule: '--filter-schedule', filterRatioEnd: '--filter-ratio-end', reference: '--reference', jestChunks: '--jest-chunks',
+  referenceHoldout: '--reference-holdout', referenceEpochs: '--reference-epochs', referenceDir: '--reference-dir',
 };
 
 export const cliConfigSchema = z.object({
@@ -57,6 +58,11 @@ export const cliConfigSchema = z.object({
   featuresFile: z.string().optional(),
   filterSchedule: z.enum(SCHEDULES).default('constant'),
   reference: z.string().optional(),
+  /** jest / rho-loss: hold out this many (class-balanced) training samples and train the reference on them. */
+  referenceHoldout: z.number().int().min(1).optional(),
+  referenceEpochs: z.number().int().min(1).optional(),
+  /** Where that reference run goes (default RUN_DIR/reference); an experiment shares one per seed. */
+  referenceDir: z.string().min(1).optional(),
   jestChunks: z.number().int().min(1).default(16),
   filterRatioEnd: z.number().min(0, 'must be in [0, 1)').lt(1, 'must be in [0, 1)').optional(),
 }).superRefine((c, ctx) => {
@@ -67,9 +73,12 @@ export const cliConfigSchema = z.object({
       ctx.addIssue({ code: 'custom', path: ['filterRatio'], message: (e as Error).message });
     }
   }
-  if (REFERENCE_METHODS.includes(c.method) && c.reference === undefined) {
-    ctx.addIssue({ code: 'custom', path: ['reference'], message: `method ${c.method} needs a reference model: the run directory of a finished \`saln train\` run (trained on a holdout split)` });
+  if (REFERENCE_METHODS.includes(c.method) && c.reference === undefined && c.referenceHoldout === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['reference'], message: `method ${c.method} needs a reference model: --reference-holdout N (train one on N held-out training samples) or --reference RUN_DIR (a finished \`saln train\` run)` });
   }
+  if (c.reference !== undefined && c.referenceHoldout !== undefined) ctx.addIssue({ code: 'custom', path: ['referenceHoldout'], message: 'give either --reference or --reference-holdout, not both' });
+  if (c.referenceHoldout !== undefined && !REFERENCE_METHODS.includes(c.method)) ctx.addIssue({ code: 'custom', path: ['referenceHoldout'], message: `only jest and rho-loss use a reference model, not ${c.method}` });
+  if (c.referenceHoldout !== undefined && c.limitTrain !== undefined && c.referenceHoldout >= c.limitTrain) ctx.addIssue({ code: 'custom', path: ['referenceHoldout'], message: `must be smaller than --limit-train (${c.limitTrain}): the learner trains on the rest` });
   if (c.reference !== undefined && !existsSync(join(c.reference, 'config.json'))) ctx.addIssue({ code: 'custom', path: ['reference'], message: `${c.reference} is not a run directory (no config.json)` });
   else if (c.reference !== undefined && !existsSync(join(c.reference, CHECKPOINT_FILE))) ctx.addIssue({ code: 'custom', path: ['reference'], message: `${c.reference} has no checkpoint` });
   if (c.filterSchedule !== 'constant') {

@@ -101,6 +101,58 @@ async function trainFeatures(cfg: CliConfig, kind: DatasetKind, set: PreparedSet
   return FeatureCache.open(res.path);
 }
 
+/** A finished run's model, in eval mode, from its checkpoint. */
+function loadReference(dir: string, numClasses: number, io: RunIO): Learner {
+  const refCfg = readRunConfig(dir);
+  const refClasses = (refCfg.extra?.classes as string[] | undefined)?.length ?? numClasses;
+  if (refClasses !== numClasses) throw io.usage(`--reference: ${dir} has ${refClasses} classes, this dataset ${numClasses}`);
+  if (!existsSync(join(dir, CHECKPOINT_FILE))) throw io.usage(`--reference: ${dir} has no checkpoint`);
+  const model = buildLearner(refCfg.model, numClasses);
+  const dummy = new SGD(model.parameters(), { lr: refCfg.lr, momentum: refCfg.momentum });
+  loadCheckpoint(join(dir, CHECKPOINT_FILE), model, dummy);
+  dummy.momentumBuffers.forEach((b) => b?.dispose());
+  model.eval();
+  return model;
+}
+
+/**
+ * Trains (or reuses, or resumes) the reference of a --reference-holdout run: standard training
+ * of the same model on the held-out samples, evaluated on the run's own val/test sets. A
+ * finished reference whose training ids match is reused, so an experiment trains one per seed.
+ */
+async function trainHoldoutReference(cfg: CliConfig, held: PreparedSet, dir: string, td: TrainData, io: RunIO): Promise<{ model: Learner; epochs: number; testAccuracy: number; wallSeconds: number }> {
+  const idsPath = join(dir, 'train_ids.json');
+  const summaryPath = join(dir, 'summary.json');
+  const epochs = cfg.referenceEpochs ?? cfg.epochs;
+  const sameIds = existsSync(idsPath) && readFileSync(idsPath, 'utf8') === JSON.stringify(held.ids);
+  const refConfig: TrainConfig = {
+    model: cfg.model, method: 'none', filterRatio: 0, epochs, batchSize: cfg.batchSize, lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay,
+    seed: deriveSeed(cfg.seed, 'reference'), featureSource: 'cache', solver: 'auto', saveSelections: false,
+    extra: { role: 'reference', for: cfg.out, train_samples: held.length, classes_count: td.numClasses },
+  };
+  const sameConfig = existsSync(join(dir, 'config.json')) && (() => {
+    const c = readRunConfig(dir);
+    return c.model === refConfig.model && c.epochs === epochs && c.seed === refConfig.seed && c.batchSize === cfg.batchSize && c.lr === cfg.lr;
+  })();
+  if (sameIds && sameConfig && existsSync(summaryPath)) {
+    const s = JSON.parse(readFileSync(summaryPath, 'utf8')) as Summary;
+    io.log(`reference model: reusing ${dir}`);
+    return { model: loadReference(dir, td.numClasses, io), epochs, testAccuracy: s.test_accuracy, wallSeconds: s.wall_seconds };
+  }
+  const resume = sameIds && sameConfig && existsSync(join(dir, CHECKPOINT_FILE));
+  mkdirSync(dir, { recursive: true });
+  if (!resume) writeFileAtomic(idsPath, [new TextEncoder().encode(JSON.stringify(held.ids))]);
+  io.log(`training the reference model on ${held.length} held-out samples for ${epochs} epochs into ${dir} ...`);
+  const inputSize = cfg.imageSize ?? held.height;
+  const res = await train({
+    config: refConfig, runDir: dir, resume, progress: io.progress,
+    data: { ...td, train: loaderSource(new DataLoader(held, { batchSize: cfg.batchSize, seed: refConfig.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : new EvalTransform({ inputSize }) })) },
+  });
+  const s = res.summary!;
+  res.model.eval();
+  return { model: res.model, epochs, testAccuracy: s.test_accuracy, wallSeconds: s.wall_seconds };
+}
+
 export async function runCliTraining(cfg: CliConfig, io: RunIO): Promise<Summary | null> {
   // The engine starts with 1 intra-op thread in a fresh process (measured here); use every core unless told.
   setNumThreads(cfg.threads ?? availableParallelism());
@@ -133,15 +185,24 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO): Promise<Summary
     }
     let reference: Learner | undefined;
     let referenceNote: string | undefined;
-    if (cfg.reference !== undefined) {
+    let learnerSet = trainSet;
+    let referenceExtra: Record<string, unknown> = {};
+    if (cfg.referenceHoldout !== undefined) {
+      // The reference trains on a class-balanced holdout the learner never sees.
+      const held = balancedSubset(trainSet.labels, cfg.referenceHoldout, deriveSeed(cfg.seed, 'reference-holdout'));
+      if (held.length >= trainSet.length) throw io.usage(`--reference-holdout: ${cfg.referenceHoldout} leaves no training samples for the learner (the training set has ${trainSet.length})`);
+      const heldSet = new Set(held);
+      learnerSet = trainSet.subset(Array.from({ length: trainSet.length }, (_, i) => i).filter((i) => !heldSet.has(i)));
+      const refDir = cfg.referenceDir ?? join(cfg.out, 'reference');
+      const r = await trainHoldoutReference(cfg, trainSet.subset(held), refDir, td, io);
+      reference = r.model;
+      referenceNote = `${cfg.model} trained by saln on ${held.length} held-out training samples (not in this run's training set) for ${r.epochs} epochs, in ${refDir}; its test accuracy ${(100 * r.testAccuracy).toFixed(2)}%, ${r.wallSeconds.toFixed(1)} s`;
+      referenceExtra = { reference_dir: refDir, reference_wall_seconds: r.wallSeconds, reference_test_accuracy: r.testAccuracy, reference_samples: held.length };
+      io.log(`reference model: ${referenceNote}`);
+      td.train = loaderSource(new DataLoader(learnerSet, { batchSize: cfg.batchSize, seed: cfg.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : evalT }));
+    } else if (cfg.reference !== undefined) {
+      reference = loadReference(cfg.reference, td.numClasses, io);
       const refCfg = readRunConfig(cfg.reference);
-      const refClasses = (refCfg.extra?.classes as string[] | undefined)?.length ?? td.numClasses;
-      if (refClasses !== td.numClasses) throw io.usage(`--reference: ${cfg.reference} has ${refClasses} classes, this dataset ${td.numClasses}`);
-      reference = buildLearner(refCfg.model, td.numClasses);
-      const dummy = new SGD(reference.parameters(), { lr: refCfg.lr, momentum: refCfg.momentum });
-      loadCheckpoint(join(cfg.reference, CHECKPOINT_FILE), reference, dummy);
-      dummy.momentumBuffers.forEach((b) => b?.dispose());
-      reference.eval();
       const idsFile = join(cfg.reference, 'train_ids.json');
       let overlap = 'unknown';
       if (existsSync(idsFile)) {
@@ -157,11 +218,11 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO): Promise<Summary
       lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, seed: cfg.seed, featureSource: cfg.featureSource as TrainConfig['featureSource'],
       solver: cfg.solver, saveSelections: cfg.saveSelections, jestChunks: cfg.jestChunks, reference: referenceNote,
       ...(cfg.filterSchedule !== 'constant' ? { schedule: { kind: cfg.filterSchedule, end: cfg.filterRatioEnd! } } : {}),
-      extra: { cli: cfg, cache_dir: io.cacheDir ?? null, dataset_kind: kind, train_samples: trainSet.length, val_samples: valSet?.length ?? 0, test_samples: testSet.length, classes: data.classes },
+      extra: { cli: cfg, cache_dir: io.cacheDir ?? null, dataset_kind: kind, train_samples: learnerSet.length, val_samples: valSet?.length ?? 0, test_samples: testSet.length, classes: data.classes, ...referenceExtra },
     };
     if (!io.resume) {
       mkdirSync(cfg.out, { recursive: true });
-      writeFileAtomic(join(cfg.out, 'train_ids.json'), [new TextEncoder().encode(JSON.stringify(trainSet.ids))]);
+      writeFileAtomic(join(cfg.out, 'train_ids.json'), [new TextEncoder().encode(JSON.stringify(learnerSet.ids))]);
     }
     const res = await train({
       config, data: td, runDir: cfg.out, resume: io.resume, progress: io.progress, reference,

@@ -51,6 +51,8 @@ test('bad configuration exits 2 with an error naming the field, before any work'
     [['--method', 'saln', '--filter-ratio', '0.5', '--feature-model', 'nope'], /--feature-model: saln needs features/],
     [['--method', 'saln', '--filter-ratio', '0.5', '--features', join(dir, 'missing.safetensors')], /--features: .* does not exist/],
     [['--model', 'resnet999'], /--model: unknown model/],
+    [['--method', 'random', '--filter-ratio', '0.5', '--reference-holdout', '10'], /--reference-holdout: only jest and rho-loss use a reference model/],
+    [['--method', 'jest', '--filter-ratio', '0.5', '--reference-holdout', '30', '--limit-train', '30'], /--reference-holdout: must be smaller than --limit-train/],
     [['--method', 'random', '--filter-ratio', '0.5', '--filter-schedule', 'linear'], /--filter-ratio-end: the linear schedule needs an end ratio/],
     [['--method', 'random', '--filter-ratio', '0.5', '--filter-schedule', 'cosine', '--filter-ratio-end', '0.95'], /--filter-ratio-end: a batch of 8 samples with filter ratio 0.95 keeps/],
   ];
@@ -89,6 +91,31 @@ test('every implemented method runs to completion and writes the run directory; 
     assert.equal(s.counts.reference_samples, s.counts.seen_samples);
     assert.match(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')).reference, /tiny-cnn from/);
   }
+});
+
+test('--reference-holdout trains the reference on held-out samples the learner never sees, and a shared reference is reused', async () => {
+  const shared = join(dir, 'ref-shared');
+  const jest = join(dir, 'holdout-jest');
+  const r = await run([...common(), '--method', 'jest', '--filter-ratio', '0.5', '--reference-holdout', '20', '--reference-epochs', '2', '--reference-dir', shared, '--epochs', '1', '--out', jest]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /training the reference model on 20 held-out samples for 2 epochs/);
+  const learnerIds = JSON.parse(readFileSync(join(jest, 'train_ids.json'), 'utf8')) as string[];
+  const refIds = JSON.parse(readFileSync(join(shared, 'train_ids.json'), 'utf8')) as string[];
+  assert.equal(refIds.length, 20);
+  assert.equal(learnerIds.length, 50 - 20);
+  assert.equal(learnerIds.filter((id) => refIds.includes(id)).length, 0, 'learner and reference are disjoint');
+  const s = JSON.parse(readFileSync(join(jest, 'summary.json'), 'utf8'));
+  assert.equal(s.counts.seen_samples, 30);
+  assert.equal(s.counts.reference_samples, 30);
+  const cfg = JSON.parse(readFileSync(join(jest, 'config.json'), 'utf8'));
+  assert.match(cfg.reference, /trained by saln on 20 held-out training samples \(not in this run's training set\) for 2 epochs/);
+  assert.equal(typeof cfg.extra.reference_wall_seconds, 'number');
+  assert.equal(JSON.parse(readFileSync(join(shared, 'summary.json'), 'utf8')).epochs, 2);
+  // rho-loss with the same seed and holdout reuses it.
+  const rho = await run([...common(), '--method', 'rho-loss', '--filter-ratio', '0.5', '--reference-holdout', '20', '--reference-epochs', '2', '--reference-dir', shared, '--epochs', '1', '--out', join(dir, 'holdout-rho')]);
+  assert.equal(rho.code, 0, rho.err);
+  assert.match(rho.err, /reference model: reusing/);
+  assert.doesNotMatch(rho.err, /training the reference model/);
 });
 
 test('a run killed with SIGKILL after epoch 2 and resumed ends with the uninterrupted run\'s metrics', () => {

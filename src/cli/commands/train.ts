@@ -32,6 +32,9 @@ interface TrainFlags {
   filterSchedule: string;
   filterRatioEnd?: number;
   reference?: string;
+  referenceHoldout?: number;
+  referenceEpochs?: number;
+  referenceDir?: string;
   jestChunks: number;
   epochs: number;
   batchSize: number;
@@ -77,9 +80,12 @@ forward and backward with gradients. Methods:
               with probability r = --filter-ratio, the survivors' loss scaled by 1/(1 − r); no
               pruning after 87.5% of the epochs. Pruned samples leave their batches (batches
               shrink; the step count is unchanged)
-Train a reference with, e.g., \`saln train --method none --seed 1 --limit-train N --out runs/ref\`
-on data held out from the learner's; the run says how many of the reference's training samples
-are also in the learner's (train_ids.json in each run directory).
+The reference model of jest and rho-loss comes one of two ways, and the run says which:
+  --reference-holdout N   train it here, first: standard training of the same model on N
+                          class-balanced training samples held out from the learner (its time is
+                          recorded as reference_wall_seconds in config.json, apart from the run's)
+  --reference RUN_DIR     a finished \`saln train\` run; the run reports how many of its training
+                          samples are also in the learner's (train_ids.json in each run directory)
 
 The run directory (--out) gets config.json, metrics.jsonl (one line per epoch), summary.json
 (test_accuracy, best_val_accuracy, wall_seconds, per-phase seconds: data, scoring, selection,
@@ -92,6 +98,7 @@ Exit codes: 0 done; 2 bad configuration (the message names the flag); 1 anything
 
 Examples:
   $ saln train --dataset cifar10 --data-dir ../shared/datasets/cifar10-jpg --model resnet18-cifar --method saln --epochs 1 --limit-train 2000 --out runs/saln
+  $ saln train --dataset cifar10 --data-dir data/cifar10-sample --method jest --reference-holdout 400 --epochs 3 --out runs/jest
   $ saln train --resume runs/saln
 `;
 
@@ -107,6 +114,9 @@ export function trainCommand(io: CliIO): Command {
     .addOption(new Option('--filter-schedule <kind>', 'how the filter ratio moves over epochs: constant, linear, cosine, or step (at half the epochs), from --filter-ratio to --filter-ratio-end').choices(['constant', 'linear', 'cosine', 'step']).default('constant'))
     .option('--filter-ratio-end <r>', 'the filter ratio of the last epoch, for a non-constant schedule', number)
     .option('--reference <run-dir>', 'jest, rho-loss: the reference (irreducible-loss) model: a finished `saln train` run, trained on a holdout split')
+    .option('--reference-holdout <n>', 'jest, rho-loss: hold out n class-balanced training samples (the learner never sees them) and train the reference on them first', positiveInt)
+    .option('--reference-epochs <n>', 'with --reference-holdout: the reference\'s epochs (default: --epochs)', positiveInt)
+    .option('--reference-dir <dir>', 'with --reference-holdout: where the reference run goes (default RUN_DIR/reference); a finished one with the same holdout is reused')
     .option('--jest-chunks <n>', 'jest: the number of chunks the kept samples are drawn in', positiveInt, 16)
     .option('--epochs <n>', 'epochs', positiveInt, 25)
     .option('--batch-size <b>', 'batch size B (before selection)', positiveInt, 128)
@@ -156,7 +166,7 @@ async function runTrain(flags: TrainFlags, io: CliIO): Promise<void> {
     if (flags.dataset === undefined) throw new UsageError('--dataset: required (cifar10, oxford-pets or imagefolder)');
     if (flags.dataDir === undefined) throw new UsageError('--data-dir: required');
     raw = {
-      dataset: flags.dataset, dataDir: flags.dataDir, model: flags.model, method: flags.method, filterRatio: flags.filterRatio ?? (flags.method === 'none' ? 0 : 0.8), filterSchedule: flags.filterSchedule, filterRatioEnd: flags.filterRatioEnd, reference: flags.reference, jestChunks: flags.jestChunks,
+      dataset: flags.dataset, dataDir: flags.dataDir, model: flags.model, method: flags.method, filterRatio: flags.filterRatio ?? (flags.method === 'none' ? 0 : 0.8), filterSchedule: flags.filterSchedule, filterRatioEnd: flags.filterRatioEnd, reference: flags.reference, referenceHoldout: flags.referenceHoldout, referenceEpochs: flags.referenceEpochs, referenceDir: flags.referenceDir, jestChunks: flags.jestChunks,
       epochs: flags.epochs, batchSize: flags.batchSize, lr: flags.lr, momentum: flags.momentum, weightDecay: flags.weightDecay, seed: flags.seed,
       limitTrain: flags.limitTrain, limitVal: flags.limitVal, limitTest: flags.limitTest,
       out: flags.out ?? join('runs', `${flags.method}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
