@@ -58,7 +58,10 @@ export const cliConfigSchema = z.object({
   featuresFile: z.string().optional(),
   filterSchedule: z.enum(SCHEDULES).default('constant'),
   reference: z.string().optional(),
-  /** jest / rho-loss: hold out this many (class-balanced) training samples and train the reference on them. */
+  /**
+   * Hold out this many (class-balanced) training samples: jest / rho-loss train their reference on
+   * them; other methods just skip them, so they train on exactly the samples a jest run does.
+   */
   referenceHoldout: z.number().int().min(1).optional(),
   referenceEpochs: z.number().int().min(1).optional(),
   /** Where that reference run goes (default RUN_DIR/reference); an experiment shares one per seed. */
@@ -77,7 +80,6 @@ export const cliConfigSchema = z.object({
     ctx.addIssue({ code: 'custom', path: ['reference'], message: `method ${c.method} needs a reference model: --reference-holdout N (train one on N held-out training samples) or --reference RUN_DIR (a finished \`saln train\` run)` });
   }
   if (c.reference !== undefined && c.referenceHoldout !== undefined) ctx.addIssue({ code: 'custom', path: ['referenceHoldout'], message: 'give either --reference or --reference-holdout, not both' });
-  if (c.referenceHoldout !== undefined && !REFERENCE_METHODS.includes(c.method)) ctx.addIssue({ code: 'custom', path: ['referenceHoldout'], message: `only jest and rho-loss use a reference model, not ${c.method}` });
   if (c.referenceHoldout !== undefined && c.limitTrain !== undefined && c.referenceHoldout >= c.limitTrain) ctx.addIssue({ code: 'custom', path: ['referenceHoldout'], message: `must be smaller than --limit-train (${c.limitTrain}): the learner trains on the rest` });
   if (c.reference !== undefined && !existsSync(join(c.reference, 'config.json'))) ctx.addIssue({ code: 'custom', path: ['reference'], message: `${c.reference} is not a run directory (no config.json)` });
   else if (c.reference !== undefined && !existsSync(join(c.reference, CHECKPOINT_FILE))) ctx.addIssue({ code: 'custom', path: ['reference'], message: `${c.reference} has no checkpoint` });

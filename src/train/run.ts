@@ -25,6 +25,7 @@ import { setNumThreads, tidy } from '../tensor/index.js';
 import type { CliConfig } from './config.js';
 import { loaderSource, type TrainData } from './source.js';
 import { readRunConfig, train, type Summary, type TrainConfig } from './trainer.js';
+import { REFERENCE_METHODS } from './selectors/index.js';
 
 /** n positions of a class-balanced subset (as equal per class as the counts allow), seeded, in ascending order. */
 export function balancedSubset(labels: ArrayLike<number>, n: number, seed: number): number[] {
@@ -193,12 +194,17 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO): Promise<Summary
       if (held.length >= trainSet.length) throw io.usage(`--reference-holdout: ${cfg.referenceHoldout} leaves no training samples for the learner (the training set has ${trainSet.length})`);
       const heldSet = new Set(held);
       learnerSet = trainSet.subset(Array.from({ length: trainSet.length }, (_, i) => i).filter((i) => !heldSet.has(i)));
-      const refDir = cfg.referenceDir ?? join(cfg.out, 'reference');
-      const r = await trainHoldoutReference(cfg, trainSet.subset(held), refDir, td, io);
-      reference = r.model;
-      referenceNote = `${cfg.model} trained by saln on ${held.length} held-out training samples (not in this run's training set) for ${r.epochs} epochs, in ${refDir}; its test accuracy ${(100 * r.testAccuracy).toFixed(2)}%, ${r.wallSeconds.toFixed(1)} s`;
-      referenceExtra = { reference_dir: refDir, reference_wall_seconds: r.wallSeconds, reference_test_accuracy: r.testAccuracy, reference_samples: held.length };
-      io.log(`reference model: ${referenceNote}`);
+      if (REFERENCE_METHODS.includes(cfg.method)) {
+        const refDir = cfg.referenceDir ?? join(cfg.out, 'reference');
+        const r = await trainHoldoutReference(cfg, trainSet.subset(held), refDir, td, io);
+        reference = r.model;
+        referenceNote = `${cfg.model} trained by saln on ${held.length} held-out training samples (not in this run's training set) for ${r.epochs} epochs, in ${refDir}; its test accuracy ${(100 * r.testAccuracy).toFixed(2)}%, ${r.wallSeconds.toFixed(1)} s`;
+        referenceExtra = { reference_dir: refDir, reference_wall_seconds: r.wallSeconds, reference_test_accuracy: r.testAccuracy, reference_samples: held.length };
+        io.log(`reference model: ${referenceNote}`);
+      } else {
+        referenceExtra = { held_out_samples: held.length };
+        io.log(`holding out ${held.length} training samples (as a jest/rho-loss run with this holdout does); training on the other ${learnerSet.length}`);
+      }
       td.train = loaderSource(new DataLoader(learnerSet, { batchSize: cfg.batchSize, seed: cfg.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : evalT }));
     } else if (cfg.reference !== undefined) {
       reference = loadReference(cfg.reference, td.numClasses, io);

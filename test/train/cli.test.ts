@@ -51,7 +51,6 @@ test('bad configuration exits 2 with an error naming the field, before any work'
     [['--method', 'saln', '--filter-ratio', '0.5', '--feature-model', 'nope'], /--feature-model: saln needs features/],
     [['--method', 'saln', '--filter-ratio', '0.5', '--features', join(dir, 'missing.safetensors')], /--features: .* does not exist/],
     [['--model', 'resnet999'], /--model: unknown model/],
-    [['--method', 'random', '--filter-ratio', '0.5', '--reference-holdout', '10'], /--reference-holdout: only jest and rho-loss use a reference model/],
     [['--method', 'jest', '--filter-ratio', '0.5', '--reference-holdout', '30', '--limit-train', '30'], /--reference-holdout: must be smaller than --limit-train/],
     [['--method', 'random', '--filter-ratio', '0.5', '--filter-schedule', 'linear'], /--filter-ratio-end: the linear schedule needs an end ratio/],
     [['--method', 'random', '--filter-ratio', '0.5', '--filter-schedule', 'cosine', '--filter-ratio-end', '0.95'], /--filter-ratio-end: a batch of 8 samples with filter ratio 0.95 keeps/],
@@ -116,6 +115,11 @@ test('--reference-holdout trains the reference on held-out samples the learner n
   assert.equal(rho.code, 0, rho.err);
   assert.match(rho.err, /reference model: reusing/);
   assert.doesNotMatch(rho.err, /training the reference model/);
+  // Other methods skip the same held-out samples, so the comparison is on equal data.
+  const rnd = await run([...common(), '--method', 'random', '--filter-ratio', '0.5', '--reference-holdout', '20', '--epochs', '1', '--out', join(dir, 'holdout-random')]);
+  assert.equal(rnd.code, 0, rnd.err);
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, 'holdout-random', 'train_ids.json'), 'utf8')), learnerIds);
+  assert.ok(!existsSync(join(dir, 'holdout-random', 'reference')), 'no reference trained for random');
 });
 
 test('a run killed with SIGKILL after epoch 2 and resumed ends with the uninterrupted run\'s metrics', () => {

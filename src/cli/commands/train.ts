@@ -114,7 +114,7 @@ export function trainCommand(io: CliIO): Command {
     .addOption(new Option('--filter-schedule <kind>', 'how the filter ratio moves over epochs: constant, linear, cosine, or step (at half the epochs), from --filter-ratio to --filter-ratio-end').choices(['constant', 'linear', 'cosine', 'step']).default('constant'))
     .option('--filter-ratio-end <r>', 'the filter ratio of the last epoch, for a non-constant schedule', number)
     .option('--reference <run-dir>', 'jest, rho-loss: the reference (irreducible-loss) model: a finished `saln train` run, trained on a holdout split')
-    .option('--reference-holdout <n>', 'jest, rho-loss: hold out n class-balanced training samples (the learner never sees them) and train the reference on them first', positiveInt)
+    .option('--reference-holdout <n>', 'hold out n class-balanced training samples: jest and rho-loss train their reference on them first; other methods skip them too, to train on the same samples', positiveInt)
     .option('--reference-epochs <n>', 'with --reference-holdout: the reference\'s epochs (default: --epochs)', positiveInt)
     .option('--reference-dir <dir>', 'with --reference-holdout: where the reference run goes (default RUN_DIR/reference); a finished one with the same holdout is reused')
     .option('--jest-chunks <n>', 'jest: the number of chunks the kept samples are drawn in', positiveInt, 16)

@@ -1,0 +1,125 @@
+/**
+ * The `saln experiment CONFIG` file: a grid of datasets × seeds × methods, in YAML or JSON,
+ * validated with zod. Every error names the field by its path in the file (`methods[2].filterRatio`).
+ *
+ *   name: quickstart
+ *   datasets:
+ *     - { dataset: cifar10, dataDir: ../data/cifar10-sample, limitVal: 200 }
+ *   model: resnet18-cifar
+ *   seeds: [0, 1]
+ *   train: { epochs: 3, batchSize: 128, filterRatio: 0.8 }
+ *   methods:
+ *     - none
+ *     - saln
+ *     - random
+ *     - { method: jest, label: jest-holdout }
+ *   reference: { holdout: 400, epochs: 3 }
+ *
+ * Keys under datasets, train and each method are `saln train`'s options in camelCase
+ * (the names of src/train/config.ts); the most specific wins: method > dataset > train.
+ * Relative paths (out, dataDir, featuresFile) resolve against the config file's folder.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, extname, isAbsolute, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { cliConfigSchema } from '../train/config.js';
+
+/** The run options a config may set (every `saln train` option but the ones the grid owns). */
+const GRID_OWNED = ['method', 'seed', 'out', 'reference', 'referenceHoldout', 'referenceEpochs', 'referenceDir'] as const;
+const RUN_KEYS: readonly string[] = Object.keys(cliConfigSchema.shape).filter((k) => !(GRID_OWNED as readonly string[]).includes(k));
+const PATH_KEYS = ['dataDir', 'featuresFile'] as const;
+
+const runOptions = z.record(z.string(), z.unknown()).superRefine((o, ctx) => {
+  for (const k of Object.keys(o)) {
+    if (!RUN_KEYS.includes(k)) ctx.addIssue({ code: 'custom', path: [k], message: (GRID_OWNED as readonly string[]).includes(k) ? `${k} is set by the experiment grid, not here` : `unknown option; options: ${RUN_KEYS.join(', ')}` });
+  }
+});
+
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only (it names folders)');
+
+const methodEntry = z.union([
+  z.string().min(1).transform((m) => ({ method: m, label: m, options: {} as Record<string, unknown> })),
+  z.object({ method: z.string().min(1), label: name.optional() }).catchall(z.unknown()).transform(({ method, label, ...options }) => ({ method, label: label ?? method, options })),
+]);
+
+export const experimentSchema = z.object({
+  name,
+  /** Where the runs, references and report go (default: runs/<name> under the working directory). */
+  out: z.string().min(1).optional(),
+  datasets: z.array(z.object({ label: name.optional(), dataset: z.string().min(1), dataDir: z.string().min(1) }).catchall(z.unknown())).min(1),
+  model: z.string().min(1).default('resnet18-cifar'),
+  seeds: z.array(z.number().int().min(0)).min(1).default([0]),
+  train: runOptions.default({}),
+  methods: z.array(methodEntry).min(1),
+  /** How jest and rho-loss get their reference model: trained on a class-balanced holdout, once per dataset and seed. */
+  reference: z.object({ holdout: z.number().int().min(1), epochs: z.number().int().min(1).optional() }).strict().optional(),
+  report: z.object({ title: z.string().optional(), targetAccuracy: z.number().gt(0).lte(1).optional() }).strict().default({}),
+}).strict().superRefine((c, ctx) => {
+  const labels = c.methods.map((m) => m.label);
+  labels.forEach((l, i) => {
+    if (labels.indexOf(l) !== i) ctx.addIssue({ code: 'custom', path: ['methods', i, 'label'], message: `label ${JSON.stringify(l)} is used twice; give the entries different labels` });
+  });
+  c.methods.forEach((m, i) => {
+    for (const k of Object.keys(m.options)) {
+      if (!RUN_KEYS.includes(k)) ctx.addIssue({ code: 'custom', path: ['methods', i, k], message: (GRID_OWNED as readonly string[]).includes(k) ? `${k} is set by the experiment grid, not here` : `unknown option; options: method, label, ${RUN_KEYS.join(', ')}` });
+    }
+    if (['jest', 'rho-loss'].includes(m.method) && c.reference === undefined) ctx.addIssue({ code: 'custom', path: ['reference'], message: `method ${m.method} needs a reference model: add reference: { holdout: N, epochs: E }` });
+  });
+  const dl = c.datasets.map((d) => d.label ?? d.dataset);
+  dl.forEach((l, i) => {
+    if (dl.indexOf(l) !== i) ctx.addIssue({ code: 'custom', path: ['datasets', i, 'label'], message: `dataset ${JSON.stringify(l)} appears twice; give the entries different labels` });
+  });
+  c.datasets.forEach((d, i) => {
+    for (const k of Object.keys(d)) if (k !== 'label' && !RUN_KEYS.includes(k)) ctx.addIssue({ code: 'custom', path: ['datasets', i, k], message: `unknown option; options: label, ${RUN_KEYS.join(', ')}` });
+  });
+  if (new Set(c.seeds).size !== c.seeds.length) ctx.addIssue({ code: 'custom', path: ['seeds'], message: 'a seed is listed twice' });
+});
+
+export type ExperimentConfig = z.infer<typeof experimentSchema> & { out: string; file: string };
+
+export class ExperimentConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/** `methods[2].filterRatio` from a zod path. */
+export function fieldPath(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p)), '');
+}
+
+/** Parses YAML (or JSON, which is YAML) text; `file` names it in errors and anchors relative paths. */
+export function parseExperiment(text: string, file: string): ExperimentConfig {
+  let raw: unknown;
+  try {
+    raw = extname(file).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (e) {
+    throw new ExperimentConfigError(`${file}: not valid ${extname(file).toLowerCase() === '.json' ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
+  }
+  const r = experimentSchema.safeParse(raw);
+  if (!r.success) {
+    throw new ExperimentConfigError(`${file}: invalid experiment:\n  ${r.error.issues.map((i) => `${fieldPath(i.path) || '(top level)'}: ${i.message}`).join('\n  ')}`);
+  }
+  const base = dirname(resolve(file));
+  const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const c = r.data;
+  for (const d of c.datasets) {
+    for (const k of PATH_KEYS) if (typeof d[k] === 'string') d[k] = abs(d[k] as string);
+  }
+  for (const k of PATH_KEYS) if (typeof c.train[k] === 'string') c.train[k] = abs(c.train[k] as string);
+  for (const m of c.methods) for (const k of PATH_KEYS) if (typeof m.options[k] === 'string') m.options[k] = abs(m.options[k] as string);
+  // The default output sits under the working directory, not beside the config (which may be read-only).
+  return { ...c, out: c.out !== undefined ? abs(c.out) : resolve('runs', c.name), file: resolve(file) };
+}
+
+export function readExperiment(file: string): ExperimentConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ExperimentConfigError(`cannot read experiment config ${file}: ${(e as Error).message}`);
+  }
+  return parseExperiment(text, file);
+}
