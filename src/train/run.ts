@@ -24,7 +24,7 @@ import { ZOO } from '../models/zoo.js';
 import { setNumThreads, tidy } from '../tensor/index.js';
 import type { CliConfig } from './config.js';
 import { loaderSource, type TrainData } from './source.js';
-import { readRunConfig, train, type Summary, type TrainConfig } from './trainer.js';
+import { readRunConfig, train, type Summary, type TrainConfig, type TrainEvent } from './trainer.js';
 import { REFERENCE_METHODS } from './selectors/index.js';
 
 /** n positions of a class-balanced subset (as equal per class as the counts allow), seeded, in ascending order. */
@@ -154,7 +154,7 @@ async function trainHoldoutReference(cfg: CliConfig, held: PreparedSet, dir: str
   return { model: res.model, epochs, testAccuracy: s.test_accuracy, wallSeconds: s.wall_seconds };
 }
 
-export async function runCliTraining(cfg: CliConfig, io: RunIO): Promise<Summary | null> {
+export async function runCliTraining(cfg: CliConfig, io: RunIO, hooks: { onEvent?: (e: TrainEvent) => void } = {}): Promise<Summary | null> {
   // The engine starts with 1 intra-op thread in a fresh process (measured here); use every core unless told.
   setNumThreads(cfg.threads ?? availableParallelism());
   const kind = datasetKind(cfg);
@@ -235,6 +235,7 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO): Promise<Summary
       onEvent: (e) => {
         // Test hook: die by SIGKILL right after this epoch's checkpoint (the resume test).
         if (e.event === 'checkpoint' && process.env.SALN_TEST_SIGKILL_AFTER_EPOCH === String(e.epoch)) process.kill(process.pid, 'SIGKILL');
+        hooks.onEvent?.(e);
         if (io.json) io.out(`${JSON.stringify(e)}\n`);
         else if (e.event === 'epoch') {
           io.log(`epoch ${e.epoch}/${cfg.epochs}: train loss ${e.train_loss.toFixed(4)} acc ${(100 * e.train_accuracy).toFixed(1)}% (${e.trained_samples} trained)` +

@@ -1,0 +1,116 @@
+/** `saln experiment`'s config and grid runner: validation naming fields, the grid, skip and resume. */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { parseExperiment, readExperiment } from '../../src/experiments/config.js';
+import { planExperiment, runExperiment, type ExperimentIO } from '../../src/experiments/runner.js';
+import { writeCifarBinary } from '../data/fixtures.js';
+
+let dir = '';
+let data = '';
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'saln-experiment-'));
+  data = join(dir, 'c10');
+  writeCifarBinary(data, 12); // 60 train (54 after the 10% validation split… see loadData), 12 test
+  process.env.SALN_CACHE = join(dir, 'cache');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+const yaml = (out: string): string => `
+name: tiny
+out: ${out}
+datasets:
+  - { dataset: cifar10, dataDir: c10 }
+model: tiny-cnn
+seeds: [0, 1]
+train: { epochs: 2, batchSize: 8, lr: 0.05, filterRatio: 0.5 }
+methods:
+  - none
+  - random
+  - { method: saln, featureSource: pixels }
+  - jest
+reference: { holdout: 10, epochs: 1 }
+`;
+
+function quietIO(log: string[]): ExperimentIO {
+  return { progress: false, log: (t) => log.push(t), warn: (t) => log.push(`warning: ${t}`), usage: (m) => new Error(m) };
+}
+
+test('config errors name the field by its path in the file', () => {
+  const file = join(dir, 'bad.yaml');
+  const bad = (text: string, re: RegExp): void => assert.throws(() => parseExperiment(text, file), (e: Error) => {
+    assert.match(e.message, re);
+    assert.ok(e.message.startsWith(file), e.message);
+    return true;
+  });
+  bad('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmethods: [none]\ntrain: { epoch: 3 }\n', /train\.epoch: unknown option/);
+  bad('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmethods: [none, jest]\n', /reference: method jest needs a reference model/);
+  bad('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmethods: [none, { method: saln, seed: 3 }]\n', /methods\[1\]\.seed: seed is set by the experiment grid/);
+  bad('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmethods: [saln, saln]\n', /methods\[1\]\.label: label "saln" is used twice/);
+  bad('name: "a b"\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmethods: [none]\n', /name: letters, digits/);
+  bad('name: x\nmethods: [none]\n', /datasets: /);
+  bad('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmethods: [none]\nextra: 1\n', /\(top level\): .*extra/);
+  bad('name: [x\n', /not valid YAML/);
+  // Validated per run by saln train's own rules: the cell and the field are named.
+  const exp = parseExperiment('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\ntrain: { batchSize: 8 }\nmethods: [none, { method: random, filterRatio: 1.5 }]\n', join(dir, 'x.yaml'));
+  assert.throws(() => planExperiment(exp), /methods\[1\] \(random\), seed 0: filterRatio: must be in \[0, 1\)/);
+  const missing = parseExperiment('name: x\ndatasets: [{ dataset: cifar10, dataDir: nowhere }]\nmethods: [none]\n', join(dir, 'x.yaml'));
+  assert.throws(() => planExperiment(missing), /dataDir: .*nowhere does not exist/);
+  assert.throws(() => readExperiment(join(dir, 'absent.yaml')), /cannot read experiment config .*absent\.yaml/);
+});
+
+test('relative paths resolve against the config file; JSON configs work too', () => {
+  const file = join(dir, 'rel.json');
+  writeFileSync(file, JSON.stringify({ name: 'rel', out: 'out-rel', datasets: [{ dataset: 'cifar10', dataDir: 'c10' }], methods: ['none'] }));
+  const exp = readExperiment(file);
+  assert.equal(exp.out, join(dir, 'out-rel'));
+  assert.equal(exp.datasets[0]!.dataDir, data);
+  assert.equal(exp.model, 'resnet18-cifar');
+  assert.deepEqual(exp.seeds, [0]);
+});
+
+test('runs the grid, then skips finished runs and resumes an interrupted one', async () => {
+  const out = join(dir, 'exp');
+  const file = join(dir, 'tiny.yaml');
+  writeFileSync(file, yaml(out));
+  const exp = readExperiment(file);
+  const plans = planExperiment(exp);
+  assert.equal(plans.length, 8);
+  assert.deepEqual(plans.map((p) => `${p.label}/${p.seed}`), ['none/0', 'random/0', 'saln/0', 'jest/0', 'none/1', 'random/1', 'saln/1', 'jest/1']);
+  assert.equal(plans[0]!.config.filterRatio, 0, 'none trains every sample');
+  assert.equal(plans[1]!.config.filterRatio, 0.5);
+
+  const log: string[] = [];
+  const seen: string[] = [];
+  const outcomes = await runExperiment(exp, { ...quietIO(log), onRun: (p, phase) => seen.push(`${p.label}/${p.seed}:${phase}`) });
+  assert.equal(outcomes.length, 8);
+  assert.ok(outcomes.every((o) => o.state === 'new' && o.summary !== null));
+  assert.equal(seen.filter((s) => s.endsWith(':epoch')).length, 16, 'one epoch hook per epoch');
+  for (const p of plans) assert.ok(existsSync(join(p.runDir, 'summary.json')), p.runDir);
+  // One reference per seed, shared; every method trains on the same samples.
+  assert.ok(existsSync(join(out, 'references', 'cifar10', 'seed-0', 'summary.json')));
+  const ids = (p: (typeof plans)[number]) => readFileSync(join(p.runDir, 'train_ids.json'), 'utf8');
+  assert.equal(ids(plans[0]!), ids(plans[3]!));
+  assert.equal(ids(plans[1]!), ids(plans[2]!));
+  assert.equal(outcomes[3]!.summary!.counts.reference_samples, outcomes[3]!.summary!.counts.seen_samples);
+
+  // Again: nothing to do.
+  const log2: string[] = [];
+  const again = await runExperiment(exp, quietIO(log2));
+  assert.ok(again.every((o) => o.state === 'done'));
+  assert.match(log2[0]!, /8 runs \(8 done, 0 to run\)/);
+  assert.deepEqual(again.map((o) => o.summary!.test_accuracy), outcomes.map((o) => o.summary!.test_accuracy));
+
+  // A run whose summary is gone but whose checkpoint is there resumes (and ends where it was).
+  const victim = plans[2]!;
+  unlinkSync(join(victim.runDir, 'summary.json'));
+  const third = await runExperiment(exp, quietIO([]));
+  assert.equal(third[2]!.state, 'interrupted');
+  assert.equal(third[2]!.summary!.test_accuracy, outcomes[2]!.summary!.test_accuracy);
+
+  // A changed configuration does not silently reuse the old runs.
+  writeFileSync(file, yaml(out).replace('lr: 0.05', 'lr: 0.01'));
+  await assert.rejects(runExperiment(readExperiment(file), quietIO([])), /holds a run with another configuration/);
+});
