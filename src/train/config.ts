@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { keptCount } from '../selection/index.js';
 import { ZOO } from '../models/zoo.js';
 import { LEARNERS } from './models.js';
+import { locatePretrained, PRETRAINED_LEARNERS } from './pretrained.js';
 import { METHODS, PLANNED_METHODS, REFERENCE_METHODS } from './selectors/index.js';
 import { CHECKPOINT_FILE } from './checkpoint.js';
 import { join } from 'node:path';
@@ -26,7 +27,7 @@ const FLAG: Record<string, string> = {
 export const cliConfigSchema = z.object({
   dataset: z.enum(DATASETS),
   dataDir: z.string().min(1),
-  model: z.string().refine((m) => m in LEARNERS, { message: `unknown model; models: ${Object.keys(LEARNERS).join(', ')}` }),
+  model: z.string().refine((m) => m in LEARNERS || m in PRETRAINED_LEARNERS, { message: `unknown model; models: ${[...Object.keys(LEARNERS), ...Object.keys(PRETRAINED_LEARNERS)].join(', ')}` }),
   method: z.string().superRefine((m, c) => {
     if ((METHODS as readonly string[]).includes(m)) return;
     c.addIssue({
@@ -115,6 +116,9 @@ export function parseCliConfig(raw: unknown, o: { cacheDir?: string } = {}): Cli
       else if (entry.locate({ cacheDir: o.cacheDir }) === null) {
         issues.push({ path: ['featureSource'], message: `saln needs features: no --features file was given and ${c.featureModel}'s weights are not available to extract them (run \`saln models pull ${c.featureModel}\`, or use --feature-source pixels|learner)` });
       }
+    }
+    if (locatePretrained(c.model, { cacheDir: o.cacheDir }) === null) {
+      issues.push({ path: ['model'], message: `${c.model} starts from ${PRETRAINED_LEARNERS[c.model]}'s ImageNet weights, which are not available here (see \`saln models list\`; \`saln models pull ${PRETRAINED_LEARNERS[c.model]}\`)` });
     }
     if (!issues.length) return c;
   }

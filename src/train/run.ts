@@ -21,7 +21,8 @@ import { extractFeatures, FeatureCache } from '../features/index.js';
 import { F } from '../nn/index.js';
 import { cacheDir as modelCacheDir } from '../models/cache.js';
 import { ZOO } from '../models/zoo.js';
-import { setNumThreads, tidy } from '../tensor/index.js';
+import { manualSeed, setNumThreads, tidy } from '../tensor/index.js';
+import { buildPretrainedLearner, PRETRAINED_LEARNERS } from './pretrained.js';
 import type { CliConfig } from './config.js';
 import { loaderSource, type TrainData } from './source.js';
 import { readRunConfig, train, type Summary, type TrainConfig, type TrainEvent } from './trainer.js';
@@ -102,13 +103,19 @@ async function trainFeatures(cfg: CliConfig, kind: DatasetKind, set: PreparedSet
   return FeatureCache.open(res.path);
 }
 
+/** A fresh learner: built from its name, or pretrained weights with a new head (seeded either way). */
+async function makeLearner(name: string, numClasses: number, seed: number, io: RunIO): Promise<Learner> {
+  manualSeed(seed);
+  return PRETRAINED_LEARNERS[name] !== undefined ? buildPretrainedLearner(name, numClasses, { cacheDir: io.cacheDir, log: io.log }) : buildLearner(name, numClasses);
+}
+
 /** A finished run's model, in eval mode, from its checkpoint. */
-function loadReference(dir: string, numClasses: number, io: RunIO): Learner {
+async function loadReference(dir: string, numClasses: number, io: RunIO): Promise<Learner> {
   const refCfg = readRunConfig(dir);
   const refClasses = (refCfg.extra?.classes as string[] | undefined)?.length ?? numClasses;
   if (refClasses !== numClasses) throw io.usage(`--reference: ${dir} has ${refClasses} classes, this dataset ${numClasses}`);
   if (!existsSync(join(dir, CHECKPOINT_FILE))) throw io.usage(`--reference: ${dir} has no checkpoint`);
-  const model = buildLearner(refCfg.model, numClasses);
+  const model = await makeLearner(refCfg.model, numClasses, refCfg.seed, io);
   const dummy = new SGD(model.parameters(), { lr: refCfg.lr, momentum: refCfg.momentum });
   loadCheckpoint(join(dir, CHECKPOINT_FILE), model, dummy);
   dummy.momentumBuffers.forEach((b) => b?.dispose());
@@ -138,7 +145,7 @@ async function trainHoldoutReference(cfg: CliConfig, held: PreparedSet, dir: str
   if (sameIds && sameConfig && existsSync(summaryPath)) {
     const s = JSON.parse(readFileSync(summaryPath, 'utf8')) as Summary;
     io.log(`reference model: reusing ${dir}`);
-    return { model: loadReference(dir, td.numClasses, io), epochs, testAccuracy: s.test_accuracy, wallSeconds: s.wall_seconds };
+    return { model: await loadReference(dir, td.numClasses, io), epochs, testAccuracy: s.test_accuracy, wallSeconds: s.wall_seconds };
   }
   const resume = sameIds && sameConfig && existsSync(join(dir, CHECKPOINT_FILE));
   mkdirSync(dir, { recursive: true });
@@ -146,7 +153,7 @@ async function trainHoldoutReference(cfg: CliConfig, held: PreparedSet, dir: str
   io.log(`training the reference model on ${held.length} held-out samples for ${epochs} epochs into ${dir} ...`);
   const inputSize = cfg.imageSize ?? held.height;
   const res = await train({
-    config: refConfig, runDir: dir, resume, progress: io.progress,
+    config: refConfig, runDir: dir, resume, progress: io.progress, learner: await makeLearner(cfg.model, td.numClasses, refConfig.seed, io),
     data: { ...td, train: loaderSource(new DataLoader(held, { batchSize: cfg.batchSize, seed: refConfig.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : new EvalTransform({ inputSize }) })) },
   });
   const s = res.summary!;
@@ -207,7 +214,7 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO, hooks: { onEvent
       }
       td.train = loaderSource(new DataLoader(learnerSet, { batchSize: cfg.batchSize, seed: cfg.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : evalT }));
     } else if (cfg.reference !== undefined) {
-      reference = loadReference(cfg.reference, td.numClasses, io);
+      reference = await loadReference(cfg.reference, td.numClasses, io);
       const refCfg = readRunConfig(cfg.reference);
       const idsFile = join(cfg.reference, 'train_ids.json');
       let overlap = 'unknown';
@@ -231,7 +238,7 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO, hooks: { onEvent
       writeFileAtomic(join(cfg.out, 'train_ids.json'), [new TextEncoder().encode(JSON.stringify(learnerSet.ids))]);
     }
     const res = await train({
-      config, data: td, runDir: cfg.out, resume: io.resume, progress: io.progress, reference,
+      config, data: td, runDir: cfg.out, resume: io.resume, progress: io.progress, reference, learner: await makeLearner(cfg.model, td.numClasses, cfg.seed, io),
       onEvent: (e) => {
         // Test hook: die by SIGKILL right after this epoch's checkpoint (the resume test).
         if (e.event === 'checkpoint' && process.env.SALN_TEST_SIGKILL_AFTER_EPOCH === String(e.epoch)) process.kill(process.pid, 'SIGKILL');

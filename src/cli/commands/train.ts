@@ -108,7 +108,7 @@ export function trainCommand(io: CliIO): Command {
     .description('Train a model where each batch trains only the samples a selector keeps; writes a resumable run directory.')
     .addOption(new Option('--dataset <name>', 'which loader reads the data').choices(['cifar10', 'oxford-pets', 'imagefolder']))
     .option('--data-dir <path>', 'where the data is (CIFAR-10 binary or JPEG folders, Oxford-IIIT Pet, or an image folder)')
-    .option('--model <name>', 'the learner: resnet18-cifar, resnet34-cifar, resnet18, resnet50, mobilenet-v1, tiny-cnn', 'resnet18-cifar')
+    .option('--model <name>', 'the learner: resnet18-cifar, resnet34-cifar, resnet18, resnet50, mobilenet-v1, tiny-cnn (from scratch), or fine-tuned from ImageNet weights: mobilenet-v1-0.75-imagenet, resnet50-keras-imagenet, resnet18-tv-imagenet', 'resnet18-cifar')
     .option('--method <name>', 'the selector: none, random, saln, loss-topk, rho-loss, jest, infobatch', 'none')
     .option('--filter-ratio <r>', 'the fraction of each batch dropped, in [0, 1) (default: 0 for none, 0.8 for the others)', number)
     .addOption(new Option('--filter-schedule <kind>', 'how the filter ratio moves over epochs: constant, linear, cosine, or step (at half the epochs), from --filter-ratio to --filter-ratio-end').choices(['constant', 'linear', 'cosine', 'step']).default('constant'))
