@@ -12,6 +12,7 @@ import { modelsCommand } from './commands/models.js';
 import { featuresCommand } from './commands/features.js';
 import { trainCommand } from './commands/train.js';
 import { runsCommand } from './commands/runs.js';
+import { experimentCommand } from './commands/experiment.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIO, UsageError, type CliIO } from './io.js';
 
 export type { CliIO };
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIO): Command {
   program.addCommand(modelsCommand(io).copyInheritedSettings(program));
   program.addCommand(featuresCommand(io).copyInheritedSettings(program));
   program.addCommand(trainCommand(io).copyInheritedSettings(program));
+  program.addCommand(experimentCommand(io).copyInheritedSettings(program));
   program.addCommand(runsCommand(io).copyInheritedSettings(program));
   return program;
 }
