@@ -11,6 +11,7 @@ import { dataCommand } from './commands/data.js';
 import { modelsCommand } from './commands/models.js';
 import { featuresCommand } from './commands/features.js';
 import { trainCommand } from './commands/train.js';
+import { reportCommand } from './commands/report.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIO, UsageError, type CliIO } from './io.js';
 
 export type { CliIO };
@@ -30,6 +31,7 @@ export function buildProgram(io: CliIO): Command {
   program.addCommand(modelsCommand(io).copyInheritedSettings(program));
   program.addCommand(featuresCommand(io).copyInheritedSettings(program));
   program.addCommand(trainCommand(io).copyInheritedSettings(program));
+  program.addCommand(reportCommand(io).copyInheritedSettings(program));
   return program;
 }
 
