@@ -13,3 +13,4 @@ export * as features from './features/index.js';
 export * as data from './data/index.js';
 export * from './selection/index.js';
 export * as train from './train/index.js';
+export * as reports from './reports/index.js';

@@ -13,6 +13,7 @@ import { featuresCommand } from './commands/features.js';
 import { trainCommand } from './commands/train.js';
 import { runsCommand } from './commands/runs.js';
 import { experimentCommand } from './commands/experiment.js';
+import { reportCommand } from './commands/report.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIO, UsageError, type CliIO } from './io.js';
 
 export type { CliIO };
@@ -34,6 +35,7 @@ export function buildProgram(io: CliIO): Command {
   program.addCommand(trainCommand(io).copyInheritedSettings(program));
   program.addCommand(experimentCommand(io).copyInheritedSettings(program));
   program.addCommand(runsCommand(io).copyInheritedSettings(program));
+  program.addCommand(reportCommand(io).copyInheritedSettings(program));
   return program;
 }
 

@@ -1,0 +1,84 @@
+/**
+ * `saln report`: run directories → an HTML report folder with one PNG per chart.
+ *   saln report runs/none-s0 runs/random-s0 runs/saln-s0 --out reports/cifar10 --target-accuracy 0.8
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { UsageError, type CliIO } from '../io.js';
+
+interface ReportFlags {
+  out: string;
+  title?: string;
+  targetAccuracy?: number;
+}
+
+function fraction(text: string): number {
+  const v = Number(text);
+  if (text.trim() === '' || !(v > 0 && v <= 1)) throw new InvalidArgumentError('Expected a validation accuracy as a fraction in (0, 1], e.g. 0.8.');
+  return v;
+}
+
+const HELP = `
+Reads each run directory (config.json, metrics.jsonl, summary.json; written by \`saln train\`)
+and writes into --out:
+  index.html  one self-contained page (no scripts, no network): per dataset, the paper's table
+              (train/val/test accuracy and loss, wall time, time to the target validation
+              accuracy; mean ± 95% CI over seeds, Student's t), the cost table (gradient,
+              scored, reference and feature samples, optimizer steps, seconds per phase), each
+              method minus none and minus random at the same filter ratio (paired by seed), the
+              charts, and the list of runs
+  NAME.png    one per chart: loss/accuracy against epoch and against wall time, accuracy
+              against gradient samples, the selection PCA of saln runs that recorded batches
+              (selection_examples.safetensors), and the final-layer weights
+Runs are grouped by dataset and method; runs without summary.json are listed but left out.
+Without --target-accuracy, each dataset's target is the lowest method's mean best validation
+accuracy (floored to 1%), so that every method can reach it on average.
+
+Prints the summary table and, last, "report: <path of index.html>".
+
+Exit codes: 0 done; 2 bad input (a path that is not a run directory, a corrupt file); 1 anything else.
+
+Example:
+  $ saln report runs/none-s0 runs/none-s1 runs/random-s0 runs/random-s1 runs/saln-s0 runs/saln-s1 \\
+      --out reports/cifar10 --title "CIFAR-10, filter ratio 0.8" --target-accuracy 0.6
+`;
+
+export function reportCommand(io: CliIO): Command {
+  return new Command('report')
+    .summary('write an HTML report (tables, charts, PNGs) of training runs')
+    .description('Write a self-contained HTML report and one PNG per chart comparing the given training runs.')
+    .argument('<run-dir...>', 'run directories written by `saln train`')
+    .requiredOption('--out <dir>', 'the report folder (created; index.html and the PNGs are replaced)')
+    .option('--title <text>', 'the report title', 'saln report')
+    .option('--target-accuracy <x>', 'validation accuracy (a fraction) for the time-to-target column', fraction)
+    .addHelpText('after', HELP)
+    .action(async (dirs: string[], flags: ReportFlags) => {
+      await runReport(dirs, flags, io);
+    });
+}
+
+async function runReport(dirs: string[], flags: ReportFlags, io: CliIO): Promise<void> {
+  const { readRunDir, RunDirError } = await import('../../experiments/run-dir.js');
+  const { writeReport } = await import('../../reports/report.js');
+  const { formatTables } = await import('../../reports/table-format.js');
+  const now = new Date().toISOString();
+  const runs = dirs.map((d, i) => {
+    try {
+      const c = readRunDir(d);
+      return { ...c, id: i + 1, experiment: null, label: c.method, createdAt: now, updatedAt: now };
+    } catch (e) {
+      if (e instanceof RunDirError) throw new UsageError(e.message);
+      throw e;
+    }
+  });
+  let res;
+  try {
+    res = await writeReport({ runs, outDir: flags.out, title: flags.title, targetAccuracy: flags.targetAccuracy, log: (s) => io.err(`${s}\n`) });
+  } catch (e) {
+    // A corrupt checkpoint or selection file is the user's input to fix.
+    if ((e as Error).name === 'EngineError') throw new UsageError((e as Error).message);
+    throw e;
+  }
+  io.out(formatTables(res.tables));
+  for (const n of res.notes) io.out(`note: ${n}\n`);
+  io.out(`report: ${res.indexPath}\n`);
+}

@@ -1,0 +1,193 @@
+/**
+ * The report's tables as data: runs grouped by dataset and label, one row per label with mean ±
+ * 95% CI over seeds of the paper's columns, every cost the trainer counts (selection cost is
+ * never hidden), time to a target validation accuracy, and each method's difference to `none`
+ * and to `random` at the same filter ratio (the control every comparison needs).
+ * Formatting (text and HTML) is in table-format.ts.
+ */
+import type { RunRecord } from '../experiments/run-record.js';
+import { PHASES, type Phase } from '../train/trainer.js';
+import { epochSeries, timeToTarget } from './series.js';
+import { summarize, type Stat } from './stats.js';
+
+/** A difference of this row to a reference group, paired by seed. */
+export interface Comparison {
+  /** The reference group's label. */
+  against: string;
+  /**
+   * Seeds both groups have. With pairs ≥ 1 the stats are over per-seed differences (row − reference);
+   * with 0 they hold the difference of the two means, without a CI.
+   */
+  pairs: number;
+  testAccuracy: Stat;
+  wallSeconds: Stat;
+  /** Mean wall time of this row / the reference's (below 1: faster). */
+  wallRatio: number;
+}
+
+export interface TimeToTarget {
+  /** Cumulative wall seconds to the target, over the seeds that reached it. */
+  seconds: Stat;
+  reached: number;
+  of: number;
+}
+
+export interface Row {
+  dataset: string;
+  label: string;
+  /** The methods and filter ratios of the group's runs (normally one each). */
+  methods: string[];
+  filterRatios: number[];
+  seeds: number[];
+  runs: RunRecord[];
+  n: number;
+  trainAccuracy: Stat;
+  trainLoss: Stat;
+  valAccuracy: Stat;
+  valLoss: Stat;
+  testAccuracy: Stat;
+  testLoss: Stat;
+  wallSeconds: Stat;
+  phases: Record<Phase, Stat>;
+  gradientSamples: Stat;
+  scoredSamples: Stat;
+  referenceSamples: Stat;
+  featureSamples: Stat;
+  optimizerSteps: Stat;
+  timeToTarget: TimeToTarget | null;
+  vsNone: Comparison | null;
+  vsRandom: Comparison | null;
+}
+
+export interface DatasetTable {
+  dataset: string;
+  /** The validation accuracy time-to-target uses (null: no run has validation metrics). */
+  target: number | null;
+  /** 'given' by the caller, or 'auto': the lowest label's mean best validation accuracy, floored to 0.01. */
+  targetSource: 'given' | 'auto';
+  rows: Row[];
+}
+
+export interface Tables {
+  datasets: DatasetTable[];
+  /** Runs without summary.json: left out of every table and chart. */
+  incomplete: RunRecord[];
+}
+
+/** The order methods appear in: the baselines first, then SALN, then the other selectors. */
+const METHOD_ORDER = ['none', 'random', 'saln', 'loss-topk', 'rho-loss', 'jest', 'infobatch'];
+
+function methodRank(r: Row): number {
+  const i = METHOD_ORDER.indexOf(r.methods[0] ?? '');
+  return i < 0 ? METHOD_ORDER.length : i;
+}
+
+const uniq = <T>(xs: T[]): T[] => [...new Set(xs)];
+const sameSet = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
+
+function buildRow(dataset: string, label: string, runs: RunRecord[], target: number | null): Row {
+  const last = runs.map((r) => r.metrics[r.metrics.length - 1]);
+  const sums = runs.map((r) => r.summary!);
+  const num = (v: number | null | undefined): number => (typeof v === 'number' ? v : Number.NaN);
+  const phases = Object.fromEntries(PHASES.map((p) => [p, summarize(sums.map((s) => num(s.phases?.[p])))])) as Record<Phase, Stat>;
+  let ttt: TimeToTarget | null = null;
+  if (target !== null) {
+    const times = runs.map((r) => timeToTarget(epochSeries(r.metrics), target)).filter((t): t is number => t !== null);
+    ttt = { seconds: summarize(times), reached: times.length, of: runs.length };
+  }
+  return {
+    dataset, label,
+    methods: uniq(runs.map((r) => r.method)),
+    filterRatios: uniq(runs.map((r) => r.config.filterRatio)).sort((a, b) => a - b),
+    seeds: runs.map((r) => r.seed),
+    runs, n: runs.length,
+    trainAccuracy: summarize(last.map((m) => num(m?.train_accuracy))),
+    trainLoss: summarize(last.map((m) => num(m?.train_loss))),
+    valAccuracy: summarize(last.map((m) => num(m?.val_accuracy))),
+    valLoss: summarize(last.map((m) => num(m?.val_loss))),
+    testAccuracy: summarize(sums.map((s) => s.test_accuracy)),
+    testLoss: summarize(sums.map((s) => num(s.test_loss))),
+    wallSeconds: summarize(sums.map((s) => num(s.wall_seconds))),
+    phases,
+    gradientSamples: summarize(sums.map((s) => num(s.counts?.gradient_samples))),
+    scoredSamples: summarize(sums.map((s) => num(s.counts?.scored_samples))),
+    referenceSamples: summarize(sums.map((s) => num(s.counts?.reference_samples))),
+    featureSamples: summarize(sums.map((s) => num(s.counts?.feature_samples))),
+    optimizerSteps: summarize(sums.map((s) => num(s.counts?.optimizer_steps))),
+    timeToTarget: ttt,
+    vsNone: null,
+    vsRandom: null,
+  };
+}
+
+/** This row minus the reference, paired by seed (see Comparison). */
+export function compare(row: Row, ref: Row): Comparison {
+  const bySeed = new Map(ref.runs.map((r) => [r.seed, r.summary!]));
+  const accDiffs: number[] = [];
+  const wallDiffs: number[] = [];
+  for (const r of row.runs) {
+    const o = bySeed.get(r.seed);
+    if (!o) continue;
+    accDiffs.push(r.summary!.test_accuracy - o.test_accuracy);
+    wallDiffs.push(r.summary!.wall_seconds - o.wall_seconds);
+  }
+  const unpaired = (a: Stat, b: Stat): Stat => ({ n: 0, mean: a.mean - b.mean, std: null, half: null });
+  return {
+    against: ref.label,
+    pairs: accDiffs.length,
+    testAccuracy: accDiffs.length ? summarize(accDiffs) : unpaired(row.testAccuracy, ref.testAccuracy),
+    wallSeconds: wallDiffs.length ? summarize(wallDiffs) : unpaired(row.wallSeconds, ref.wallSeconds),
+    wallRatio: row.wallSeconds.mean / ref.wallSeconds.mean,
+  };
+}
+
+const onlyMethod = (r: Row, m: string): boolean => r.methods.length === 1 && r.methods[0] === m;
+
+/** The reference rows of a dataset: `none` (any), and `random` at exactly this row's filter ratio. */
+function attachComparisons(rows: Row[]): void {
+  const nones = rows.filter((r) => onlyMethod(r, 'none'));
+  const none = nones.find((r) => r.label === 'none') ?? nones[0];
+  for (const row of rows) {
+    if (none && row !== none) row.vsNone = compare(row, none);
+    const randoms = rows.filter((r) => r !== row && onlyMethod(r, 'random') && sameSet(r.filterRatios, row.filterRatios));
+    const random = randoms.find((r) => r.label === 'random') ?? randoms[0];
+    if (random && !onlyMethod(row, 'none')) row.vsRandom = compare(row, random);
+  }
+}
+
+/** A validation accuracy every label reaches on average: the lowest label mean of the best epoch's. */
+function autoTarget(groups: RunRecord[][]): number | null {
+  let lo = Infinity;
+  for (const runs of groups) {
+    const best = runs.map((r) => Math.max(...r.metrics.map((m) => m.val_accuracy ?? -Infinity))).filter((v) => Number.isFinite(v));
+    if (best.length) lo = Math.min(lo, best.reduce((a, v) => a + v, 0) / best.length);
+  }
+  return Number.isFinite(lo) ? Math.floor(lo * 100 + 1e-9) / 100 : null;
+}
+
+/**
+ * Groups runs by dataset and label (datasets alphabetically, methods in METHOD_ORDER) and builds
+ * every row. Incomplete runs (no summary) are set apart, never averaged in.
+ */
+export function buildTables(runs: readonly RunRecord[], o: { targetAccuracy?: number } = {}): Tables {
+  if (o.targetAccuracy !== undefined && !(o.targetAccuracy > 0 && o.targetAccuracy <= 1)) {
+    throw new RangeError(`targetAccuracy: expected a fraction in (0, 1], got ${o.targetAccuracy}`);
+  }
+  const incomplete = runs.filter((r) => r.status !== 'complete' || r.summary === null);
+  const complete = runs.filter((r) => !incomplete.includes(r));
+  const byDataset = new Map<string, Map<string, RunRecord[]>>();
+  for (const r of complete) {
+    const labels = byDataset.get(r.dataset) ?? new Map<string, RunRecord[]>();
+    byDataset.set(r.dataset, labels);
+    labels.set(r.label, [...(labels.get(r.label) ?? []), r]);
+  }
+  const datasets: DatasetTable[] = [...byDataset.keys()].sort().map((dataset) => {
+    const groups = byDataset.get(dataset)!;
+    const target = o.targetAccuracy ?? autoTarget([...groups.values()]);
+    const rows = [...groups].map(([label, rs]) => buildRow(dataset, label, [...rs].sort((a, b) => a.seed - b.seed || a.id - b.id), target));
+    rows.sort((a, b) => methodRank(a) - methodRank(b) || a.label.localeCompare(b.label));
+    attachComparisons(rows);
+    return { dataset, target, targetSource: o.targetAccuracy !== undefined ? 'given' : 'auto', rows };
+  });
+  return { datasets, incomplete };
+}

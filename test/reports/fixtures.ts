@@ -1,0 +1,105 @@
+/** Test inputs for reports: real tiny training runs, hand-made RunRecords, and selection-example files. */
+import { join } from 'node:path';
+import { readRunDir } from '../../src/experiments/run-dir.js';
+import type { RunRecord } from '../../src/experiments/run-record.js';
+import { saveSafetensors } from '../../src/io/safetensors.js';
+import { manualSeed, randn, tensor, tidy, type Tensor } from '../../src/tensor/index.js';
+import { tensorSource, train, type TrainConfig, type TrainData } from '../../src/train/index.js';
+import type { EpochMetrics, Summary } from '../../src/train/trainer.js';
+
+/** 48 train / 16 val / 16 test images 8x8 of 3 classes; class c brightens channel c. */
+function synthetic(seed: number): { data: TrainData; free(): void } {
+  manualSeed(seed);
+  const make = (n: number, off: number): { x: Tensor; labels: number[]; ids: string[] } => {
+    const labels = Array.from({ length: n }, (_, i) => (i + off) % 3);
+    const x = tidy(() => randn([n, 3, 8, 8]).add(tensor(labels.flatMap((l) => [0, 1, 2].map((c) => (c === l ? 0.5 : 0))), { shape: [n, 3, 1, 1] })));
+    return { x, labels, ids: labels.map((_, i) => `id${off + i}`) };
+  };
+  const tr = make(48, 0);
+  const va = make(16, 1000);
+  const te = make(16, 2000);
+  return {
+    data: {
+      train: tensorSource(tr.x, tr.labels, tr.ids, { batchSize: 16, seed: 3 }),
+      val: tensorSource(va.x, va.labels, va.ids, { batchSize: 16, shuffle: false }),
+      test: tensorSource(te.x, te.labels, te.ids, { batchSize: 16, shuffle: false }),
+      numClasses: 3,
+    },
+    free: () => [tr.x, va.x, te.x].forEach((t) => t.dispose()),
+  };
+}
+
+/** Trains tiny-cnn runs (none at ratio 0, the others at 0.5; saln on pixels) into dir/<method>-s<seed>; returns the run dirs. */
+export async function tinyRuns(dir: string, o: { methods?: TrainConfig['method'][]; seeds?: number[]; epochs?: number } = {}): Promise<string[]> {
+  const s = synthetic(5);
+  const dirs: string[] = [];
+  try {
+    for (const method of o.methods ?? ['none', 'random', 'saln']) {
+      for (const seed of o.seeds ?? [0, 1]) {
+        const runDir = join(dir, `${method}-s${seed}`);
+        const config: TrainConfig = {
+          model: 'tiny-cnn', method, filterRatio: method === 'none' ? 0 : 0.5, epochs: o.epochs ?? 2, batchSize: 16, lr: 0.05, momentum: 0.9, weightDecay: 0,
+          seed, featureSource: 'pixels', solver: 'auto', saveSelections: false, extra: { cli: { dataset: 'synthetic' } },
+        };
+        const res = await train({ config, data: s.data, runDir });
+        res.model.parameters().forEach((p) => p.dispose());
+        dirs.push(runDir);
+      }
+    }
+  } finally {
+    s.free();
+  }
+  return dirs;
+}
+
+/** RunRecords from run directories, as `saln report` makes them (ids 1..n, label = method). */
+export function recordsOf(dirs: string[]): RunRecord[] {
+  const now = new Date(0).toISOString();
+  return dirs.map((d, i) => ({ ...readRunDir(d), id: i + 1, experiment: null, label: readRunDir(d).method, createdAt: now, updatedAt: now }));
+}
+
+const phases = (train: number) => ({ data: 0.1, scoring: 0, selection: 0, train, eval: 0.2, checkpoint: 0 });
+
+/** A hand-made complete run: its epochs' accuracies and wall times, and its test accuracy and wall time. */
+export function fakeRun(o: { id: number; label: string; method?: string; seed: number; ratio?: number; dataset?: string; test: number; wall: number; epochs?: { val: number; wall: number; trained?: number }[]; status?: 'complete' | 'incomplete' }): RunRecord {
+  const epochs = o.epochs ?? [{ val: o.test, wall: o.wall }];
+  const metrics: EpochMetrics[] = epochs.map((e, i) => ({
+    epoch: i + 1, filter_ratio: o.ratio ?? 0, train_loss: 1 - e.val / 2, train_accuracy: e.val, val_loss: 1 - e.val / 2, val_accuracy: e.val,
+    trained_samples: e.trained ?? 100, seen_samples: 100, steps: 10, seconds: phases(e.wall - 0.3), wall_seconds: e.wall,
+  }));
+  const summary: Summary = {
+    method: o.method ?? o.label, model: 'tiny-cnn', filter_ratio: o.ratio ?? 0, epochs: epochs.length, test_accuracy: o.test, test_loss: 1 - o.test / 2,
+    best_val_accuracy: Math.max(...epochs.map((e) => e.val)), final_val_accuracy: epochs[epochs.length - 1]!.val, wall_seconds: o.wall, phases: phases(o.wall - 0.3),
+    counts: { gradient_samples: metrics.reduce((a, m) => a + m.trained_samples, 0), scored_samples: 0, reference_samples: 0, feature_samples: 0, seen_samples: 100 * epochs.length, optimizer_steps: 10 * epochs.length },
+    resumed_from_epoch: 0,
+  };
+  const complete = (o.status ?? 'complete') === 'complete';
+  return {
+    id: o.id, runDir: `/runs/${o.label}-s${o.seed}`, experiment: null, dataset: o.dataset ?? 'cifar10', label: o.label, method: o.method ?? o.label, seed: o.seed,
+    status: complete ? 'complete' : 'incomplete',
+    config: { model: 'tiny-cnn', method: (o.method ?? o.label) as TrainConfig['method'], filterRatio: o.ratio ?? 0, epochs: epochs.length, batchSize: 16, lr: 0.1, momentum: 0.9, weightDecay: 0, seed: o.seed, featureSource: 'pixels', solver: 'auto', saveSelections: false },
+    metrics, summary: complete ? summary : null, createdAt: '', updatedAt: '',
+  };
+}
+
+/**
+ * selection_examples.safetensors with two batches: 12 samples in 5-D (D < B, the covariance path)
+ * and 6 samples in 20-D (D > B, the Gram path), each of rank 2; kept positions given.
+ */
+export function writeSelectionFixture(runDir: string): { points: number[][][]; kept: number[][] } {
+  const basis = (d: number): number[][] => [Array.from({ length: d }, (_, j) => (j === 0 ? 1 : 0)), Array.from({ length: d }, (_, j) => (j === 1 ? 0.6 : j === 2 ? 0.8 : 0))];
+  const batch = (b: number, d: number): number[][] => {
+    const [u, v] = basis(d);
+    return Array.from({ length: b }, (_, i) => u!.map((x, j) => 3 * Math.cos(i) * x + Math.sin(2 * i) * v![j]! + 0.5));
+  };
+  const points = [batch(12, 5), batch(6, 20)];
+  const kept = [[0, 3, 4, 7, 11], [1, 2]];
+  const tensors = new Map<string, Tensor>();
+  points.forEach((p, i) => {
+    tensors.set(`epoch0.batch${i}.features`, tensor(p));
+    tensors.set(`epoch0.batch${i}.kept`, tensor(BigInt64Array.from(kept[i]!, (k) => BigInt(k))));
+  });
+  saveSafetensors(join(runDir, 'selection_examples.safetensors'), tensors, { method: 'saln', feature_source: 'pixels' });
+  for (const t of tensors.values()) t.dispose();
+  return { points, kept };
+}

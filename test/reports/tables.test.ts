@@ -1,0 +1,120 @@
+/** Tables from hand-made runs: CIs from known numbers, differences to none and random, time to target. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { buildTables } from '../../src/reports/tables.js';
+import { formatStat, formatSummaryTable } from '../../src/reports/table-format.js';
+import { fakeRun } from './fixtures.js';
+
+const T2 = 4.302653; // t(0.975, 2)
+
+function threeMethods() {
+  return [
+    fakeRun({ id: 1, label: 'none', seed: 0, test: 0.85, wall: 30 }),
+    fakeRun({ id: 2, label: 'none', seed: 1, test: 0.86, wall: 31 }),
+    fakeRun({ id: 3, label: 'none', seed: 2, test: 0.87, wall: 32 }),
+    fakeRun({ id: 4, label: 'random', seed: 0, ratio: 0.8, test: 0.78, wall: 10 }),
+    fakeRun({ id: 5, label: 'random', seed: 1, ratio: 0.8, test: 0.79, wall: 11 }),
+    fakeRun({ id: 6, label: 'random', seed: 2, ratio: 0.8, test: 0.80, wall: 12 }),
+    fakeRun({ id: 7, label: 'saln', seed: 0, ratio: 0.8, test: 0.80, wall: 14 }),
+    fakeRun({ id: 8, label: 'saln', seed: 1, ratio: 0.8, test: 0.82, wall: 14 }),
+    fakeRun({ id: 9, label: 'saln', seed: 2, ratio: 0.8, test: 0.84, wall: 14 }),
+  ];
+}
+
+test('rows per label with mean ± 95% CI over seeds', () => {
+  const t = buildTables(threeMethods());
+  assert.equal(t.datasets.length, 1);
+  const rows = t.datasets[0]!.rows;
+  assert.deepEqual(rows.map((r) => r.label), ['none', 'random', 'saln']);
+  const saln = rows[2]!;
+  assert.equal(saln.n, 3);
+  assert.deepEqual(saln.seeds, [0, 1, 2]);
+  assert.ok(Math.abs(saln.testAccuracy.mean - 0.82) < 1e-12);
+  assert.ok(Math.abs(saln.testAccuracy.half! - (T2 * 0.02) / Math.sqrt(3)) < 1e-6);
+  assert.equal(saln.wallSeconds.half, 0, 'identical wall times: a zero-width interval');
+  assert.equal(formatStat(saln.testAccuracy, 'pct'), '82.0 ± 5.0');
+  assert.equal(saln.gradientSamples.mean, 100);
+  assert.equal(saln.optimizerSteps.mean, 10);
+  assert.ok(Math.abs(saln.phases.train.mean - 13.7) < 1e-9);
+});
+
+test('each method minus none and minus random, paired by seed', () => {
+  const rows = buildTables(threeMethods()).datasets[0]!.rows;
+  const [none, random, saln] = rows as [typeof rows[0], typeof rows[0], typeof rows[0]];
+  assert.equal(none.vsNone, null, 'none is not compared with itself');
+  assert.equal(none.vsRandom, null, 'no random at ratio 0');
+  assert.equal(random.vsRandom, null);
+  assert.ok(random.vsNone);
+  const c = saln.vsRandom!;
+  assert.equal(c.against, 'random');
+  assert.equal(c.pairs, 3);
+  // saln − random per seed: 0.02, 0.03, 0.04 (mean 0.03, std 0.01); wall 4, 3, 2 s.
+  assert.ok(Math.abs(c.testAccuracy.mean - 0.03) < 1e-12);
+  assert.ok(Math.abs(c.testAccuracy.half! - (T2 * 0.01) / Math.sqrt(3)) < 1e-6);
+  assert.ok(Math.abs(c.wallSeconds.mean - 3) < 1e-12);
+  assert.ok(Math.abs(c.wallSeconds.half! - (T2 * 1) / Math.sqrt(3)) < 1e-6);
+  assert.ok(Math.abs(c.wallRatio - 14 / 11) < 1e-12);
+  assert.ok(Math.abs(saln.vsNone!.testAccuracy.mean + 0.04) < 1e-12);
+  const text = formatSummaryTable(threeMethods());
+  assert.match(text, /saln .* \+3\.0 ± 2\.5 .* \+3\.00 ± 2\.48/);
+});
+
+test('random is only a control at the same filter ratio; without common seeds the difference is unpaired', () => {
+  const runs = [
+    fakeRun({ id: 1, label: 'random', seed: 0, ratio: 0.5, test: 0.7, wall: 10 }),
+    fakeRun({ id: 2, label: 'saln', seed: 0, ratio: 0.8, test: 0.8, wall: 10 }),
+    fakeRun({ id: 3, label: 'saln-50', method: 'saln', seed: 5, ratio: 0.5, test: 0.75, wall: 12 }),
+  ];
+  const rows = buildTables(runs).datasets[0]!.rows;
+  const byLabel = new Map(rows.map((r) => [r.label, r]));
+  assert.equal(byLabel.get('saln')!.vsRandom, null);
+  const c = byLabel.get('saln-50')!.vsRandom!;
+  assert.equal(c.pairs, 0);
+  assert.ok(Math.abs(c.testAccuracy.mean - 0.05) < 1e-12);
+  assert.equal(c.testAccuracy.half, null);
+  assert.match(formatSummaryTable(runs), /\+5\.0 ± n\/a \(unpaired\)|\+5\.0 \(unpaired\)/);
+});
+
+test('time to target: cumulative wall seconds to the first epoch at or above it, and how many seeds got there', () => {
+  const ep = (vals: number[]) => vals.map((val) => ({ val, wall: 2 }));
+  const runs = [
+    fakeRun({ id: 1, label: 'none', seed: 0, test: 0.9, wall: 6, epochs: ep([0.5, 0.7, 0.9]) }),
+    fakeRun({ id: 2, label: 'none', seed: 1, test: 0.9, wall: 6, epochs: ep([0.6, 0.65, 0.69]) }),
+    fakeRun({ id: 3, label: 'saln', seed: 0, test: 0.9, wall: 6, ratio: 0.5, epochs: ep([0.75, 0.8, 0.9]) }),
+  ];
+  const row = (label: string, target?: number) => buildTables(runs, { targetAccuracy: target }).datasets[0]!.rows.find((r) => r.label === label)!;
+  assert.deepEqual([row('none', 0.7).timeToTarget!.reached, row('none', 0.7).timeToTarget!.of], [1, 2]);
+  assert.equal(row('none', 0.7).timeToTarget!.seconds.mean, 4);
+  assert.equal(row('saln', 0.7).timeToTarget!.seconds.mean, 2);
+  assert.equal(row('saln', 0.95).timeToTarget!.reached, 0);
+  // Auto: the lowest label's mean best val accuracy, (0.9 + 0.69) / 2 = 0.795, floored to 0.79.
+  const t = buildTables(runs);
+  assert.equal(t.datasets[0]!.target, 0.79);
+  assert.equal(t.datasets[0]!.targetSource, 'auto');
+  assert.throws(() => buildTables(runs, { targetAccuracy: 80 }), /targetAccuracy: expected a fraction/);
+});
+
+test('the trainer\'s cumulative record wins over summing epochs', () => {
+  const r = fakeRun({ id: 1, label: 'none', seed: 0, test: 0.9, wall: 6, epochs: [{ val: 0.5, wall: 2 }, { val: 0.9, wall: 2 }] });
+  (r.metrics[1] as unknown as { cumulative: object }).cumulative = { wall_seconds: 7.5, gradient_samples: 150 };
+  assert.equal(buildTables([r], { targetAccuracy: 0.8 }).datasets[0]!.rows[0]!.timeToTarget!.seconds.mean, 7.5);
+});
+
+test('datasets are separate tables; incomplete runs are left out and listed; one seed shows no CI', () => {
+  const runs = [
+    fakeRun({ id: 1, label: 'none', seed: 0, test: 0.9, wall: 5, dataset: 'pets' }),
+    fakeRun({ id: 2, label: 'none', seed: 0, test: 0.5, wall: 5, dataset: 'cifar10' }),
+    fakeRun({ id: 3, label: 'none', seed: 1, test: 0.1, wall: 5, dataset: 'cifar10', status: 'incomplete' }),
+  ];
+  const t = buildTables(runs);
+  assert.deepEqual(t.datasets.map((d) => d.dataset), ['cifar10', 'pets']);
+  assert.equal(t.datasets[0]!.rows[0]!.n, 1);
+  assert.equal(t.datasets[0]!.rows[0]!.testAccuracy.mean, 0.5, 'the incomplete run is not averaged in');
+  assert.deepEqual(t.incomplete.map((r) => r.id), [3]);
+  const text = formatSummaryTable(runs);
+  assert.match(text, /dataset cifar10/);
+  assert.match(text, /dataset pets/);
+  assert.match(text, /50\.0 ± n\/a/);
+  assert.match(text, /incomplete runs \(left out\): #3/);
+  assert.match(formatSummaryTable([]), /no complete runs/);
+});
