@@ -41,7 +41,8 @@ export function buildProgram(io: CliIO): Command {
 
 /** Whether an error is the user's to fix (bad input), rather than a failure of saln. */
 function isInputError(e: Error): boolean {
-  return e instanceof UsageError || e.name === 'EngineError';
+  // Lower layers cannot import the CLI's UsageError; their input errors carry its name.
+  return e instanceof UsageError || e.name === 'UsageError' || e.name === 'EngineError';
 }
 
 /**

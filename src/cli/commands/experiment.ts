@@ -90,12 +90,16 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
     });
     const runs = outcomes.map((o) => registry.ingest(o.plan.runDir, { experiment: exp.name, label: o.plan.label }));
     const { formatSummaryTable, writeReport } = await import('../../reports/index.js');
-    io.out(`\n${formatSummaryTable(runs)}\n`);
-    if (flags.report) {
-      const outDir = flags.reportDir ?? join(exp.out, 'report');
-      const r = await writeReport({ runs, outDir, title: exp.report.title ?? `saln experiment ${exp.name}`, targetAccuracy: exp.report.targetAccuracy, log });
-      io.out(`report: ${r.indexPath}\n`);
+    const { formatTables } = await import('../../reports/table-format.js');
+    if (!flags.report) {
+      io.out(`\n${formatSummaryTable(runs, { targetAccuracy: exp.report.targetAccuracy })}\n`);
+      return;
     }
+    const outDir = flags.reportDir ?? join(exp.out, 'report');
+    const r = await writeReport({ runs, outDir, title: exp.report.title ?? `saln experiment ${exp.name}`, targetAccuracy: exp.report.targetAccuracy, log });
+    io.out(`\n${formatTables(r.tables)}`);
+    for (const n of r.notes) io.out(`note: ${n}\n`);
+    io.out(`report: ${r.indexPath}\n`);
   } finally {
     registry.close();
   }

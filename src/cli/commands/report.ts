@@ -4,9 +4,13 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { UsageError, type CliIO } from '../io.js';
+import type { RunRecord } from '../../experiments/run-record.js';
 
 interface ReportFlags {
   out: string;
+  experiment?: string;
+  runs?: string;
+  registry?: string;
   title?: string;
   targetAccuracy?: number;
 }
@@ -37,7 +41,9 @@ Prints the summary table and, last, "report: <path of index.html>".
 
 Exit codes: 0 done; 2 bad input (a path that is not a run directory, a corrupt file); 1 anything else.
 
-Example:
+Examples:
+  $ saln report --experiment quickstart --out reports/quickstart
+  $ saln report --runs 3,4,7,8 --out reports/mine
   $ saln report runs/none-s0 runs/none-s1 runs/random-s0 runs/random-s1 runs/saln-s0 runs/saln-s1 \\
       --out reports/cifar10 --title "CIFAR-10, filter ratio 0.8" --target-accuracy 0.6
 `;
@@ -46,7 +52,10 @@ export function reportCommand(io: CliIO): Command {
   return new Command('report')
     .summary('write an HTML report (tables, charts, PNGs) of training runs')
     .description('Write a self-contained HTML report and one PNG per chart comparing the given training runs.')
-    .argument('<run-dir...>', 'run directories written by `saln train`')
+    .argument('[run-dir...]', 'run directories written by `saln train`')
+    .option('--experiment <name>', 'every run of this experiment in the registry (see `saln runs ls`)')
+    .option('--runs <ids>', 'these registry ids, comma-separated (e.g. 3,4,7)')
+    .option('--registry <file>', 'the run registry (default $SALN_REGISTRY, else ~/.cache/saln/registry.sqlite)')
     .requiredOption('--out <dir>', 'the report folder (created; index.html and the PNGs are replaced)')
     .option('--title <text>', 'the report title', 'saln report')
     .option('--target-accuracy <x>', 'validation accuracy (a fraction) for the time-to-target column', fraction)
@@ -60,16 +69,40 @@ async function runReport(dirs: string[], flags: ReportFlags, io: CliIO): Promise
   const { readRunDir, RunDirError } = await import('../../experiments/run-dir.js');
   const { writeReport } = await import('../../reports/report.js');
   const { formatTables } = await import('../../reports/table-format.js');
-  const now = new Date().toISOString();
-  const runs = dirs.map((d, i) => {
+  const sources = [dirs.length > 0, flags.experiment !== undefined, flags.runs !== undefined].filter(Boolean).length;
+  if (sources !== 1) throw new UsageError('give run directories, --experiment NAME, or --runs IDS (exactly one of them)');
+  let runs: RunRecord[];
+  if (dirs.length > 0) {
+    const now = new Date().toISOString();
+    runs = dirs.map((d, i) => {
+      try {
+        const c = readRunDir(d);
+        return { ...c, id: i + 1, experiment: null, label: c.method, createdAt: now, updatedAt: now };
+      } catch (e) {
+        if (e instanceof RunDirError) throw new UsageError(e.message);
+        throw e;
+      }
+    });
+  } else {
+    const { Registry, defaultRegistryPath } = await import('../../experiments/registry.js');
+    const registry = Registry.open(flags.registry ?? defaultRegistryPath());
     try {
-      const c = readRunDir(d);
-      return { ...c, id: i + 1, experiment: null, label: c.method, createdAt: now, updatedAt: now };
-    } catch (e) {
-      if (e instanceof RunDirError) throw new UsageError(e.message);
-      throw e;
+      if (flags.experiment !== undefined) {
+        runs = registry.list({ experiment: flags.experiment });
+        if (runs.length === 0) throw new UsageError(`--experiment: the registry ${registry.path} has no runs of experiment ${JSON.stringify(flags.experiment)}; experiments: ${registry.experiments().join(', ') || '(none)'}`);
+      } else {
+        const ids = flags.runs!.split(',').map((t) => t.trim());
+        runs = ids.map((t) => {
+          const id = Number(t);
+          const r = /^\d+$/.test(t) ? registry.get(id) : null;
+          if (!r) throw new UsageError(`--runs: no run with id ${JSON.stringify(t)} in ${registry.path}`);
+          return r;
+        });
+      }
+    } finally {
+      registry.close();
     }
-  });
+  }
   let res;
   try {
     res = await writeReport({ runs, outDir: flags.out, title: flags.title, targetAccuracy: flags.targetAccuracy, log: (s) => io.err(`${s}\n`) });

@@ -1,0 +1,83 @@
+/** `saln experiment CONFIG` end to end on a tiny grid: runs, registry, report; then `saln report --experiment`. */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { main, type CliIO } from '../../src/cli/main.js';
+import { Registry } from '../../src/experiments/registry.js';
+import { writeCifarBinary } from '../data/fixtures.js';
+
+let dir = '';
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'saln-experiment-cli-'));
+  writeCifarBinary(join(dir, 'c10'), 12);
+  process.env.SALN_CACHE = join(dir, 'cache');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
+  const code = await main(args, io);
+  return { code, out, err };
+}
+
+test('saln experiment: runs the grid into the registry, prints the table and ends with the report path', async () => {
+  const cfg = join(dir, 'grid.yaml');
+  writeFileSync(cfg, `name: cli-grid
+out: out
+datasets: [{ dataset: cifar10, dataDir: c10 }]
+model: tiny-cnn
+seeds: [0, 1]
+train: { epochs: 2, batchSize: 8, lr: 0.05, filterRatio: 0.5 }
+methods: [none, random, { method: saln, featureSource: pixels }]
+report: { title: tiny grid }
+`);
+  const registry = join(dir, 'registry.sqlite');
+  const dry = await run(['experiment', cfg, '--registry', registry, '--dry-run']);
+  assert.equal(dry.code, 0, dry.err);
+  assert.equal(dry.out.trim().split('\n').length, 6);
+  assert.match(dry.out, /new +cifar10 +saln +seed 1/);
+
+  const r = await run(['experiment', cfg, '--registry', registry, '--no-progress']);
+  assert.equal(r.code, 0, r.err);
+  const lines = r.out.trim().split('\n');
+  const last = lines[lines.length - 1]!;
+  assert.match(last, /^report: .*out\/report\/index\.html$/);
+  assert.ok(existsSync(last.slice('report: '.length)));
+  for (const m of ['none', 'random', 'saln']) assert.match(r.out, new RegExp(`\\b${m}\\b`));
+
+  const reg = Registry.open(registry);
+  try {
+    const runs = reg.list({ experiment: 'cli-grid' });
+    assert.equal(runs.length, 6);
+    assert.ok(runs.every((x) => x.status === 'complete' && x.metrics.length === 2));
+    assert.deepEqual([...new Set(runs.map((x) => x.label))].sort(), ['none', 'random', 'saln']);
+  } finally {
+    reg.close();
+  }
+
+  // Again: everything is done; the report is rebuilt from the registry by name too.
+  const again = await run(['experiment', cfg, '--registry', registry, '--no-progress', '--no-report']);
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.err, /6 runs \(6 done, 0 to run\)/);
+  const rep = await run(['report', '--experiment', 'cli-grid', '--registry', registry, '--out', join(dir, 'rep')]);
+  assert.equal(rep.code, 0, rep.err);
+  assert.ok(existsSync(join(dir, 'rep', 'index.html')));
+  const bad = await run(['report', '--experiment', 'nope', '--registry', registry, '--out', join(dir, 'rep2')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /no runs of experiment "nope"; experiments: cli-grid/);
+  const both = await run(['report', join(dir, 'out'), '--experiment', 'cli-grid', '--out', join(dir, 'rep3')]);
+  assert.equal(both.code, 2);
+  assert.match(both.err, /exactly one of them/);
+});
+
+test('saln experiment: a bad config exits 2 naming the field', async () => {
+  const cfg = join(dir, 'bad.yaml');
+  writeFileSync(cfg, 'name: bad\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmethods: [none, { method: random, filterRatio: 2 }]\n');
+  const r = await run(['experiment', cfg, '--registry', join(dir, 'r2.sqlite')]);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /methods\[1\] \(random\), seed 0: filterRatio: must be in \[0, 1\)/);
+});
