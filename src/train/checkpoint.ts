@@ -9,6 +9,7 @@
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import type { SGD } from '../optim/sgd.js';
 import type { Tensor } from '../tensor/index.js';
+import type { StoppedBy } from './budget.js';
 import type { Learner } from './models.js';
 import type { Counts, EpochMetrics, PhaseSeconds } from './trainer.js';
 
@@ -29,6 +30,8 @@ export interface CheckpointState {
    * state is the seed and the next epoch.
    */
   rng: { seed: number; nextEpoch: number };
+  /** Set when a budget stopped the run: it is finished, and a resume only tests. */
+  stoppedBy?: StoppedBy;
 }
 
 export function saveCheckpoint(path: string, model: Learner, opt: SGD, state: CheckpointState): void {

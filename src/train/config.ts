@@ -13,6 +13,8 @@ import { CHECKPOINT_FILE } from './checkpoint.js';
 import { join } from 'node:path';
 import { FEATURE_SOURCES } from './selectors/saln.js';
 import { SCHEDULES } from './schedule.js';
+import { DEVICES, LR_SCALINGS, SELECTION_MODES } from './modes.js';
+import { cudaDeviceCount } from '../tensor/index.js';
 
 export const DATASETS = ['cifar10', 'oxford-pets', 'imagefolder'] as const;
 
@@ -22,6 +24,7 @@ const FLAG: Record<string, string> = {
   limitVal: '--limit-val', limitTest: '--limit-test', out: '--out', featureSource: '--feature-source', featureModel: '--feature-model',
   featureSize: '--feature-size', imageSize: '--image-size', solver: '--solver', augment: '--no-augment', threads: '--threads', featuresFile: '--features', filterSchedule: '--filter-schedule', filterRatioEnd: '--filter-ratio-end', reference: '--reference', jestChunks: '--jest-chunks',
   referenceHoldout: '--reference-holdout', referenceEpochs: '--reference-epochs', referenceDir: '--reference-dir',
+  selectionMode: '--selection-mode', lrScaling: '--lr-scaling', device: '--device', budgetSeconds: '--budget-seconds', budgetGradientSamples: '--budget-gradient-samples',
 };
 
 export const cliConfigSchema = z.object({
@@ -69,8 +72,15 @@ export const cliConfigSchema = z.object({
   referenceDir: z.string().min(1).optional(),
   jestChunks: z.number().int().min(1).default(16),
   filterRatioEnd: z.number().min(0, 'must be in [0, 1)').lt(1, 'must be in [0, 1)').optional(),
+  selectionMode: z.enum(SELECTION_MODES).default('in-batch'),
+  lrScaling: z.enum(LR_SCALINGS).default('none'),
+  device: z.enum(DEVICES).default('cpu'),
+  budgetSeconds: z.number().positive('must be > 0').optional(),
+  budgetGradientSamples: z.number().int('must be an integer').min(1, 'must be >= 1').optional(),
 }).superRefine((c, ctx) => {
-  if (c.filterRatio >= 0 && c.filterRatio < 1 && Number.isInteger(c.batchSize) && c.batchSize >= 1) {
+  // Super-batch mode always trains B, so only in-batch mode can keep 0 samples.
+  const inBatch = c.selectionMode === 'in-batch';
+  if (inBatch && c.filterRatio >= 0 && c.filterRatio < 1 && Number.isInteger(c.batchSize) && c.batchSize >= 1) {
     try {
       keptCount(c.batchSize, c.filterRatio);
     } catch (e) {
@@ -86,7 +96,7 @@ export const cliConfigSchema = z.object({
   else if (c.reference !== undefined && !existsSync(join(c.reference, CHECKPOINT_FILE))) ctx.addIssue({ code: 'custom', path: ['reference'], message: `${c.reference} has no checkpoint` });
   if (c.filterSchedule !== 'constant') {
     if (c.filterRatioEnd === undefined) ctx.addIssue({ code: 'custom', path: ['filterRatioEnd'], message: `the ${c.filterSchedule} schedule needs an end ratio` });
-    else if (c.filterRatioEnd >= 0 && c.filterRatioEnd < 1 && Number.isInteger(c.batchSize) && c.batchSize >= 1) {
+    else if (inBatch && c.filterRatioEnd >= 0 && c.filterRatioEnd < 1 && Number.isInteger(c.batchSize) && c.batchSize >= 1) {
       try {
         keptCount(c.batchSize, c.filterRatioEnd);
       } catch (e) {
@@ -110,6 +120,7 @@ export function parseCliConfig(raw: unknown, o: { cacheDir?: string } = {}): Cli
   if (r.success) {
     // saln on cached features needs them: a --features file, or a feature model whose weights are here.
     const c = r.data;
+    if (c.device === 'cuda' && cudaDeviceCount() === 0) issues.push({ path: ['device'], message: 'CUDA is not available (libtorch sees no GPU, or this build has no CUDA support); use --device cpu' });
     if (c.method === 'saln' && c.featureSource === 'cache' && c.featuresFile === undefined) {
       const entry = ZOO[c.featureModel];
       if (!entry) issues.push({ path: ['featureModel'], message: `saln needs features: unknown feature model ${JSON.stringify(c.featureModel)}; known: ${Object.keys(ZOO).join(', ')}` });

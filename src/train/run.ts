@@ -27,6 +27,7 @@ import type { CliConfig } from './config.js';
 import { loaderSource, type TrainData } from './source.js';
 import { readRunConfig, train, type Summary, type TrainConfig, type TrainEvent } from './trainer.js';
 import { REFERENCE_METHODS } from './selectors/index.js';
+import { drawnBatchSize } from './modes.js';
 
 /** n positions of a class-balanced subset (as equal per class as the counts allow), seeded, in ascending order. */
 export function balancedSubset(labels: ArrayLike<number>, n: number, seed: number): number[] {
@@ -179,7 +180,9 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO, hooks: { onEvent
     const evalT = new EvalTransform({ inputSize });
     const evalBatch = Math.max(cfg.batchSize, 256);
     const td: TrainData = {
-      train: loaderSource(new DataLoader(trainSet, { batchSize: cfg.batchSize, seed: cfg.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : evalT })),
+      // Super-batch mode draws ⌈B/(1 − f)⌉ per batch: the loader's batch size is the drawn size
+      // (the trainer rebuilds it per epoch when a schedule changes f).
+      train: loaderSource(new DataLoader(trainSet, { batchSize: drawnBatchSize(cfg.selectionMode, cfg.batchSize, cfg.filterRatio), seed: cfg.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : evalT })),
       val: valSet ? loaderSource(new DataLoader(valSet, { batchSize: evalBatch, shuffle: false, transform: evalT })) : null,
       test: loaderSource(new DataLoader(testSet, { batchSize: evalBatch, shuffle: false, transform: evalT })),
       numClasses: data.classes.length,
@@ -212,7 +215,7 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO, hooks: { onEvent
         referenceExtra = { held_out_samples: held.length };
         io.log(`holding out ${held.length} training samples (as a jest/rho-loss run with this holdout does); training on the other ${learnerSet.length}`);
       }
-      td.train = loaderSource(new DataLoader(learnerSet, { batchSize: cfg.batchSize, seed: cfg.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : evalT }));
+      td.train = loaderSource(new DataLoader(learnerSet, { batchSize: drawnBatchSize(cfg.selectionMode, cfg.batchSize, cfg.filterRatio), seed: cfg.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : evalT }));
     } else if (cfg.reference !== undefined) {
       reference = await loadReference(cfg.reference, td.numClasses, io);
       const refCfg = readRunConfig(cfg.reference);
@@ -230,6 +233,10 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO, hooks: { onEvent
       model: cfg.model, method: cfg.method as TrainConfig['method'], filterRatio: cfg.filterRatio, epochs: cfg.epochs, batchSize: cfg.batchSize,
       lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, seed: cfg.seed, featureSource: cfg.featureSource as TrainConfig['featureSource'],
       solver: cfg.solver, saveSelections: cfg.saveSelections, jestChunks: cfg.jestChunks, reference: referenceNote,
+      selectionMode: cfg.selectionMode, lrScaling: cfg.lrScaling, device: cfg.device,
+      ...(cfg.budgetSeconds !== undefined || cfg.budgetGradientSamples !== undefined
+        ? { budget: { ...(cfg.budgetSeconds !== undefined ? { seconds: cfg.budgetSeconds } : {}), ...(cfg.budgetGradientSamples !== undefined ? { gradientSamples: cfg.budgetGradientSamples } : {}) } }
+        : {}),
       ...(cfg.filterSchedule !== 'constant' ? { schedule: { kind: cfg.filterSchedule, end: cfg.filterRatioEnd! } } : {}),
       extra: { cli: cfg, cache_dir: io.cacheDir ?? null, dataset_kind: kind, train_samples: learnerSet.length, val_samples: valSet?.length ?? 0, test_samples: testSet.length, classes: data.classes, ...referenceExtra },
     };
@@ -245,7 +252,7 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO, hooks: { onEvent
         hooks.onEvent?.(e);
         if (io.json) io.out(`${JSON.stringify(e)}\n`);
         else if (e.event === 'epoch') {
-          io.log(`epoch ${e.epoch}/${cfg.epochs}: train loss ${e.train_loss.toFixed(4)} acc ${(100 * e.train_accuracy).toFixed(1)}% (${e.trained_samples} trained)` +
+          io.log(`epoch ${e.epoch}/${cfg.epochs}${e.partial ? ' (partial: budget reached)' : ''}: train loss ${e.train_loss.toFixed(4)} acc ${(100 * e.train_accuracy).toFixed(1)}% (${e.trained_samples} trained)` +
             (e.val_accuracy !== null ? ` | val loss ${e.val_loss!.toFixed(4)} acc ${(100 * e.val_accuracy).toFixed(1)}%` : '') + ` | ${e.wall_seconds.toFixed(1)} s`);
         }
       },
@@ -253,7 +260,8 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO, hooks: { onEvent
     const s = res.summary;
     if (s && !io.json) {
       const ph = Object.entries(s.phases).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
-      io.out(`${cfg.out}: test accuracy ${(100 * s.test_accuracy).toFixed(2)}%, best val ${s.best_val_accuracy === null ? '-' : (100 * s.best_val_accuracy).toFixed(2) + '%'}, ${s.wall_seconds.toFixed(1)} s (${ph})\n`);
+      io.out(`${cfg.out}: test accuracy ${(100 * s.test_accuracy).toFixed(2)}%, best val ${s.best_val_accuracy === null ? '-' : (100 * s.best_val_accuracy).toFixed(2) + '%'}, ${s.wall_seconds.toFixed(1)} s (${ph}); ` +
+        `${s.counts.gradient_samples} gradient samples in ${s.counts.optimizer_steps} steps, stopped by ${s.stopped_by}\n`);
     }
     return s;
   } finally {

@@ -14,11 +14,21 @@ export interface BatchLike {
 export interface BatchSource {
   readonly samples: number;
   readonly batches: number;
+  /** Samples per batch (the last may be smaller); super-batch mode checks it. */
+  readonly batchSize?: number;
   epoch(e: number): AsyncIterable<BatchLike>;
+  /**
+   * The same data in batches of n (same seed and transforms). Super-batch mode uses it when the
+   * drawn size changes with a filter-ratio schedule.
+   */
+  withBatchSize?(n: number): BatchSource;
 }
 
 export function loaderSource(loader: DataLoader): BatchSource {
-  return { samples: loader.set.length, batches: loader.length, epoch: (e) => loader.epoch(e) };
+  return {
+    samples: loader.set.length, batches: loader.length, batchSize: loader.o.batchSize, epoch: (e) => loader.epoch(e),
+    withBatchSize: (n) => loaderSource(new DataLoader(loader.set, { ...loader.o, batchSize: n })),
+  };
 }
 
 /** Batches of in-memory tensors x [N, ...], labels [N], with a seeded shuffle per epoch. */
@@ -28,6 +38,8 @@ export function tensorSource(x: Tensor, labels: ArrayLike<number>, ids: readonly
   return {
     samples: n,
     batches,
+    batchSize: o.batchSize,
+    withBatchSize: (bs) => tensorSource(x, labels, ids, { ...o, batchSize: bs }),
     async *epoch(e: number) {
       const order = o.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : new Rng(deriveSeed(o.seed ?? 0, 'shuffle', e)).permutation(n);
       for (let b = 0; b < batches; b++) {

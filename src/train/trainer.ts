@@ -1,10 +1,23 @@
 /**
  * The training loop whose only variable is the selector.
  *
- * Per batch of B: compute what the selector declares (timed as scoring), let it choose
- * k = floor(B·(1 − filterRatio)) positions (timed as selection), then forward/backward/step on
- * those k only (timed as train). Each epoch ends with a validation pass (eval) and a checkpoint;
- * the run ends with a test pass. A partial last batch keeps max(1, floor(B'·(1 − r))).
+ * Per batch: compute what the selector declares (timed as scoring), let it choose k positions
+ * (timed as selection), then forward/backward/step on those k only (timed as train). Each epoch
+ * ends with a validation pass (eval) and a checkpoint; the run ends with a test pass.
+ *
+ * Selection modes (modes.ts): 'in-batch' (the paper) draws B and trains k = floor(B·(1 − f));
+ * 'super-batch' draws D = ⌈B/(1 − f)⌉ and trains exactly B. In super-batch mode the train source
+ * must deliver batches of D (the caller builds it so; with a filter-ratio schedule D changes per
+ * epoch and the trainer asks the source for batches of that epoch's D via withBatchSize), and an
+ * epoch is one pass over the data by the scoring side: it trains about (1 − f) of the samples.
+ * infobatch in super-batch mode prunes within the drawn batch and trains the first min(k, kept)
+ * survivors in batch order (the loader's shuffled order, so a uniform subset of the survivors).
+ *
+ * Budgets (budget.ts): the run stops after the step that reaches the budget; that epoch is
+ * validated and recorded with partial: true, checkpointed with stoppedBy, then tested.
+ *
+ * Every epoch row carries `cumulative`: the counts and wall seconds of the run so far, so reports
+ * can plot accuracy against wall time or gradient samples.
  *
  * Determinism: the model is initialized after manualSeed(seed); the engine's generator is
  * reseeded at each epoch's start from (seed, epoch); the data order and augmentation depend only
@@ -23,7 +36,10 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { F } from '../nn/index.js';
 import { SGD } from '../optim/sgd.js';
 import { keptCount } from '../selection/index.js';
-import { manualSeed, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
+import { cudaDeviceCount, manualSeed, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
+import { budgetReached, type Budget, type StoppedBy } from './budget.js';
+import { EXAMPLES_FILE, writeSelectionExamples, type SelectionExample } from './examples.js';
+import { drawnBatchSize, keepFor, type LrScaling, type SelectionMode, type TrainDevice } from './modes.js';
 import { loadCheckpoint, saveCheckpoint, CHECKPOINT_FILE, type CheckpointState } from './checkpoint.js';
 import { buildLearner, type Learner } from './models.js';
 import { startEpochBar } from './progress.js';
@@ -54,6 +70,14 @@ export interface TrainConfig {
   reference?: string;
   /** Write selections.jsonl (the ids each batch kept). */
   saveSelections: boolean;
+  /** 'in-batch' (default: train k of B) or 'super-batch' (draw ⌈B/(1 − f)⌉, train B). See modes.ts. */
+  selectionMode?: SelectionMode;
+  /** 'none' (default, the paper's constant learning rate) or 'linear' (lr·k/B for a batch of k < B). */
+  lrScaling?: LrScaling;
+  /** Stop at a budget instead of at `epochs` (then the maximum). See budget.ts. */
+  budget?: Budget;
+  /** Where the learner trains (default 'cpu'). */
+  device?: TrainDevice;
   /** Anything else the caller wants recorded (dataset, paths, limits). */
   extra?: Record<string, unknown>;
 }
@@ -78,6 +102,17 @@ export interface Counts {
   optimizer_steps: number;
 }
 
+/** The run's totals at the end of an epoch (after its validation). */
+export interface Cumulative {
+  wall_seconds: number;
+  gradient_samples: number;
+  scored_samples: number;
+  feature_samples: number;
+  reference_samples: number;
+  seen_samples: number;
+  optimizer_steps: number;
+}
+
 export interface EpochMetrics {
   epoch: number;
   /** The filter ratio of this epoch (after the schedule). */
@@ -93,6 +128,11 @@ export interface EpochMetrics {
   wall_seconds: number;
   /** What the selector reported at the epoch's start (infobatch: pruned and rescaled counts). */
   selector?: Record<string, number>;
+  /** Samples each batch drew (B in-batch, ⌈B/(1 − f)⌉ super-batch). */
+  drawn_batch_size: number;
+  cumulative: Cumulative;
+  /** Present (true) when a budget stopped the run inside this epoch. */
+  partial?: true;
 }
 
 export interface Summary {
@@ -109,6 +149,14 @@ export interface Summary {
   counts: Counts;
   /** The epoch a resume started from (0: never resumed). */
   resumed_from_epoch: number;
+  /** Epochs trained (the last one partial when a budget stopped the run). */
+  epochs_done: number;
+  stopped_by: StoppedBy;
+  selection_mode: SelectionMode;
+  /** B, the trained batch size. */
+  batch_size: number;
+  lr_scaling: LrScaling;
+  device: TrainDevice;
 }
 
 export type TrainEvent =
@@ -152,15 +200,24 @@ function writeLines(path: string, rows: unknown[]): void {
   writeFileAtomic(path, [new TextEncoder().encode(rows.map((r) => `${JSON.stringify(r)}\n`).join(''))]);
 }
 
+/** t on device (t itself when already there; otherwise t is disposed). */
+function onDevice(t: Tensor, device: TrainDevice): Tensor {
+  if (device === 'cpu' && t.device === 'cpu') return t;
+  const moved = t.to({ device });
+  if (moved !== t) t.dispose();
+  return moved;
+}
+
 /** Loss (mean) and accuracy of the model on a source, in eval mode without gradients. */
-export async function evaluate(model: Learner, src: BatchSource): Promise<{ loss: number; accuracy: number; samples: number }> {
+export async function evaluate(model: Learner, src: BatchSource, device: TrainDevice = 'cpu'): Promise<{ loss: number; accuracy: number; samples: number }> {
   const was = model.training;
   model.eval();
   let loss = 0;
   let correct = 0;
   let n = 0;
   try {
-    for await (const b of src.epoch(0)) {
+    for await (const batch of src.epoch(0)) {
+      const b = { ...batch, x: onDevice(batch.x, device), y: onDevice(batch.y, device) };
       try {
         const [l, c] = tidy(() => noGrad(() => {
           const logits = model.forward(b.x);
@@ -180,25 +237,50 @@ export async function evaluate(model: Learner, src: BatchSource): Promise<{ loss
   return { loss: n ? loss / n : NaN, accuracy: n ? correct / n : NaN, samples: n };
 }
 
-/** k for a batch of b at this filter ratio; a partial last batch keeps at least 1. */
-export function keepFor(b: number, filterRatio: number, fullBatch: number): number {
-  if (b === fullBatch) return keptCount(b, filterRatio);
-  return Math.max(1, Math.trunc(b * (1 - filterRatio)));
+export { keepFor };
+
+/** Throws unless CUDA is usable when asked for. */
+export function checkDevice(device: TrainDevice): void {
+  if (device === 'cuda' && cudaDeviceCount() === 0) throw new Error('--device cuda: CUDA is not available (libtorch sees no GPU, or this build has no CUDA support); use --device cpu');
+}
+
+/**
+ * The train source for an epoch whose batches draw `drawn` samples: the given one when its batch
+ * size is that (or unknown: each batch is checked), else the same data rebuilt at that size.
+ */
+function sourceFor(src: BatchSource, mode: SelectionMode, drawn: number): BatchSource {
+  if (src.batchSize === undefined || src.batchSize === drawn) return src;
+  if (src.withBatchSize) return src.withBatchSize(drawn);
+  throw new Error(`${mode} mode draws ${drawn} samples per batch, but the train source delivers batches of ${src.batchSize} and cannot be rebuilt (no withBatchSize)`);
 }
 
 /** Trains (or resumes) one run. See the file comment. */
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const cfg = o.config;
   const { data } = o;
-  // Throws a clear error when k would be 0 at either end of the schedule.
-  keptCount(cfg.batchSize, cfg.filterRatio);
-  if (cfg.schedule && cfg.schedule.kind !== 'constant') keptCount(cfg.batchSize, cfg.schedule.end);
+  const mode: SelectionMode = cfg.selectionMode ?? 'in-batch';
+  const lrScaling: LrScaling = cfg.lrScaling ?? 'none';
+  const device: TrainDevice = cfg.device ?? 'cpu';
+  checkDevice(device);
+  // In-batch: a clear error when k would be 0 at either end of the schedule (super-batch always trains B).
+  if (mode === 'in-batch') {
+    keptCount(cfg.batchSize, cfg.filterRatio);
+    if (cfg.schedule && cfg.schedule.kind !== 'constant') keptCount(cfg.batchSize, cfg.schedule.end);
+  }
+  if (cfg.method === 'none' && mode === 'super-batch' && (cfg.filterRatio !== 0 || (cfg.schedule && cfg.schedule.kind !== 'constant'))) {
+    throw new Error('method none trains every sample: super-batch mode needs filter ratio 0 (then it is plain training)');
+  }
   const selector: Selector = createSelector(cfg.method, { featureSource: cfg.featureSource, solver: cfg.solver, jestChunks: cfg.jestChunks, filterRatio: cfg.filterRatio });
   if (selector.needs.features && !data.featureLookup) throw new Error(`method ${cfg.method} with feature source 'cache' needs cached features (data.featureLookup)`);
   if (selector.needs.referenceLoss && !o.reference) throw new Error(`method ${cfg.method} needs a reference model (TrainOptions.reference)`);
+  const seesFeatures = Boolean(selector.needs.features || selector.needs.pixels || selector.needs.learnerFeatures);
 
   manualSeed(cfg.seed);
   const model = o.learner ?? buildLearner(cfg.model, data.numClasses);
+  if (device !== 'cpu') {
+    model.to(device);
+    o.reference?.to(device);
+  }
   model.train();
   const opt = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
 
@@ -228,12 +310,16 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
   const phases = state.phases;
   const counts = state.counts;
-  const stopAt = Math.min(cfg.epochs, o.stopAfterEpochs ?? cfg.epochs);
+  // A run a budget stopped is finished: a resume goes straight to the test.
+  const stopAt = state.stoppedBy ? state.epochsDone : Math.min(cfg.epochs, o.stopAfterEpochs ?? cfg.epochs);
   let sessionStart = performance.now();
+  const wallNow = (): number => state.wallSeconds + (performance.now() - sessionStart) / 1000;
 
   for (let epoch = state.epochsDone; epoch < stopAt; epoch++) {
     const ep = zeroPhases();
     const ratio = ratioAt(cfg.filterRatio, cfg.schedule, epoch, cfg.epochs);
+    const drawn = drawnBatchSize(mode, cfg.batchSize, ratio);
+    const source = sourceFor(data.train, mode, drawn);
     const epStart = performance.now();
     manualSeed(deriveSeed(cfg.seed, 'engine', epoch));
     model.train();
@@ -242,21 +328,34 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     let trained = 0;
     let seen = 0;
     let steps = 0;
+    let stoppedBy: StoppedBy | null = null;
+    let partial = false;
+    let example: SelectionExample | null = null;
     const selections: { epoch: number; batch: number; kept: string[] }[] = [];
     const begun = selector.beginEpoch?.(epoch, cfg.epochs, cfg.seed);
-    const bar = startEpochBar(o.progress === true, `epoch ${epoch + 1}/${cfg.epochs}`, data.train.samples);
-    const it = data.train.epoch(epoch)[Symbol.asyncIterator]();
+    const bar = startEpochBar(o.progress === true, `epoch ${epoch + 1}/${cfg.epochs}`, source.samples);
+    const it = source.epoch(epoch)[Symbol.asyncIterator]();
     try {
       for (let bi = 0; ; bi++) {
         let t = performance.now();
         const next = await it.next();
         ep.data += (performance.now() - t) / 1000;
         if (next.done) break;
-        const { x, y, ids } = next.value;
+        if (stoppedBy) {
+          // The budget was reached at the previous step: this epoch did not finish.
+          partial = true;
+          next.value.x.dispose();
+          next.value.y.dispose();
+          break;
+        }
+        const { ids } = next.value;
+        if (ids.length > drawn) throw new Error(`${mode} mode draws ${drawn} samples per batch, but the train source delivered ${ids.length}`);
+        const x = onDevice(next.value.x, device);
+        const y = onDevice(next.value.y, device);
         const owned: Tensor[] = [];
         try {
           const b = ids.length;
-          const k = keepFor(b, ratio, cfg.batchSize);
+          const k = keepFor(b, ratio, cfg.batchSize, mode);
           seen += b;
           // Scoring: only what the selector declares.
           t = performance.now();
@@ -302,14 +401,22 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           ep.scoring += (performance.now() - t) / 1000;
           // Selection.
           t = performance.now();
-          const kept = k < b || selector.variableK ? selector.select(ctx) : Array.from({ length: b }, (_, i) => i);
+          let kept = k < b || selector.variableK ? selector.select(ctx) : Array.from({ length: b }, (_, i) => i);
+          // Super-batch mode trains at most k of an epoch-level selector's survivors (see the file comment).
+          if (selector.variableK && mode === 'super-batch' && kept.length > k) kept = kept.slice(0, k);
           ep.selection += (performance.now() - t) / 1000;
           if (selector.variableK ? !(kept.length >= 1 && kept.length <= b) : kept.length !== k) throw new Error(`${selector.name} kept ${kept.length} samples, expected ${k}`);
           const kk = kept.length;
+          if (bi === 0 && seesFeatures && ctx.features && o.runDir) {
+            const f = ctx.features;
+            example = { epoch, batch: bi, features: tidy(() => f.to({ device: 'cpu', dtype: 'float32' }).clone()), kept: kept.slice(), ids: ids.slice() };
+          }
           // Train on the kept samples only.
           t = performance.now();
           const keptIds = kept.map((i) => ids[i]!);
           const w = selector.weights?.(keptIds);
+          // lr·k/B under linear scaling; 'none' keeps lr for every batch (the paper's setting).
+          opt.lr = lrScaling === 'linear' ? (cfg.lr * Math.min(kk, cfg.batchSize)) / cfg.batchSize : cfg.lr;
           const [l, c, per] = tidy(() => {
             let xs = x;
             let ys = y;
@@ -345,6 +452,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           counts.gradient_samples += kk;
           counts.optimizer_steps++;
           bar.update(seen, trained ? lossSum / trained : 0);
+          stoppedBy = budgetReached(cfg.budget, wallNow(), counts.gradient_samples);
         } finally {
           for (const f of owned) f.dispose();
           x.dispose();
@@ -357,7 +465,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     counts.seen_samples += seen;
     let t = performance.now();
-    const val = data.val ? await evaluate(model, data.val) : null;
+    const val = data.val ? await evaluate(model, data.val, device) : null;
     ep.eval += (performance.now() - t) / 1000;
     const m: EpochMetrics = {
       epoch: epoch + 1,
@@ -371,13 +479,20 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       steps,
       seconds: ep,
       wall_seconds: (performance.now() - epStart) / 1000,
+      drawn_batch_size: drawn,
+      cumulative: {
+        wall_seconds: wallNow(), gradient_samples: counts.gradient_samples, scored_samples: counts.scored_samples, feature_samples: counts.feature_samples,
+        reference_samples: counts.reference_samples, seen_samples: counts.seen_samples, optimizer_steps: counts.optimizer_steps,
+      },
     };
+    if (partial) m.partial = true;
     state.metrics.push(m);
     if (val && (state.bestVal === null || val.accuracy > state.bestVal)) state.bestVal = val.accuracy;
     for (const p of PHASES) phases[p] += ep[p];
     state.epochsDone = epoch + 1;
     state.rng = { seed: cfg.seed, nextEpoch: epoch + 1 };
     state.selector = selector.state?.() ?? null;
+    if (stoppedBy) state.stoppedBy = stoppedBy;
     if (begun) m.selector = begun;
     emit({ event: 'epoch', ...m });
     if (o.runDir) {
@@ -387,6 +502,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const prev = existsSync(sel) ? readFileSync(sel, 'utf8') : '';
         writeFileAtomic(sel, [new TextEncoder().encode(prev + selections.map((s) => `${JSON.stringify(s)}\n`).join(''))]);
       }
+      // The first epoch's and the last epoch's first batch, written before the checkpoint so a resume keeps them.
+      const ex: SelectionExample | null = example;
+      if (ex && (epoch === 0 || epoch + 1 === cfg.epochs || stoppedBy)) {
+        try {
+          writeSelectionExamples(join(o.runDir, EXAMPLES_FILE), [ex], { method: cfg.method, feature_source: cfg.featureSource });
+        } finally {
+          ex.features.dispose();
+        }
+      } else ex?.features.dispose();
       const now = performance.now();
       state.wallSeconds += (now - sessionStart) / 1000;
       sessionStart = now;
@@ -397,13 +521,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       phases.checkpoint += dt;
       m.seconds.checkpoint = dt;
       emit({ event: 'checkpoint', epoch: epoch + 1, path });
-    }
+    } else (example as SelectionExample | null)?.features.dispose();
+    if (stoppedBy) break;
   }
 
-  if (state.epochsDone < cfg.epochs) return { summary: null, metrics: state.metrics, model };
+  if (state.epochsDone < cfg.epochs && !state.stoppedBy) return { summary: null, metrics: state.metrics, model };
 
   let t = performance.now();
-  const test = await evaluate(model, data.test);
+  const test = await evaluate(model, data.test, device);
   phases.eval += (performance.now() - t) / 1000;
   state.wallSeconds += (performance.now() - sessionStart) / 1000;
   const last = state.metrics[state.metrics.length - 1];
@@ -420,6 +545,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     phases,
     counts,
     resumed_from_epoch: resumedFrom,
+    epochs_done: state.epochsDone,
+    stopped_by: state.stoppedBy ?? 'epochs',
+    selection_mode: mode,
+    batch_size: cfg.batchSize,
+    lr_scaling: lrScaling,
+    device,
   };
   if (o.runDir) writeJson(join(o.runDir, 'summary.json'), summary);
   emit({ event: 'end', ...summary });

@@ -63,15 +63,16 @@ const phases = (train: number) => ({ data: 0.1, scoring: 0, selection: 0, train,
 /** A hand-made complete run: its epochs' accuracies and wall times, and its test accuracy and wall time. */
 export function fakeRun(o: { id: number; label: string; method?: string; seed: number; ratio?: number; dataset?: string; test: number; wall: number; epochs?: { val: number; wall: number; trained?: number }[]; status?: 'complete' | 'incomplete' }): RunRecord {
   const epochs = o.epochs ?? [{ val: o.test, wall: o.wall }];
-  const metrics: EpochMetrics[] = epochs.map((e, i) => ({
+  // Rows as run directories written before per-epoch cumulative counts existed: the report sums them itself.
+  const metrics = epochs.map((e, i) => ({
     epoch: i + 1, filter_ratio: o.ratio ?? 0, train_loss: 1 - e.val / 2, train_accuracy: e.val, val_loss: 1 - e.val / 2, val_accuracy: e.val,
     trained_samples: e.trained ?? 100, seen_samples: 100, steps: 10, seconds: phases(e.wall - 0.3), wall_seconds: e.wall,
-  }));
+  })) as unknown as EpochMetrics[];
   const summary: Summary = {
     method: o.method ?? o.label, model: 'tiny-cnn', filter_ratio: o.ratio ?? 0, epochs: epochs.length, test_accuracy: o.test, test_loss: 1 - o.test / 2,
     best_val_accuracy: Math.max(...epochs.map((e) => e.val)), final_val_accuracy: epochs[epochs.length - 1]!.val, wall_seconds: o.wall, phases: phases(o.wall - 0.3),
     counts: { gradient_samples: metrics.reduce((a, m) => a + m.trained_samples, 0), scored_samples: 0, reference_samples: 0, feature_samples: 0, seen_samples: 100 * epochs.length, optimizer_steps: 10 * epochs.length },
-    resumed_from_epoch: 0,
+    resumed_from_epoch: 0, epochs_done: epochs.length, stopped_by: 'epochs', selection_mode: 'in-batch', batch_size: 10, lr_scaling: 'none', device: 'cpu',
   };
   const complete = (o.status ?? 'complete') === 'complete';
   return {

@@ -9,6 +9,7 @@ import { after, before, test } from 'node:test';
 import { main, type CliIO } from '../../src/cli/main.js';
 import { writeCifarBinary } from '../data/fixtures.js';
 import { repoRoot } from '../helpers.js';
+import { cudaDeviceCount } from '../../src/tensor/index.js';
 
 let dir = '';
 let data = '';
@@ -33,7 +34,8 @@ const common = (): string[] => ['--dataset', 'cifar10', '--data-dir', data, '--m
 test('--help documents every flag of the issue', async () => {
   const r = await run(['--help']);
   assert.equal(r.code, 0);
-  for (const f of ['--dataset', '--data-dir', '--model', '--method', '--filter-ratio', '--epochs', '--batch-size', '--lr', '--seed', '--limit-train', '--out', '--resume', '--json']) {
+  for (const f of ['--dataset', '--data-dir', '--model', '--method', '--filter-ratio', '--epochs', '--batch-size', '--lr', '--seed', '--limit-train', '--out', '--resume', '--json',
+    '--selection-mode', '--lr-scaling', '--budget-seconds', '--budget-gradient-samples', '--device']) {
     assert.ok(r.out.includes(f), f);
   }
 });
@@ -54,6 +56,10 @@ test('bad configuration exits 2 with an error naming the field, before any work'
     [['--method', 'jest', '--filter-ratio', '0.5', '--reference-holdout', '30', '--limit-train', '30'], /--reference-holdout: must be smaller than --limit-train/],
     [['--method', 'random', '--filter-ratio', '0.5', '--filter-schedule', 'linear'], /--filter-ratio-end: the linear schedule needs an end ratio/],
     [['--method', 'random', '--filter-ratio', '0.5', '--filter-schedule', 'cosine', '--filter-ratio-end', '0.95'], /--filter-ratio-end: a batch of 8 samples with filter ratio 0.95 keeps/],
+    [['--method', 'none', '--filter-ratio', '0.5', '--selection-mode', 'super-batch'], /--filter-ratio: method none trains every sample/],
+    [['--budget-seconds', '0'], /--budget-seconds: must be > 0/],
+    [['--budget-gradient-samples', '0'], /--budget-gradient-samples/],
+    ...(cudaDeviceCount() === 0 ? [[['--device', 'cuda'], /--device: CUDA is not available/] as [string[], RegExp]] : []),
   ];
   for (const [args, re] of cases) {
     const r = await run([...common(), '--out', out, ...args]);
@@ -122,6 +128,24 @@ test('--reference-holdout trains the reference on held-out samples the learner n
   assert.ok(!existsSync(join(dir, 'holdout-random', 'reference')), 'no reference trained for random');
 });
 
+test('super-batch mode with a gradient-sample budget, from the command line', async () => {
+  const out = join(dir, 'run-super');
+  // B = 8, f = 0.5: super-batches of 16 train 8 each; 50 training samples (10 go to validation) → 3 full and a partial of 2 (keeps 1).
+  const r = await run([...common(), '--method', 'random', '--filter-ratio', '0.5', '--selection-mode', 'super-batch', '--lr-scaling', 'linear',
+    '--epochs', '3', '--budget-gradient-samples', '40', '--out', out, '--json']);
+  assert.equal(r.code, 0, r.err);
+  const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+  // Epoch 1: 8 + 8 + 8 + 1 = 25; epoch 2 reaches 40 after its second step (41).
+  assert.equal(s.stopped_by, 'budget-gradient-samples');
+  assert.equal(s.counts.gradient_samples, 41);
+  assert.equal(s.counts.optimizer_steps, 6);
+  assert.equal(s.selection_mode, 'super-batch');
+  assert.equal(s.lr_scaling, 'linear');
+  const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(rows.map((m) => [m.drawn_batch_size, m.trained_samples, m.partial ?? false]), [[16, 25, false], [16, 16, true]]);
+  assert.deepEqual(rows.map((m) => m.cumulative.gradient_samples), [25, 41]);
+});
+
 test('a run killed with SIGKILL after epoch 2 and resumed ends with the uninterrupted run\'s metrics', () => {
   const bin = join(repoRoot, 'bin', 'saln.js');
   const args = (out: string): string[] => ['train', ...common(), '--method', 'loss-topk', '--filter-ratio', '0.5', '--epochs', '4', '--seed', '5', '--out', out];
@@ -142,7 +166,11 @@ test('a run killed with SIGKILL after epoch 2 and resumed ends with the uninterr
   assert.equal(sc.test_loss, sa.test_loss);
   assert.equal(sc.best_val_accuracy, sa.best_val_accuracy);
   assert.deepEqual(sc.counts, sa.counts);
-  const strip = (f: string) => readFileSync(f, 'utf8').trim().split('\n').map((l) => ({ ...JSON.parse(l), seconds: 0, wall_seconds: 0 }));
+  // Times are not reproducible: every wall-clock field is zeroed, the rest must be equal.
+  const strip = (f: string) => readFileSync(f, 'utf8').trim().split('\n').map((l) => {
+    const m = JSON.parse(l);
+    return { ...m, seconds: 0, wall_seconds: 0, cumulative: { ...m.cumulative, wall_seconds: 0 } };
+  });
   assert.deepEqual(strip(join(killed, 'metrics.jsonl')), strip(join(full, 'metrics.jsonl')));
 });
 

@@ -59,6 +59,11 @@ interface TrainFlags {
   threads?: number;
   saveSelections?: boolean;
   cacheDir?: string;
+  selectionMode: string;
+  lrScaling: string;
+  device: string;
+  budgetSeconds?: number;
+  budgetGradientSamples?: number;
 }
 
 const HELP = `
@@ -87,11 +92,28 @@ The reference model of jest and rho-loss comes one of two ways, and the run says
   --reference RUN_DIR     a finished \`saln train\` run; the run reports how many of its training
                           samples are also in the learner's (train_ids.json in each run directory)
 
+Selection modes (--selection-mode):
+  in-batch     the paper's: draw B, train k = floor(B·(1 − f)) (25 of 128 at f = 0.8)
+  super-batch  JEST's and RHO-LOSS's: draw ⌈B/(1 − f)⌉, score them all, train exactly B; an epoch
+               is one pass of the scoring side over the data (about (1 − f) of it is trained);
+               a partial last super-batch trains the same proportion (at least 1); with a
+               filter-ratio schedule the drawn size follows each epoch's ratio; none needs f = 0;
+               infobatch prunes within the super-batch and trains at most B of the survivors
+--lr-scaling: none keeps the learning rate for every batch (the paper's setting: a constant
+learning rate whatever k); linear uses lr·k/B for a trained batch of k < B.
+--budget-seconds S / --budget-gradient-samples N stop the run after the step that reaches the
+budget (--epochs is then the maximum); that epoch is validated and recorded with partial: true,
+then the test runs and summary.json says stopped_by. A gradient-sample budget is deterministic;
+a wall-time budget is not (it depends on the machine and its load). Resuming a stopped run only
+tests.
+
 The run directory (--out) gets config.json, metrics.jsonl (one line per epoch), summary.json
 (test_accuracy, best_val_accuracy, wall_seconds, per-phase seconds: data, scoring, selection,
-train, eval, checkpoint; counts of gradient/scored samples and optimizer steps),
+train, eval, checkpoint; counts of gradient/scored/feature/reference samples and optimizer steps;
+stopped_by), each metrics line has the run's cumulative counts and wall seconds,
 checkpoint.safetensors (after every epoch, atomically) and, with --save-selections,
-selections.jsonl. --resume RUN_DIR continues from the last checkpoint with the run's own
+selections.jsonl; saln also writes selection_examples.safetensors (the features and kept
+positions of the first batch of the first and last epochs). --resume RUN_DIR continues from the last checkpoint with the run's own
 config.json; the result equals an uninterrupted run with the same seed.
 
 Exit codes: 0 done; 2 bad configuration (the message names the flag); 1 anything else.
@@ -137,6 +159,11 @@ export function trainCommand(io: CliIO): Command {
     .addOption(new Option('--solver <s>', 'saln: eigen solver').choices(['auto', 'eigh', 'lanczos']).default('auto'))
     .option('--no-augment', 'no train-time augmentation (flip, rotation, color jitter)')
     .option('--threads <n>', 'intra-op engine threads (default: every core)', positiveInt)
+    .addOption(new Option('--selection-mode <mode>', 'in-batch (train k of each batch of B) or super-batch (draw ⌈B/(1 − f)⌉, train B)').choices(['in-batch', 'super-batch']).default('in-batch'))
+    .addOption(new Option('--lr-scaling <s>', 'none (constant lr, the paper\'s setting) or linear (lr·k/B for a trained batch of k < B)').choices(['none', 'linear']).default('none'))
+    .option('--budget-seconds <s>', 'stop after the step that reaches S wall seconds (not deterministic)', number)
+    .option('--budget-gradient-samples <n>', 'stop after the step that reaches N samples through backward (deterministic)', positiveInt)
+    .addOption(new Option('--device <d>', 'where the learner trains: cpu or cuda').choices(['cpu', 'cuda']).default('cpu'))
     .option('--save-selections', 'write selections.jsonl: the sample ids each batch kept')
     .option('--cache-dir <dir>', 'cache folder (default $SALN_CACHE or ~/.cache/saln)')
     .option('--json', 'line-per-event JSON logs on stdout (no progress bar)')
@@ -172,6 +199,7 @@ async function runTrain(flags: TrainFlags, io: CliIO): Promise<void> {
       out: flags.out ?? join('runs', `${flags.method}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
       featureSource: flags.featureSource, featureModel: flags.featureModel, featureSize: flags.featureSize, imageSize: flags.imageSize,
       solver: flags.solver, augment: flags.augment, threads: flags.threads, saveSelections: flags.saveSelections ?? false,
+      selectionMode: flags.selectionMode, lrScaling: flags.lrScaling, device: flags.device, budgetSeconds: flags.budgetSeconds, budgetGradientSamples: flags.budgetGradientSamples,
       ...(flags.features !== undefined ? { featuresFile: flags.features } : {}),
     };
   }
