@@ -1,6 +1,6 @@
 /** writeReport and `saln report` on real tiny training runs. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -28,7 +28,12 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
 
 test('writeReport: index.html with a figure and a PNG per chart; the PCA is omitted, with a note, without selection examples', async () => {
   const out = join(dir, 'r1');
+  // As a run directory written before selection examples existed.
+  const examples = join(runs[2]!, 'selection_examples.safetensors');
+  assert.ok(existsSync(examples), 'the trainer records selection examples for saln');
+  renameSync(examples, `${examples}.aside`);
   const res = await writeReport({ runs: recordsOf(runs), outDir: out, title: 'tiny <test>' });
+  renameSync(`${examples}.aside`, examples);
   const names = res.charts.map((c) => c.name);
   assert.deepEqual(names, ['curves-epoch-synthetic', 'curves-time-synthetic', 'accuracy-vs-samples-synthetic', 'fc-weights-synthetic-none', 'fc-weights-synthetic-random', 'fc-weights-synthetic-saln']);
   const html = readFileSync(res.indexPath, 'utf8');
@@ -92,7 +97,7 @@ test('saln report: prints the table and the index path; bad input exits 2 naming
   assert.match(notRun.err, /runs is not a run directory \(no config\.json\)/);
   const none = await cli(['--out', join(dir, 'r-bad')]);
   assert.equal(none.code, 2);
-  assert.match(none.err, /missing required argument/);
+  assert.match(none.err, /give run directories, --experiment NAME, or --runs IDS/);
   const badTarget = await cli([runs[0]!, '--out', join(dir, 'r-bad'), '--target-accuracy', '80']);
   assert.equal(badTarget.code, 2);
   assert.match(badTarget.err, /--target-accuracy.*fraction in \(0, 1\]/);
