@@ -47,3 +47,16 @@ export function timeToTarget(points: readonly EpochPoint[], target: number): num
   const hit = points.find((p) => p.valAccuracy !== null && p.valAccuracy >= target);
   return hit ? hit.wallSeconds : null;
 }
+
+/**
+ * The best validation accuracy among epochs that ended within a budget (cumulative wall seconds,
+ * or gradient samples); null when even the first epoch went past it.
+ */
+export function accuracyWithin(points: readonly EpochPoint[], budget: number, by: 'wallSeconds' | 'gradientSamples'): number | null {
+  let best: number | null = null;
+  for (const p of points) {
+    if (p[by] > budget || p.valAccuracy === null) continue;
+    best = best === null ? p.valAccuracy : Math.max(best, p.valAccuracy);
+  }
+  return best;
+}

@@ -7,7 +7,7 @@
  */
 import type { RunRecord } from '../experiments/run-record.js';
 import { PHASES, type Phase } from '../train/trainer.js';
-import { epochSeries, timeToTarget } from './series.js';
+import { accuracyWithin, epochSeries, timeToTarget } from './series.js';
 import { summarize, type Stat } from './stats.js';
 
 /** A difference of this row to a reference group, paired by seed. */
@@ -55,12 +55,26 @@ export interface Row {
   featureSamples: Stat;
   optimizerSteps: Stat;
   timeToTarget: TimeToTarget | null;
+  atSeconds: AtBudget | null;
+  atSamples: AtBudget | null;
   vsNone: Comparison | null;
   vsRandom: Comparison | null;
 }
 
+/** Best validation accuracy within a budget every method can afford, over the seeds that got there. */
+export interface AtBudget {
+  accuracy: Stat;
+  reached: number;
+  of: number;
+}
+
 export interface DatasetTable {
   dataset: string;
+  /**
+   * Equal budgets: the cheapest method's mean wall seconds and mean gradient samples. Each row's
+   * atSeconds / atSamples is its best validation accuracy among epochs that ended within them.
+   */
+  budget: { seconds: number; gradientSamples: number } | null;
   /** The validation accuracy time-to-target uses (null: no run has validation metrics). */
   target: number | null;
   /** 'given' by the caller, or 'auto': the lowest label's mean best validation accuracy, floored to 0.01. */
@@ -115,6 +129,8 @@ function buildRow(dataset: string, label: string, runs: RunRecord[], target: num
     featureSamples: summarize(sums.map((s) => num(s.counts?.feature_samples))),
     optimizerSteps: summarize(sums.map((s) => num(s.counts?.optimizer_steps))),
     timeToTarget: ttt,
+    atSeconds: null,
+    atSamples: null,
     vsNone: null,
     vsRandom: null,
   };
@@ -169,6 +185,24 @@ function autoTarget(groups: RunRecord[][]): number | null {
  * Groups runs by dataset and label (datasets alphabetically, methods in METHOD_ORDER) and builds
  * every row. Incomplete runs (no summary) are set apart, never averaged in.
  */
+/** Sets every row's accuracy at the cheapest row's mean wall seconds and gradient samples; returns those budgets. */
+function attachBudgets(rows: Row[]): DatasetTable['budget'] {
+  const means = (f: (r: Row) => Stat): number[] => rows.map((r) => f(r).mean).filter((v) => Number.isFinite(v));
+  const secs = means((r) => r.wallSeconds);
+  const samples = means((r) => r.gradientSamples);
+  if (!secs.length || !samples.length) return null;
+  const budget = { seconds: Math.min(...secs), gradientSamples: Math.min(...samples) };
+  for (const r of rows) {
+    const at = (by: 'wallSeconds' | 'gradientSamples', b: number): AtBudget => {
+      const accs = r.runs.map((run) => accuracyWithin(epochSeries(run.metrics), b, by)).filter((a): a is number => a !== null);
+      return { accuracy: summarize(accs), reached: accs.length, of: r.runs.length };
+    };
+    r.atSeconds = at('wallSeconds', budget.seconds);
+    r.atSamples = at('gradientSamples', budget.gradientSamples);
+  }
+  return budget;
+}
+
 export function buildTables(runs: readonly RunRecord[], o: { targetAccuracy?: number } = {}): Tables {
   if (o.targetAccuracy !== undefined && !(o.targetAccuracy > 0 && o.targetAccuracy <= 1)) {
     throw new RangeError(`targetAccuracy: expected a fraction in (0, 1], got ${o.targetAccuracy}`);
@@ -187,7 +221,8 @@ export function buildTables(runs: readonly RunRecord[], o: { targetAccuracy?: nu
     const rows = [...groups].map(([label, rs]) => buildRow(dataset, label, [...rs].sort((a, b) => a.seed - b.seed || a.id - b.id), target));
     rows.sort((a, b) => methodRank(a) - methodRank(b) || a.label.localeCompare(b.label));
     attachComparisons(rows);
-    return { dataset, target, targetSource: o.targetAccuracy !== undefined ? 'given' : 'auto', rows };
+    const budget = attachBudgets(rows);
+    return { dataset, target, budget, targetSource: o.targetAccuracy !== undefined ? 'given' : 'auto', rows };
   });
   return { datasets, incomplete };
 }

@@ -118,3 +118,23 @@ test('datasets are separate tables; incomplete runs are left out and listed; one
   assert.match(text, /incomplete runs \(left out\): #3/);
   assert.match(formatSummaryTable([]), /no complete runs/);
 });
+
+test('equal budgets: each method\'s best validation accuracy within the cheapest method\'s wall time and gradient samples', () => {
+  // none: 3 epochs of 4 s and 100 samples; saln: 3 epochs of 1 s and 20 samples (budgets: 3 s, 60 samples).
+  const runs = [
+    fakeRun({ id: 1, label: 'none', seed: 0, test: 0.9, wall: 12, epochs: [{ val: 0.5, wall: 4 }, { val: 0.7, wall: 4 }, { val: 0.9, wall: 4 }] }),
+    fakeRun({ id: 2, label: 'none', seed: 1, test: 0.9, wall: 12, epochs: [{ val: 0.4, wall: 2 }, { val: 0.8, wall: 2 }, { val: 0.9, wall: 8 }] }),
+    fakeRun({ id: 3, label: 'saln', seed: 0, ratio: 0.8, test: 0.6, wall: 3, epochs: [0.3, 0.6, 0.55].map((val) => ({ val, wall: 1, trained: 20 })) }),
+    fakeRun({ id: 4, label: 'saln', seed: 1, ratio: 0.8, test: 0.6, wall: 3, epochs: [0.2, 0.4, 0.5].map((val) => ({ val, wall: 1, trained: 20 })) }),
+  ];
+  const d = buildTables(runs).datasets[0]!;
+  assert.deepEqual(d.budget, { seconds: 3, gradientSamples: 60 });
+  const row = (l: string) => d.rows.find((r) => r.label === l)!;
+  // Within 3 s: none seed 0 has no epoch done (first ends at 4 s); seed 1 reached 0.4 at 2 s.
+  assert.deepEqual([row('none').atSeconds!.reached, row('none').atSeconds!.of, row('none').atSeconds!.accuracy.mean], [1, 2, 0.4]);
+  // saln: best within 3 s is its best epoch: (0.6 + 0.5) / 2.
+  assert.ok(Math.abs(row('saln').atSeconds!.accuracy.mean - 0.55) < 1e-12);
+  // Within 60 gradient samples none has no epoch (100 each); saln has all three.
+  assert.equal(row('none').atSamples!.reached, 0);
+  assert.equal(row('saln').atSamples!.reached, 2);
+});
