@@ -160,12 +160,15 @@ export function compare(row: Row, ref: Row): Comparison {
 const onlyMethod = (r: Row, m: string): boolean => r.methods.length === 1 && r.methods[0] === m;
 
 /** The reference rows of a dataset: `none` (any), and `random` at exactly this row's filter ratio. */
+const modesOf = (r: Row): string => uniq(r.runs.map((run) => run.config.selectionMode ?? 'in-batch')).sort().join(',');
+
 function attachComparisons(rows: Row[]): void {
   const nones = rows.filter((r) => onlyMethod(r, 'none'));
   const none = nones.find((r) => r.label === 'none') ?? nones[0];
   for (const row of rows) {
     if (none && row !== none) row.vsNone = compare(row, none);
-    const randoms = rows.filter((r) => r !== row && onlyMethod(r, 'random') && sameSet(r.filterRatios, row.filterRatios));
+    // The control draws and trains the same way: same filter ratio, same selection mode.
+    const randoms = rows.filter((r) => r !== row && onlyMethod(r, 'random') && sameSet(r.filterRatios, row.filterRatios) && modesOf(r) === modesOf(row));
     const random = randoms.find((r) => r.label === 'random') ?? randoms[0];
     if (random && !onlyMethod(row, 'none')) row.vsRandom = compare(row, random);
   }
@@ -181,10 +184,6 @@ function autoTarget(groups: RunRecord[][]): number | null {
   return Number.isFinite(lo) ? Math.floor(lo * 100 + 1e-9) / 100 : null;
 }
 
-/**
- * Groups runs by dataset and label (datasets alphabetically, methods in METHOD_ORDER) and builds
- * every row. Incomplete runs (no summary) are set apart, never averaged in.
- */
 /** Sets every row's accuracy at the cheapest row's mean wall seconds and gradient samples; returns those budgets. */
 function attachBudgets(rows: Row[]): DatasetTable['budget'] {
   const means = (f: (r: Row) => Stat): number[] => rows.map((r) => f(r).mean).filter((v) => Number.isFinite(v));
@@ -203,6 +202,10 @@ function attachBudgets(rows: Row[]): DatasetTable['budget'] {
   return budget;
 }
 
+/**
+ * Groups runs by dataset and label (datasets alphabetically, methods in METHOD_ORDER) and builds
+ * every row. Incomplete runs (no summary) are set apart, never averaged in.
+ */
 export function buildTables(runs: readonly RunRecord[], o: { targetAccuracy?: number } = {}): Tables {
   if (o.targetAccuracy !== undefined && !(o.targetAccuracy > 0 && o.targetAccuracy <= 1)) {
     throw new RangeError(`targetAccuracy: expected a fraction in (0, 1], got ${o.targetAccuracy}`);

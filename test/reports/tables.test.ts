@@ -138,3 +138,17 @@ test('equal budgets: each method\'s best validation accuracy within the cheapest
   assert.equal(row('none').atSamples!.reached, 0);
   assert.equal(row('saln').atSamples!.reached, 2);
 });
+
+test('the random control matches the selection mode too', () => {
+  const runs = [
+    fakeRun({ id: 1, label: 'random', seed: 0, ratio: 0.8, test: 0.5, wall: 10 }),
+    fakeRun({ id: 2, label: 'random-super', method: 'random', mode: 'super-batch', seed: 0, ratio: 0.8, test: 0.7, wall: 20 }),
+    fakeRun({ id: 3, label: 'saln', seed: 0, ratio: 0.8, test: 0.55, wall: 11 }),
+    fakeRun({ id: 4, label: 'saln-super', method: 'saln', mode: 'super-batch', seed: 0, ratio: 0.8, test: 0.72, wall: 21 }),
+  ];
+  const rows = buildTables(runs).datasets[0]!.rows;
+  const row = (l: string) => rows.find((r) => r.label === l)!;
+  assert.equal(row('saln').vsRandom!.against, 'random');
+  assert.equal(row('saln-super').vsRandom!.against, 'random-super');
+  assert.ok(Math.abs(row('saln-super').vsRandom!.testAccuracy.mean - 0.02) < 1e-12);
+});
