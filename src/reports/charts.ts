@@ -133,7 +133,8 @@ export function curveCharts(datasets: DatasetTable[]): Chart[] {
 /** Kept vs dropped samples of a few recorded batches in their features' first two principal components. */
 export function selectionChart(name: string, dataset: string | null, title: string, batches: SelectionBatch[], about: string): Chart {
   const values = batches.flatMap((b) => Array.from({ length: b.size }, (_, i) => ({
-    batch: `epoch ${b.epoch}, batch ${b.batch} (PC1 ${(100 * b.explained[0]).toFixed(0)}%, PC2 ${(100 * b.explained[1]).toFixed(0)}%)`,
+    // The file counts from 0 (as selections.jsonl does); people and metrics.jsonl count epochs from 1.
+    batch: `epoch ${b.epoch + 1}, batch ${b.batch + 1} (PC1 ${(100 * b.explained[0]).toFixed(0)}%, PC2 ${(100 * b.explained[1]).toFixed(0)}%)`,
     pc1: b.coords[2 * i]!, pc2: b.coords[2 * i + 1]!,
     status: b.kept.has(i) ? 'kept' : 'dropped',
   })));

@@ -70,6 +70,9 @@ test('writeReport: a saln run with selection_examples.safetensors gets its PCA c
   assert.equal(res.tables.datasets[0]!.rows.find((row) => row.label === 'none')!.n, 1);
   const html = readFileSync(res.indexPath, 'utf8');
   assert.match(html, /is incomplete \(no summary\.json\)/);
+  // The file's epoch0.batch0 is the first batch of the first epoch, counted from 1 as in metrics.jsonl.
+  assert.match(html, /epoch 1, batch 1 \(PC1/);
+  assert.doesNotMatch(html, /epoch 0, batch/);
   assert.match(html, /time to 50\.0% val acc/);
   rmSync(join(runs[2]!, 'selection_examples.safetensors'));
 });
