@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { main, type CliIO } from '../../src/cli/main.js';
+import { runCli } from '../cli-run.js';
 import { Registry } from '../../src/experiments/registry.js';
 import { writeCifarBinary } from '../data/fixtures.js';
 
@@ -16,13 +16,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const run = runCli;
 
 test('saln experiment: runs the grid into the registry, prints the table and ends with the report path', async () => {
   const cfg = join(dir, 'grid.yaml');

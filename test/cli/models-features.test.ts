@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { main } from '../../src/cli/main.js';
+import { runCli, type CliRun } from '../cli-run.js';
 import { FeatureCache } from '../../src/features/index.js';
 import { encodeNpy } from '../../src/io/index.js';
 import { loadKerasMobileNetV1, preprocess } from '../../src/models/index.js';
@@ -18,12 +18,7 @@ import { assertClose, sharedDir } from '../helpers.js';
 const dir = mkdtempSync(join(tmpdir(), 'saln-cli-feat-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => void (out += t), err: (t) => void (err += t) });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCli(argv);
 
 // 5 RGB images 40x40, uint8.
 const pixels = Uint8Array.from({ length: 5 * 40 * 40 * 3 }, (_, i) => (i * 37 + (i >> 7)) % 256);

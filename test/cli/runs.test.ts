@@ -4,7 +4,7 @@ import { appendFileSync, cpSync, mkdtempSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { main, type CliIO } from '../../src/cli/main.js';
+import { runCli, type CliRun } from '../cli-run.js';
 import { formatTable } from '../../src/cli/table.js';
 import type { Summary } from '../../src/train/index.js';
 import { tinyConfig, trainRun } from '../experiments/fixtures.js';
@@ -22,13 +22,7 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function saln(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
-  const code = await main(args, io);
-  return { code, out, err };
-}
+const saln = (...args: string[]): Promise<CliRun> => runCli(args);
 const runsCmd = (...args: string[]): ReturnType<typeof saln> => saln('runs', '--registry', reg, ...args);
 const summaryOf = (k: 'a' | 'b' | 'c'): Summary => JSON.parse(readFileSync(join(runs[k], 'summary.json'), 'utf8')) as Summary;
 /** The cells of the table line that starts with `first` (after trimming). */

@@ -10,25 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { main } from '../../src/cli/main.js';
+import { runCli, type CliRun } from '../cli-run.js';
 import { encodeNpy } from '../../src/io/index.js';
 import { fixture, repoRoot } from '../helpers.js';
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(...argv: string[]): Promise<Run> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => void (out += t), err: (t) => void (err += t) });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCli(argv);
 
 const run = promisify(execFile);
-async function spawnCli(...argv: string[]): Promise<Run> {
+async function spawnCli(...argv: string[]): Promise<CliRun> {
   try {
     const { stdout, stderr } = await run(process.execPath, [join(repoRoot, 'bin', 'saln.js'), ...argv], { cwd: repoRoot });
     return { code: 0, out: stdout, err: stderr };
@@ -62,7 +51,7 @@ function rawNpy(name: string, header: string, body: Uint8Array): string {
   return file;
 }
 
-function expectInputError(r: Run, re: RegExp): void {
+function expectInputError(r: CliRun, re: RegExp): void {
   assert.equal(r.code, 2, `exit code (stderr: ${r.err})`);
   assert.equal(r.out, '');
   assert.match(r.err, re);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { c as tarCreate } from 'tar';
-import { main } from '../../src/cli/main.js';
+import { runCli, type CliRun } from '../cli-run.js';
 import { sha256File } from '../../src/data/index.js';
 import { repoRoot, sharedDir } from '../helpers.js';
 import { tempDir, writeCifarBinary, writePets } from './fixtures.js';
@@ -16,12 +16,7 @@ after(() => rmSync(tmp, { recursive: true, force: true }));
 const CIFAR = join(sharedDir, 'datasets', 'cifar10-jpg');
 const PETS = join(sharedDir, 'datasets', 'oxford-iiit-pet-mini');
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(argv, { out: (t) => void (out += t), err: (t) => void (err += t) });
-  return { code, out, err };
-}
+const cli = (...argv: string[]): Promise<CliRun> => runCli(argv);
 
 describe('saln data', () => {
   it('--help lists pull, prepare and info; each has examples', async () => {

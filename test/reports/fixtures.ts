@@ -3,35 +3,15 @@ import { join } from 'node:path';
 import { readRunDir } from '../../src/experiments/run-dir.js';
 import type { RunRecord } from '../../src/experiments/run-record.js';
 import { saveSafetensors } from '../../src/io/safetensors.js';
-import { manualSeed, randn, tensor, tidy, type Tensor } from '../../src/tensor/index.js';
-import { tensorSource, train, type TrainConfig, type TrainData } from '../../src/train/index.js';
+import { tensor, type Tensor } from '../../src/tensor/index.js';
+import { train, type TrainConfig } from '../../src/train/index.js';
+import { synthetic } from '../train/synthetic.js';
 import type { EpochMetrics, Summary } from '../../src/train/trainer.js';
-
-/** 48 train / 16 val / 16 test images 8x8 of 3 classes; class c brightens channel c. */
-function synthetic(seed: number): { data: TrainData; free(): void } {
-  manualSeed(seed);
-  const make = (n: number, off: number): { x: Tensor; labels: number[]; ids: string[] } => {
-    const labels = Array.from({ length: n }, (_, i) => (i + off) % 3);
-    const x = tidy(() => randn([n, 3, 8, 8]).add(tensor(labels.flatMap((l) => [0, 1, 2].map((c) => (c === l ? 0.5 : 0))), { shape: [n, 3, 1, 1] })));
-    return { x, labels, ids: labels.map((_, i) => `id${off + i}`) };
-  };
-  const tr = make(48, 0);
-  const va = make(16, 1000);
-  const te = make(16, 2000);
-  return {
-    data: {
-      train: tensorSource(tr.x, tr.labels, tr.ids, { batchSize: 16, seed: 3 }),
-      val: tensorSource(va.x, va.labels, va.ids, { batchSize: 16, shuffle: false }),
-      test: tensorSource(te.x, te.labels, te.ids, { batchSize: 16, shuffle: false }),
-      numClasses: 3,
-    },
-    free: () => [tr.x, va.x, te.x].forEach((t) => t.dispose()),
-  };
-}
 
 /** Trains tiny-cnn runs (none at ratio 0, the others at 0.5; saln on pixels) into dir/<method>-s<seed>; returns the run dirs. */
 export async function tinyRuns(dir: string, o: { methods?: TrainConfig['method'][]; seeds?: number[]; epochs?: number } = {}): Promise<string[]> {
-  const s = synthetic(5);
+  // 48 train / 16 val / 16 test images with a weak class signal (0.5).
+  const s = synthetic(5, { n: 48, signal: 0.5 });
   const dirs: string[] = [];
   try {
     for (const method of o.methods ?? ['none', 'random', 'saln']) {

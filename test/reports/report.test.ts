@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { main, type CliIO } from '../../src/cli/main.js';
+import { runCli, type CliRun } from '../cli-run.js';
 import { pngSize } from '../../src/reports/render.js';
 import { writeReport } from '../../src/reports/report.js';
 import { tensorSource, train, type TrainConfig } from '../../src/train/index.js';
@@ -19,12 +19,7 @@ before(async () => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
-  return { code: await main(['report', ...args], io), out, err };
-}
+const cli = (args: string[]): Promise<CliRun> => runCli(['report', ...args]);
 
 test('writeReport: index.html with a figure and a PNG per chart; the PCA is omitted, with a note, without selection examples', async () => {
   const out = join(dir, 'r1');

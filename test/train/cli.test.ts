@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { main, type CliIO } from '../../src/cli/main.js';
+import { runCli, type CliRun } from '../cli-run.js';
 import { writeCifarBinary } from '../data/fixtures.js';
 import { repoRoot } from '../helpers.js';
 import { cudaDeviceCount } from '../../src/tensor/index.js';
@@ -21,13 +21,7 @@ before(() => {
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { out: (t) => { out += t; }, err: (t) => { err += t; } };
-  const code = await main(['train', ...args], io);
-  return { code, out, err };
-}
+const run = (args: string[]): Promise<CliRun> => runCli(['train', ...args]);
 
 const common = (): string[] => ['--dataset', 'cifar10', '--data-dir', data, '--model', 'tiny-cnn', '--batch-size', '8', '--lr', '0.05', '--no-progress'];
 

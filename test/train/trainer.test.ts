@@ -4,36 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { randn, tensor, tidy, manualSeed, type Tensor } from '../../src/tensor/index.js';
-import { TinyCNN, tensorSource, train, type EpochMetrics, type TrainConfig, type TrainData, type TrainEvent } from '../../src/train/index.js';
-
-/** 48 train / 16 val / 16 test images 8x8 of 3 classes; class c brightens channel c. */
-function synthetic(seed: number): { data: TrainData; free(): void } {
-  manualSeed(seed);
-  const make = (n: number, off: number): { x: Tensor; labels: number[]; ids: string[] } => {
-    const labels = Array.from({ length: n }, (_, i) => (i + off) % 3);
-    const x = tidy(() => {
-      const noise = randn([n, 3, 8, 8]);
-      const onehot = tensor(labels.flatMap((l) => [0, 1, 2].map((c) => (c === l ? 2 : 0))), { shape: [n, 3, 1, 1] });
-      return noise.add(onehot);
-    });
-    return { x, labels, ids: labels.map((_, i) => `id${off + i}`) };
-  };
-  const tr = make(48, 0);
-  const va = make(16, 1000);
-  const te = make(16, 2000);
-  // Cached "features": the class one-hot plus noise, by id.
-  const feats = new Map<string, number[]>();
-  for (const s of [tr, va, te]) s.ids.forEach((id, i) => feats.set(id, [0, 1, 2].map((c) => (c === s.labels[i] ? 1 : 0) + 0.1 * Math.sin(i + c))));
-  const data: TrainData = {
-    train: tensorSource(tr.x, tr.labels, tr.ids, { batchSize: 16, seed: 3 }),
-    val: tensorSource(va.x, va.labels, va.ids, { batchSize: 16, shuffle: false }),
-    test: tensorSource(te.x, te.labels, te.ids, { batchSize: 16, shuffle: false }),
-    numClasses: 3,
-    featureLookup: (ids) => tensor(ids.map((id) => feats.get(id)!)),
-  };
-  return { data, free: () => [tr.x, va.x, te.x].forEach((t) => t.dispose()) };
-}
+import { TinyCNN, train, type EpochMetrics, type TrainConfig, type TrainEvent } from '../../src/train/index.js';
+import { manualSeed } from '../../src/tensor/index.js';
+import { synthetic } from './synthetic.js';
 
 const base: TrainConfig = {
   model: 'tiny-cnn', method: 'none', filterRatio: 0, epochs: 3, batchSize: 16, lr: 0.05, momentum: 0.9, weightDecay: 0,
@@ -43,7 +16,7 @@ const base: TrainConfig = {
 const tmp = (): string => mkdtempSync(join(tmpdir(), 'saln-train-'));
 
 test('each method trains k of B per batch and counts what it computed', async () => {
-  const s = synthetic(1);
+  const s = synthetic(1, { n: 48 });
   try {
     for (const [method, featureSource] of [['none', 'cache'], ['random', 'cache'], ['saln', 'cache'], ['saln', 'pixels'], ['saln', 'learner'], ['loss-topk', 'cache']] as const) {
       const r = method === 'none' ? 0 : 0.75;
@@ -67,7 +40,7 @@ test('each method trains k of B per batch and counts what it computed', async ()
 });
 
 test('standard training learns the synthetic task', async () => {
-  const s = synthetic(2);
+  const s = synthetic(2, { n: 48 });
   try {
     const res = await train({ config: { ...base, epochs: 6, lr: 0.1 }, data: s.data });
     assert.ok(res.summary!.test_accuracy >= 0.8, `test accuracy ${res.summary!.test_accuracy}`);
@@ -78,7 +51,7 @@ test('standard training learns the synthetic task', async () => {
 });
 
 test('a filter ratio that keeps 0 samples is refused before any work', async () => {
-  const s = synthetic(3);
+  const s = synthetic(3, { n: 48 });
   try {
     await assert.rejects(train({ config: { ...base, method: 'random', filterRatio: 0.95 }, data: s.data }), /keeps floor\(16 × \(1 − 0.95\)\) = 0/);
   } finally {
@@ -87,7 +60,7 @@ test('a filter ratio that keeps 0 samples is refused before any work', async () 
 });
 
 test('same seed, same run; a run stopped after epoch 2 and resumed equals the uninterrupted run', async () => {
-  const s = synthetic(4);
+  const s = synthetic(4, { n: 48 });
   const a = tmp();
   const b = tmp();
   try {
@@ -122,7 +95,7 @@ test('same seed, same run; a run stopped after epoch 2 and resumed equals the un
 });
 
 test('a linear filter-ratio schedule sets k per epoch', async () => {
-  const s = synthetic(5);
+  const s = synthetic(5, { n: 48 });
   try {
     const res = await train({ config: { ...base, method: 'random', filterRatio: 0, epochs: 3, schedule: { kind: 'linear', end: 0.75 } }, data: s.data });
     assert.deepEqual(res.metrics.map((m) => m.filter_ratio), [0, 0.375, 0.75]);
@@ -134,7 +107,7 @@ test('a linear filter-ratio schedule sets k per epoch', async () => {
 });
 
 test('jest and rho-loss score with the reference model; without one they are refused', async () => {
-  const s = synthetic(6);
+  const s = synthetic(6, { n: 48 });
   try {
     manualSeed(99);
     const reference = new TinyCNN(3);
@@ -151,7 +124,7 @@ test('jest and rho-loss score with the reference model; without one they are ref
 });
 
 test('infobatch trains fewer samples after the first epoch, and resumes exactly (its state is checkpointed)', async () => {
-  const s = synthetic(7);
+  const s = synthetic(7, { n: 48 });
   const a = tmp();
   try {
     const cfg: TrainConfig = { ...base, method: 'infobatch', filterRatio: 0.5, epochs: 8 };
