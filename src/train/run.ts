@@ -15,7 +15,7 @@ import { DataLoader } from '../data/loader.js';
 import { loadData } from '../data/load.js';
 import { deriveSeed, Rng } from '../data/rng.js';
 import { findCifar10BinDir, type DatasetKind } from '../data/sources.js';
-import { EvalTransform, TrainTransform } from '../data/transforms.js';
+import { EvalTransform, TrainTransform, type BatchTransform } from '../data/transforms.js';
 import type { PreparedSet } from '../data/prepared.js';
 import { extractFeatures, FeatureCache } from '../features/index.js';
 import { F } from '../nn/index.js';
@@ -129,7 +129,7 @@ async function loadReference(dir: string, numClasses: number, io: RunIO): Promis
  * of the same model on the held-out samples, evaluated on the run's own val/test sets. A
  * finished reference whose training ids match is reused, so an experiment trains one per seed.
  */
-async function trainHoldoutReference(cfg: CliConfig, held: PreparedSet, dir: string, td: TrainData, io: RunIO): Promise<{ model: Learner; epochs: number; testAccuracy: number; wallSeconds: number }> {
+async function trainHoldoutReference(cfg: CliConfig, held: PreparedSet, dir: string, td: TrainData, transform: BatchTransform, io: RunIO): Promise<{ model: Learner; epochs: number; testAccuracy: number; wallSeconds: number }> {
   const idsPath = join(dir, 'train_ids.json');
   const summaryPath = join(dir, 'summary.json');
   const epochs = cfg.referenceEpochs ?? cfg.epochs;
@@ -152,10 +152,9 @@ async function trainHoldoutReference(cfg: CliConfig, held: PreparedSet, dir: str
   mkdirSync(dir, { recursive: true });
   if (!resume) writeFileAtomic(idsPath, [new TextEncoder().encode(JSON.stringify(held.ids))]);
   io.log(`training the reference model on ${held.length} held-out samples for ${epochs} epochs into ${dir} ...`);
-  const inputSize = cfg.imageSize ?? held.height;
   const res = await train({
     config: refConfig, runDir: dir, resume, progress: io.progress, learner: await makeLearner(cfg.model, td.numClasses, refConfig.seed, io),
-    data: { ...td, train: loaderSource(new DataLoader(held, { batchSize: cfg.batchSize, seed: refConfig.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : new EvalTransform({ inputSize }) })) },
+    data: { ...td, train: loaderSource(new DataLoader(held, { batchSize: cfg.batchSize, seed: refConfig.seed, transform })) },
   });
   const s = res.summary!;
   res.model.eval();
@@ -178,35 +177,40 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO, hooks: { onEvent
     const testSet = limit(data.test, cfg.limitTest, 'test');
     const inputSize = cfg.imageSize ?? trainSet.height;
     const evalT = new EvalTransform({ inputSize });
+    const trainT = cfg.augment ? new TrainTransform({ inputSize }) : evalT;
     const evalBatch = Math.max(cfg.batchSize, 256);
+    // A reference holdout leaves the learner's training set before anything is built on it
+    // (loader, features): the learner never sees those samples.
+    let learnerSet = trainSet;
+    let held: number[] | null = null;
+    if (cfg.referenceHoldout !== undefined) {
+      held = balancedSubset(trainSet.labels, cfg.referenceHoldout, deriveSeed(cfg.seed, 'reference-holdout'));
+      if (held.length >= trainSet.length) throw io.usage(`--reference-holdout: ${cfg.referenceHoldout} leaves no training samples for the learner (the training set has ${trainSet.length})`);
+      const heldSet = new Set(held);
+      learnerSet = trainSet.subset(Array.from({ length: trainSet.length }, (_, i) => i).filter((i) => !heldSet.has(i)));
+    }
     const td: TrainData = {
       // Super-batch mode draws ⌈B/(1 − f)⌉ per batch: the loader's batch size is the drawn size
       // (the trainer rebuilds it per epoch when a schedule changes f).
-      train: loaderSource(new DataLoader(trainSet, { batchSize: drawnBatchSize(cfg.selectionMode, cfg.batchSize, cfg.filterRatio), seed: cfg.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : evalT })),
+      train: loaderSource(new DataLoader(learnerSet, { batchSize: drawnBatchSize(cfg.selectionMode, cfg.batchSize, cfg.filterRatio), seed: cfg.seed, transform: trainT })),
       val: valSet ? loaderSource(new DataLoader(valSet, { batchSize: evalBatch, shuffle: false, transform: evalT })) : null,
       test: loaderSource(new DataLoader(testSet, { batchSize: evalBatch, shuffle: false, transform: evalT })),
       numClasses: data.classes.length,
     };
     if (cfg.method === 'saln' && cfg.featureSource === 'cache') {
-      features = await trainFeatures(cfg, kind, trainSet, io);
+      features = await trainFeatures(cfg, kind, learnerSet, io);
       const f = features;
-      const missing = trainSet.ids.filter((id) => !f.has(id));
+      const missing = learnerSet.ids.filter((id) => !f.has(id));
       if (missing.length) throw io.usage(`--features: the feature cache has no row for ${missing.length} training sample(s), e.g. ${JSON.stringify(missing[0])}`);
       td.featureLookup = (ids) => f.lookup(ids);
     }
     let reference: Learner | undefined;
     let referenceNote: string | undefined;
-    let learnerSet = trainSet;
     let referenceExtra: Record<string, unknown> = {};
-    if (cfg.referenceHoldout !== undefined) {
-      // The reference trains on a class-balanced holdout the learner never sees.
-      const held = balancedSubset(trainSet.labels, cfg.referenceHoldout, deriveSeed(cfg.seed, 'reference-holdout'));
-      if (held.length >= trainSet.length) throw io.usage(`--reference-holdout: ${cfg.referenceHoldout} leaves no training samples for the learner (the training set has ${trainSet.length})`);
-      const heldSet = new Set(held);
-      learnerSet = trainSet.subset(Array.from({ length: trainSet.length }, (_, i) => i).filter((i) => !heldSet.has(i)));
+    if (held !== null) {
       if (REFERENCE_METHODS.includes(cfg.method)) {
         const refDir = cfg.referenceDir ?? join(cfg.out, 'reference');
-        const r = await trainHoldoutReference(cfg, trainSet.subset(held), refDir, td, io);
+        const r = await trainHoldoutReference(cfg, trainSet.subset(held), refDir, td, trainT, io);
         reference = r.model;
         referenceNote = `${cfg.model} trained by saln on ${held.length} held-out training samples (not in this run's training set) for ${r.epochs} epochs, in ${refDir}; its test accuracy ${(100 * r.testAccuracy).toFixed(2)}%, ${r.wallSeconds.toFixed(1)} s`;
         referenceExtra = { reference_dir: refDir, reference_wall_seconds: r.wallSeconds, reference_test_accuracy: r.testAccuracy, reference_samples: held.length };
@@ -215,7 +219,6 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO, hooks: { onEvent
         referenceExtra = { held_out_samples: held.length };
         io.log(`holding out ${held.length} training samples (as a jest/rho-loss run with this holdout does); training on the other ${learnerSet.length}`);
       }
-      td.train = loaderSource(new DataLoader(learnerSet, { batchSize: drawnBatchSize(cfg.selectionMode, cfg.batchSize, cfg.filterRatio), seed: cfg.seed, transform: cfg.augment ? new TrainTransform({ inputSize }) : evalT }));
     } else if (cfg.reference !== undefined) {
       reference = await loadReference(cfg.reference, td.numClasses, io);
       const refCfg = readRunConfig(cfg.reference);
