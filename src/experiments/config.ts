@@ -105,11 +105,9 @@ export function parseExperiment(text: string, file: string): ExperimentConfig {
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
   const c = r.data;
-  for (const d of c.datasets) {
-    for (const k of PATH_KEYS) if (typeof d[k] === 'string') d[k] = abs(d[k] as string);
+  for (const opts of [...c.datasets, c.train, ...c.methods.map((m) => m.options)] as Record<string, unknown>[]) {
+    for (const k of PATH_KEYS) if (typeof opts[k] === 'string') opts[k] = abs(opts[k]);
   }
-  for (const k of PATH_KEYS) if (typeof c.train[k] === 'string') c.train[k] = abs(c.train[k] as string);
-  for (const m of c.methods) for (const k of PATH_KEYS) if (typeof m.options[k] === 'string') m.options[k] = abs(m.options[k] as string);
   // The default output sits under the working directory, not beside the config (which may be read-only).
   return { ...c, out: c.out !== undefined ? abs(c.out) : resolve('runs', c.name), file: resolve(file) };
 }

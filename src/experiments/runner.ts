@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CHECKPOINT_FILE } from '../train/checkpoint.js';
 import { ConfigError, parseCliConfig, type CliConfig } from '../train/config.js';
+import { TRAIN_DEFAULTS } from '../train/defaults.js';
 import { runCliTraining, type RunIO } from '../train/run.js';
 import type { Summary, TrainEvent } from '../train/trainer.js';
 import { ExperimentConfigError, type ExperimentConfig } from './config.js';
@@ -42,8 +43,7 @@ export function planExperiment(exp: ExperimentConfig, o: { cacheDir?: string } =
         const runDir = join(exp.out, 'runs', dataset, m.label, `seed-${seed}`);
         const raw: Record<string, unknown> = {
           // saln train's own defaults, then the file's, most specific last.
-          model: exp.model, filterRatio: m.method === 'none' ? 0 : 0.8, epochs: 25, batchSize: 128, lr: 0.001, momentum: 0.9, weightDecay: 0,
-          featureSource: 'cache', featureModel: 'resnet50-keras', solver: 'auto', augment: true, saveSelections: false,
+          ...TRAIN_DEFAULTS, model: exp.model, filterRatio: m.method === 'none' ? 0 : 0.8,
           ...exp.train, ...dOpts, ...m.options,
           method: m.method, seed, out: runDir,
           ...(exp.reference ? { referenceHoldout: exp.reference.holdout, referenceEpochs: exp.reference.epochs, referenceDir: join(exp.out, 'references', dataset, `seed-${seed}`) } : {}),

@@ -82,7 +82,7 @@ export interface TrainConfig {
   extra?: Record<string, unknown>;
 }
 
-export const DEFAULTS = { epochs: 25, lr: 0.001, momentum: 0.9, weightDecay: 0, seed: 0, filterRatio: 0, featureSource: 'cache', solver: 'auto', saveSelections: false } as const;
+export { DEFAULTS } from './defaults.js';
 
 export const PHASES = ['data', 'scoring', 'selection', 'train', 'eval', 'checkpoint'] as const;
 export type Phase = (typeof PHASES)[number];

@@ -6,6 +6,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { UsageError, type CliIO } from '../io.js';
+import { TRAIN_DEFAULTS } from '../../train/defaults.js';
 
 function positiveInt(text: string): number {
   const v = Number(text);
@@ -140,23 +141,23 @@ export function trainCommand(io: CliIO): Command {
     .option('--reference-epochs <n>', 'with --reference-holdout: the reference\'s epochs (default: --epochs)', positiveInt)
     .option('--reference-dir <dir>', 'with --reference-holdout: where the reference run goes (default RUN_DIR/reference); a finished one with the same holdout is reused')
     .option('--jest-chunks <n>', 'jest: the number of chunks the kept samples are drawn in', positiveInt, 16)
-    .option('--epochs <n>', 'epochs', positiveInt, 25)
-    .option('--batch-size <b>', 'batch size B (before selection)', positiveInt, 128)
-    .option('--lr <x>', 'SGD learning rate (the paper: 0.001)', number, 0.001)
-    .option('--momentum <m>', 'SGD momentum', number, 0.9)
-    .option('--weight-decay <w>', 'SGD weight decay', number, 0)
+    .option('--epochs <n>', 'epochs', positiveInt, TRAIN_DEFAULTS.epochs)
+    .option('--batch-size <b>', 'batch size B (before selection)', positiveInt, TRAIN_DEFAULTS.batchSize)
+    .option('--lr <x>', 'SGD learning rate (the paper: 0.001)', number, TRAIN_DEFAULTS.lr)
+    .option('--momentum <m>', 'SGD momentum', number, TRAIN_DEFAULTS.momentum)
+    .option('--weight-decay <w>', 'SGD weight decay', number, TRAIN_DEFAULTS.weightDecay)
     .option('--seed <s>', 'seed of the init, data order, augmentation, splits and selectors', nonNegInt, 0)
     .option('--limit-train <n>', 'a class-balanced subset of n training samples', positiveInt)
     .option('--limit-val <n>', 'a class-balanced subset of n validation samples', positiveInt)
     .option('--limit-test <n>', 'a class-balanced subset of n test samples', positiveInt)
     .option('--out <dir>', 'the run directory (default runs/<method>-<time>)')
     .option('--resume <dir>', 'continue an interrupted run from its last checkpoint (other flags are ignored)')
-    .addOption(new Option('--feature-source <s>', 'saln: cache (pretrained features by id), pixels, or learner').choices(['cache', 'pixels', 'learner']).default('cache'))
-    .option('--feature-model <name>', 'saln with cache: the pretrained model (see `saln models list`)', 'resnet50-keras')
+    .addOption(new Option('--feature-source <s>', 'saln: cache (pretrained features by id), pixels, or learner').choices(['cache', 'pixels', 'learner']).default(TRAIN_DEFAULTS.featureSource))
+    .option('--feature-model <name>', 'saln with cache: the pretrained model (see `saln models list`)', TRAIN_DEFAULTS.featureModel)
     .option('--feature-size <px>', 'saln with cache: the feature model\'s input size (default: the model\'s, 224)', positiveInt)
     .option('--features <file>', 'saln with cache: use this feature cache file (from `saln features extract`)')
     .option('--image-size <px>', 'cache and model input size (default 32 for CIFAR-10, 224 otherwise)', positiveInt)
-    .addOption(new Option('--solver <s>', 'saln: eigen solver').choices(['auto', 'eigh', 'lanczos']).default('auto'))
+    .addOption(new Option('--solver <s>', 'saln: eigen solver').choices(['auto', 'eigh', 'lanczos']).default(TRAIN_DEFAULTS.solver))
     .option('--no-augment', 'no train-time augmentation (flip, rotation, color jitter)')
     .option('--threads <n>', 'intra-op engine threads (default: every core)', positiveInt)
     .addOption(new Option('--selection-mode <mode>', 'in-batch (train k of each batch of B) or super-batch (draw ⌈B/(1 − f)⌉, train B)').choices(['in-batch', 'super-batch']).default('in-batch'))
