@@ -6,11 +6,15 @@
 
 #include <malloc.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <thread>
 
+#include <unistd.h>
+
 #include "addon_data.h"
 #include "common.h"
+#include "cpu_allocator.h"
 
 namespace saln {
 
@@ -74,8 +78,43 @@ static void DefaultThreads() {
   if (n > 0) at::set_num_threads(static_cast<int>(n));
 }
 
+// Large CPU blocks come from the caching allocator (cpu_allocator.cc). SALN_CPU_CACHE_MB caps the
+// freed memory it keeps (default: a quarter of RAM; one ResNet-18 training step at batch 128
+// cycles through 1.3 GB of blocks); 0 leaves libtorch's allocator.
+static void InstallAllocator() {
+  size_t limit = static_cast<size_t>(sysconf(_SC_PHYS_PAGES)) * static_cast<size_t>(sysconf(_SC_PAGESIZE)) / 4;
+  const char* mb = std::getenv("SALN_CPU_CACHE_MB");
+  if (mb && *mb) {  // set but empty counts as unset
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(mb, &end, 10);
+    if (end != mb && *end == '\0' && mb[0] != '-') limit = static_cast<size_t>(v) << 20;
+    else std::fprintf(stderr, "saln: ignoring SALN_CPU_CACHE_MB=%s (expected a whole number of MiB; 0 turns the cache off)\n", mb);
+    if (limit == 0) return;
+  }
+  InstallCpuAllocator(limit);
+}
+
+// cpuCacheStats() -> { installed, allocatedBytes, cachedBytes, peakBytes, hits, misses }
+SALN_OP(cpuCacheStats, "cpuCacheStats") {
+  auto s = GetCpuCacheStats();
+  auto o = Napi::Object::New(call.Env());
+  o.Set("installed", Napi::Boolean::New(call.Env(), CpuAllocatorInstalled()));
+  o.Set("allocatedBytes", Napi::Number::New(call.Env(), static_cast<double>(s.allocatedBytes)));
+  o.Set("cachedBytes", Napi::Number::New(call.Env(), static_cast<double>(s.cachedBytes)));
+  o.Set("peakBytes", Napi::Number::New(call.Env(), static_cast<double>(s.peakBytes)));
+  o.Set("hits", Napi::Number::New(call.Env(), static_cast<double>(s.hits)));
+  o.Set("misses", Napi::Number::New(call.Env(), static_cast<double>(s.misses)));
+  return o;
+}
+
+SALN_OP(emptyCpuCache, "emptyCpuCache") {
+  EmptyCpuCache();
+  return call.Env().Undefined();
+}
+
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   TuneMalloc();
+  InstallAllocator();
   DefaultThreads();
   env.SetInstanceData(new AddonData());
   SALN_EXPORT(exports, manualSeed);
@@ -85,6 +124,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   SALN_EXPORT(exports, cudaDeviceCount);
   SALN_EXPORT(exports, setCudnnTf32);
   SALN_EXPORT(exports, versionInfo);
+  SALN_EXPORT(exports, cpuCacheStats);
+  SALN_EXPORT(exports, emptyCpuCache);
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   InitCreate(env, exports);
   InitMath(env, exports);

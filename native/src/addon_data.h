@@ -8,6 +8,9 @@ namespace saln {
 
 struct AddonData {
   Napi::FunctionReference errorClass;
+  // True while a tidy() scope is open: the tensors created then are freed by the scope, not by
+  // GC, so they are not reported to V8 (see Wrap in common.cc).
+  bool scoped = false;
   static constexpr napi_type_tag kHandleTag = {0x5a1f0c3e9b7d4a21ULL, 0x8e6b2c4f1d3a5e77ULL};
 };
 

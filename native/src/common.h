@@ -15,7 +15,7 @@ namespace saln {
 
 // Heap object behind each JS tensor handle (a Napi::External). dispose() drops the tensor
 // early; the finalizer deletes the box. `reported` is what we told V8 about, so GC feels the
-// native memory it cannot see.
+// native memory it cannot see (0 while a tidy() scope owns the tensor).
 struct Handle {
   at::Tensor t;
   int64_t reported = 0;
@@ -24,6 +24,7 @@ struct Handle {
 Napi::Value Wrap(Napi::Env env, at::Tensor t);
 Napi::Value WrapMany(Napi::Env env, const std::vector<at::Tensor>& ts);
 void Release(Napi::BasicEnv env, Handle* h);
+void ReportExternal(Napi::Env env, Handle* h);
 std::string Describe(const at::Tensor& t);
 at::ScalarType DtypeFromCode(int64_t code);
 int64_t CodeFromDtype(at::ScalarType st);

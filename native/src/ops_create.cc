@@ -65,6 +65,24 @@ SALN_OP(dispose, "dispose") {
   return call.Env().Undefined();
 }
 
+// setScoped(on) -> previous: tensors created while on are owned by a tidy() scope.
+SALN_OP(setScoped, "setScoped") {
+  auto* data = call.Env().GetInstanceData<AddonData>();
+  bool prev = data->scoped;
+  data->scoped = call.B(0);
+  return Napi::Boolean::New(call.Env(), prev);
+}
+
+// reportExternal(handle): the tensor outlives every scope, so GC must feel its memory from now on.
+SALN_OP(reportExternal, "reportExternal") {
+  Handle* h = call.H(0);
+  if (h->t.defined()) ReportExternal(call.Env(), h);
+  return call.Env().Undefined();
+}
+
+// reportedBytes(handle): what this tensor counts toward V8's external memory (for tests).
+SALN_OP(reportedBytes, "reportedBytes") { return Napi::Number::New(call.Env(), static_cast<double>(call.H(0)->reported)); }
+
 SALN_OP(isDisposed, "isDisposed") { return Napi::Boolean::New(call.Env(), !call.H(0)->t.defined()); }
 
 // full(shape, value, dtypeCode, device?)
@@ -121,6 +139,9 @@ void InitCreate(Napi::Env env, Napi::Object exports) {
   SALN_EXPORT(exports, shapeOf);
   SALN_EXPORT(exports, dispose);
   SALN_EXPORT(exports, isDisposed);
+  SALN_EXPORT(exports, setScoped);
+  SALN_EXPORT(exports, reportExternal);
+  SALN_EXPORT(exports, reportedBytes);
   SALN_EXPORT(exports, full);
   SALN_EXPORT(exports, zeros);
   SALN_EXPORT(exports, ones);

@@ -14,6 +14,22 @@ type H = NativeHandle;
 type Num = number;
 
 /** The addon's exports. Arguments are validated in TypeScript before they get here. */
+/** The caching CPU allocator's counters (native/src/cpu_allocator.cc); blocks of 1 MiB and up only. */
+export interface CpuCacheStats {
+  /** False when SALN_CPU_CACHE_MB=0 left libtorch's own allocator in place. */
+  installed: boolean;
+  /** Bytes held by live tensors. */
+  allocatedBytes: number;
+  /** Bytes freed and kept for reuse. */
+  cachedBytes: number;
+  /** The most allocatedBytes has been. */
+  peakBytes: number;
+  /** Requests served from the cache. */
+  hits: number;
+  /** Requests that needed new memory. */
+  misses: number;
+}
+
 export interface NativeBinding {
   setErrorClass(cls: new (message: string) => Error): void;
   manualSeed(seed: Num): void;
@@ -23,6 +39,8 @@ export interface NativeBinding {
   cudaDeviceCount(): Num;
   setCudnnTf32(on: boolean): void;
   versionInfo(): { torch: string; parallel: string };
+  cpuCacheStats(): CpuCacheStats;
+  emptyCpuCache(): void;
   // creation and lifetime
   fromBuffer(data: ArrayBufferView, shape: Num[], dtype: Num, device?: string): H;
   toBuffer(t: H): ArrayBuffer;
@@ -31,6 +49,11 @@ export interface NativeBinding {
   shapeOf(t: H): Num[];
   dispose(t: H): void;
   isDisposed(t: H): boolean;
+  /** Marks the tensors created from now on as owned by a tidy() scope (not reported to V8); returns the previous state. */
+  setScoped(on: boolean): boolean;
+  /** Reports a scope-owned tensor's host memory to V8 once it outlives every scope. */
+  reportExternal(t: H): void;
+  reportedBytes(t: H): number;
   full(shape: Num[], value: number | boolean, dtype: Num, device?: string): H;
   zeros(shape: Num[], dtype: Num, device?: string): H;
   ones(shape: Num[], dtype: Num, device?: string): H;

@@ -1,5 +1,5 @@
 /** Tensor factories, joins, and the engine's global settings (seed, threads, CUDA). */
-import { native } from '../binding/binding.js';
+import { native, type CpuCacheStats } from '../binding/binding.js';
 import { EngineError } from '../binding/errors.js';
 import { DTYPE_CODES, dtypeOfArray, type DType } from './dtype.js';
 import { Tensor, type Device } from './tensor.js';
@@ -165,4 +165,16 @@ export function setAllowTf32(on: boolean): void {
 }
 export function engineInfo(): { torch: string; parallel: string } {
   return native.versionInfo();
+}
+/**
+ * Counters of the caching CPU allocator, which keeps freed blocks of 1 MiB and up for the next
+ * batch: at most SALN_CPU_CACHE_MB of them (default a quarter of RAM), the least recently freed
+ * leaving first (0 turns the allocator off).
+ */
+export function cpuCacheStats(): CpuCacheStats {
+  return native.cpuCacheStats();
+}
+/** Returns the CPU allocator's cached free blocks to the system (torch.cuda.empty_cache's CPU twin). */
+export function emptyCpuCache(): void {
+  native.emptyCpuCache();
 }

@@ -89,6 +89,10 @@ export class Tensor {
   get isDisposed(): boolean {
     return this.#disposed;
   }
+  /** Scope bookkeeping (see scope.ts): the tensor now outlives every tidy(), so GC must feel its memory. */
+  unscoped(): void {
+    if (!this.#disposed) native.reportExternal(this.handle);
+  }
 
   // ---- host transfer
   /** Copies the elements, in C order, into a new typed array (int64 gives a BigInt64Array). */

@@ -1,12 +1,16 @@
 /**
  * Memory never grows without bound: 2,000 training steps of a small CNN end with RSS within
  * 50 MB of RSS at step 100, both with tidy() scopes and when only the finalizers free tensors.
+ * And tidy() scopes keep their activations out of V8's external-memory accounting.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { native } from '../../src/binding/binding.js';
 import { BatchNorm2d, Conv2d, F, Linear, Module, ReLU, Sequential } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
-import { manualSeed, randint, randn, tidy, type Tensor } from '../../src/tensor/index.js';
+import { keep, manualSeed, randint, randn, tidy, zeros, type Tensor } from '../../src/tensor/index.js';
 
 class SmallCNN extends Module {
   readonly body = this.registerModule('body', new Sequential(new Conv2d(3, 8, 3, { padding: 1 }), new BatchNorm2d(8), new ReLU(),
@@ -55,4 +59,57 @@ test('2,000 steps with no scope at all: finalizers and reported external memory 
     opt.step();
   });
   assert.ok(atEnd - at100 < 50 * MB, `RSS grew by ${((atEnd - at100) / MB).toFixed(1)} MB`);
+});
+
+// Host memory is reported to V8 (so GC feels leaked tensors) only for tensors no scope will free.
+test('tidy() scopes own their tensors: only what leaves the outermost scope is reported to V8', () => {
+  const bytes = (t: Tensor): number => native.reportedBytes(t.handle);
+  const outside = zeros([1000]);
+  assert.equal(bytes(outside), 4000, 'a tensor created outside any scope is reported at once');
+  let inner: Tensor | undefined;
+  let kept: Tensor | undefined;
+  const returned = tidy(() => {
+    const fromInner = tidy(() => {
+      inner = zeros([10, 10]);
+      assert.equal(bytes(inner), 0, 'scope-owned');
+      return zeros([500]);
+    });
+    assert.equal(bytes(fromInner), 0, 'returned to an enclosing scope: still owned');
+    kept = keep(zeros([250]));
+    assert.equal(bytes(kept), 1000, 'keep() hands it to GC');
+    return fromInner;
+  });
+  assert.equal(bytes(returned), 2000, 'returned from the outermost scope');
+  assert.ok(inner!.isDisposed);
+  assert.throws(() => tidy(() => {
+    zeros([8]);
+    throw new Error('boom');
+  }), /boom/);
+  assert.equal(bytes(zeros([8])), 32, 'a throwing scope leaves no scope open');
+  for (const t of [outside, returned, kept!]) t.dispose();
+});
+
+// In a fresh process: garbage left by the tests above may be collected at any time.
+test('large short-lived activations inside tidy() cause no full GCs', () => {
+  const script = `import { constants, PerformanceObserver } from 'node:perf_hooks';
+import { Conv2d } from ${JSON.stringify(fileURLToPath(new URL('../../src/nn/index.js', import.meta.url)))};
+import { noGrad, randn, tidy } from ${JSON.stringify(fileURLToPath(new URL('../../src/tensor/index.js', import.meta.url)))};
+let major = 0;
+const obs = new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++;
+});
+obs.observe({ entryTypes: ['gc'] });
+const conv = new Conv2d(16, 16, 3, { padding: 1 });
+const x = randn([8, 16, 128, 128]); // 8 MB per activation
+for (let i = 0; i < 40; i++) {
+  tidy(() => noGrad(() => {
+    let h = x;
+    for (let j = 0; j < 24; j++) h = conv.forward(h); // 192 MB live at the end of each pass
+    return h.sum().item();
+  }));
+}
+setTimeout(() => { obs.disconnect(); console.log(major); }, 50); // gc entries arrive asynchronously`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  const major = Number(out.trim());
+  assert.equal(major, 0, `${major} full GCs`);
 });
