@@ -2,9 +2,10 @@
 """PyTorch side of bench:features: torchvision ResNet-50 pooled-feature extraction (eval, no_grad).
 
 Usage: /usr/bin/python3 bench/features_torch.py --size 224 --batch 16 --threads 2 --warmup 1 --steps 4
-Prints one JSON line: {"img_s": ..., "step_s": [...], "torch": "..."}.
+Prints one JSON line: {"img_s": ..., "step_s": [...] (sorted, timed batches), "trace": [...]
+(every batch in order: seconds, minor page faults, RSS), "torch": "..."}.
 """
-import argparse, json, time
+import argparse, json, resource, time
 import torch, torch.nn as nn, torchvision
 
 p = argparse.ArgumentParser()
@@ -22,14 +23,24 @@ m.fc = nn.Identity()  # pooled 2048-d features, as saln's forwardFeatures
 m.eval()
 x = torch.rand(a.batch, 3, a.size, a.size) * 255
 mean = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+
+
+def rss_mb():
+    return int(open('/proc/self/statm').read().split()[1]) * resource.getpagesize() / 2**20
+
+
 times = []
+trace = []  # every batch, warm-ups included, in order: seconds, minor page faults, RSS (MB)
 with torch.no_grad():
     for i in range(a.warmup + a.steps):
+        f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         f = m(x.flip(1) - mean)  # the same "caffe" preprocessing as the engine side
         f.numpy().copy()
+        dt = time.perf_counter() - t0
+        trace.append({'s': round(dt, 4), 'faults': resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0, 'rss_mb': round(rss_mb())})
         if i >= a.warmup:
-            times.append(time.perf_counter() - t0)
+            times.append(dt)
 times.sort()
 med = times[len(times) // 2]
-print(json.dumps({'img_s': a.batch / med, 'step_s': times, 'torch': torch.__version__}))
+print(json.dumps({'img_s': a.batch / med, 'step_s': times, 'trace': trace, 'torch': torch.__version__}))
