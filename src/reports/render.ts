@@ -1,15 +1,18 @@
 /**
  * Vega-Lite spec → SVG (vega-lite's compiler, then a headless vega View that renders nothing
  * but can serialize to SVG) → PNG (resvg, with the system fonts loaded: without them resvg draws
- * no text at all). The only module that imports vega, vega-lite and resvg.
+ * no text at all). The only module that imports vega, vega-lite and resvg, and it loads them on
+ * first use: `import 'saln'` should not pay for a chart library it may never call.
  */
-import { Resvg } from '@resvg/resvg-js';
-import { parse, View } from 'vega';
-import { compile, type TopLevelSpec } from 'vega-lite';
+import { createRequire } from 'node:module';
+import type { TopLevelSpec } from 'vega-lite';
 import { FONT } from './charts.js';
+
+const require = createRequire(import.meta.url);
 
 /** The chart as a standalone SVG document. */
 export async function specToSvg(spec: TopLevelSpec): Promise<string> {
+  const [{ parse, View }, { compile }] = await Promise.all([import('vega'), import('vega-lite')]);
   const vg = compile(spec).spec;
   const view = new View(parse(vg), { renderer: 'none' });
   try {
@@ -21,6 +24,7 @@ export async function specToSvg(spec: TopLevelSpec): Promise<string> {
 
 /** Rasterizes an SVG document to PNG bytes on white, at `scale` times its size (2: crisp on paper and HiDPI screens). */
 export function svgToPng(svg: string, o: { scale?: number } = {}): Uint8Array {
+  const { Resvg } = require('@resvg/resvg-js') as typeof import('@resvg/resvg-js');
   const r = new Resvg(svg, {
     background: 'white',
     fitTo: { mode: 'zoom', value: o.scale ?? 2 },
