@@ -6,7 +6,7 @@
  * seeds at each epoch (and of the x value: wall time and samples differ between seeds).
  */
 import type { TopLevelSpec } from 'vega-lite';
-import { epochSeries } from './series.js';
+import { epochSeries, validationSeries, type EpochPoint, type ValidationPoint } from './series.js';
 import type { DatasetTable, Row } from './tables.js';
 import type { SelectionBatch } from './selection.js';
 import type { FcWeights } from './weights.js';
@@ -43,24 +43,30 @@ interface CurvePoint {
 
 const avg = (xs: number[]): number => xs.reduce((a, v) => a + v, 0) / xs.length;
 
-/** Mean curves of a row: at epoch i, the mean over the seeds that have epoch i. */
-function meanCurves(row: Row): CurvePoint[] {
-  const series = row.runs.map((r) => epochSeries(r.metrics));
-  const len = Math.max(0, ...series.map((s) => s.length));
+/** At point i of the runs' series, the mean over the seeds that have point i (of x values too). */
+function meanSeries<P extends ValidationPoint>(label: string, split: 'train' | 'val', series: P[][], value: Record<'loss' | 'accuracy', (p: P) => number | null>): CurvePoint[] {
   const out: CurvePoint[] = [];
+  const len = Math.max(0, ...series.map((s) => s.length));
   for (let i = 0; i < len; i++) {
-    const pts = series.map((s) => s[i]).filter((p) => p !== undefined);
-    const base = { label: row.label, epoch: pts[0]!.epoch, wall: avg(pts.map((p) => p.wallSeconds)), samples: avg(pts.map((p) => p.gradientSamples)), seeds: pts.length };
-    const add = (split: 'train' | 'val', metric: 'loss' | 'accuracy', vs: (number | null)[]): void => {
-      const v = vs.filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
-      if (v.length) out.push({ ...base, split, metric, value: avg(v) });
-    };
-    add('train', 'loss', pts.map((p) => p.trainLoss));
-    add('train', 'accuracy', pts.map((p) => p.trainAccuracy));
-    add('val', 'loss', pts.map((p) => p.valLoss));
-    add('val', 'accuracy', pts.map((p) => p.valAccuracy));
+    const pts = series.map((s) => s[i]).filter((p): p is P => p !== undefined);
+    const base = { label, split, epoch: avg(pts.map((p) => p.epoch)), wall: avg(pts.map((p) => p.wallSeconds)), samples: avg(pts.map((p) => p.gradientSamples)), seeds: pts.length };
+    for (const metric of ['loss', 'accuracy'] as const) {
+      const v = pts.map(value[metric]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+      if (v.length) out.push({ ...base, metric, value: avg(v) });
+    }
   }
   return out;
+}
+
+/**
+ * Mean curves of a row: train at each epoch; validation at every validation (validationSeries:
+ * with --eval-every, also those inside epochs, at fractional epochs).
+ */
+function meanCurves(row: Row): CurvePoint[] {
+  return [
+    ...meanSeries<EpochPoint>(row.label, 'train', row.runs.map((r) => epochSeries(r.metrics)), { loss: (p) => p.trainLoss, accuracy: (p) => p.trainAccuracy }),
+    ...meanSeries(row.label, 'val', row.runs.map((r) => validationSeries(r.metrics)), { loss: (p) => p.valLoss, accuracy: (p) => p.valAccuracy }),
+  ];
 }
 
 const colorOf = (labels: string[]) => ({ field: 'label', type: 'nominal' as const, title: 'method', scale: { domain: labels } });

@@ -2,7 +2,7 @@
 export { mean, sampleStd, studentTQuantile, studentTCdf, summarize, type Stat } from './stats.js';
 export { buildTables, compare, type Comparison, type DatasetTable, type Row, type Tables, type TimeToTarget } from './tables.js';
 export { formatSummaryTable, formatTables, formatStat, datasetTablesHtml } from './table-format.js';
-export { epochSeries, timeToTarget, type EpochPoint } from './series.js';
+export { accuracyWithin, epochSeries, timeToTarget, validationSeries, type BudgetPoint, type EpochPoint } from './series.js';
 export { curveCharts, selectionChart, weightsChart, type Chart } from './charts.js';
 export { pca2, type Projection } from './pca.js';
 export { readSelectionExamples, SELECTION_EXAMPLES_FILE, type SelectionBatch, type SelectionExamples } from './selection.js';

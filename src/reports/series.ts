@@ -3,7 +3,12 @@
  * end of each epoch. Prefers the trainer's own `cumulative` record when metrics.jsonl has it;
  * otherwise sums the epochs' wall_seconds (training and validation; checkpoint writes are not
  * in an epoch's wall_seconds) and trained_samples.
+ *
+ * Runs trained with --eval-every also have validations inside epochs (val_points);
+ * validationSeries merges them with the epoch ends, so equal-budget lookups and time to target
+ * are not limited to epoch granularity.
  */
+import type { ValPoint } from '../train/eval-every.js';
 import type { EpochMetrics } from '../train/trainer.js';
 
 /** What newer trainers add to each epoch's metrics (optional: older runs lack it). */
@@ -42,17 +47,43 @@ export function epochSeries(metrics: readonly EpochMetrics[]): EpochPoint[] {
   });
 }
 
-/** Cumulative wall seconds at the first epoch whose validation accuracy reaches target; null if none does. */
-export function timeToTarget(points: readonly EpochPoint[], target: number): number | null {
+/** Where a validation happened and what it scored: what the budget lookups need of a point. */
+export type BudgetPoint = Pick<EpochPoint, 'valAccuracy' | 'wallSeconds' | 'gradientSamples'>;
+
+/** A validation: at an epoch's end, or inside it (epoch then fractional: 1.5 is halfway through the second). */
+export type ValidationPoint = Pick<EpochPoint, 'epoch' | 'valLoss' | 'valAccuracy' | 'wallSeconds' | 'gradientSamples'>;
+
+/**
+ * Every validation of a run in order of gradient samples: the epoch ends and, when the run has
+ * them, the mid-epoch val_points (whose wall seconds, like the epochs', leave their own time out).
+ * Without val_points this is epochSeries.
+ */
+export function validationSeries(metrics: readonly EpochMetrics[]): ValidationPoint[] {
+  const ends = epochSeries(metrics);
+  const mids: ValidationPoint[] = metrics.flatMap((m, i) => {
+    const pts = (m as { val_points?: ValPoint[] }).val_points ?? [];
+    const from = i > 0 ? ends[i - 1]!.gradientSamples : 0;
+    const span = ends[i]!.gradientSamples - from;
+    return pts.map((p) => ({
+      epoch: m.epoch - 1 + (span > 0 ? (p.gradient_samples - from) / span : 1),
+      valLoss: p.val_loss ?? null, valAccuracy: p.val_accuracy ?? null, wallSeconds: p.wall_seconds, gradientSamples: p.gradient_samples,
+    }));
+  });
+  if (!mids.length) return ends;
+  return [...ends, ...mids].sort((a, b) => a.gradientSamples - b.gradientSamples || a.wallSeconds - b.wallSeconds);
+}
+
+/** Cumulative wall seconds at the first point (in order) whose validation accuracy reaches target; null if none does. */
+export function timeToTarget(points: readonly BudgetPoint[], target: number): number | null {
   const hit = points.find((p) => p.valAccuracy !== null && p.valAccuracy >= target);
   return hit ? hit.wallSeconds : null;
 }
 
 /**
- * The best validation accuracy among epochs that ended within a budget (cumulative wall seconds,
- * or gradient samples); null when even the first epoch went past it.
+ * The best validation accuracy among points (epoch ends, or validationSeries' points) within a
+ * budget (cumulative wall seconds, or gradient samples); null when even the first went past it.
  */
-export function accuracyWithin(points: readonly EpochPoint[], budget: number, by: 'wallSeconds' | 'gradientSamples'): number | null {
+export function accuracyWithin(points: readonly BudgetPoint[], budget: number, by: 'wallSeconds' | 'gradientSamples'): number | null {
   let best: number | null = null;
   for (const p of points) {
     if (p[by] > budget || p.valAccuracy === null) continue;

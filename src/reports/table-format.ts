@@ -98,8 +98,8 @@ export function datasetTablesHtml(d: DatasetTable): string {
     ['method', 'Δ test acc vs none', 'Δ wall s vs none', 'wall ratio vs none', 'Δ test acc vs random (same ratio)', 'Δ wall s vs random', 'wall ratio vs random'],
     d.rows.map((r) => [r.label, formatComparison(r.vsNone, 'acc'), formatComparison(r.vsNone, 'wall'), r.vsNone ? r.vsNone.wallRatio.toFixed(2) : '—',
       formatComparison(r.vsRandom, 'acc'), formatComparison(r.vsRandom, 'wall'), r.vsRandom ? r.vsRandom.wallRatio.toFixed(2) : '—']));
-  const atBudget = (a: AtBudget | null): string => (a === null || a.reached === 0 ? 'no epoch within it' : `${formatStat(a.accuracy, 'pct')}${a.reached < a.of ? ` (${a.reached}/${a.of} seeds)` : ''}`);
-  const budget = d.budget === null ? '' : `\n${htmlTable(`${d.dataset}: equal budgets — best validation accuracy (%) among epochs that ended within the cheapest method's mean wall time (${d.budget.seconds.toFixed(1)} s) and mean gradient samples (${Math.round(d.budget.gradientSamples).toLocaleString('en-US')})`,
+  const atBudget = (a: AtBudget | null): string => (a === null || a.reached === 0 ? 'no validation within it' : `${formatStat(a.accuracy, 'pct')}${a.reached < a.of ? ` (${a.reached}/${a.of} seeds)` : ''}`);
+  const budget = d.budget === null ? '' : `\n${htmlTable(`${d.dataset}: equal budgets — best validation accuracy (%) among validations (epoch ends, and --eval-every points) within the cheapest method's mean wall time (${d.budget.seconds.toFixed(1)} s) and mean gradient samples (${Math.round(d.budget.gradientSamples).toLocaleString('en-US')})`,
     ['method', `val acc within ${d.budget.seconds.toFixed(1)} s`, `val acc within ${Math.round(d.budget.gradientSamples).toLocaleString('en-US')} gradient samples`],
     d.rows.map((r) => [r.label, atBudget(r.atSeconds), atBudget(r.atSamples)]))}`;
   return `${main}\n${costs}\n${cmp}${budget}`;

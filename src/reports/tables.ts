@@ -7,7 +7,7 @@
  */
 import type { RunRecord } from '../experiments/run-record.js';
 import { PHASES, type Phase } from '../train/trainer.js';
-import { accuracyWithin, epochSeries, timeToTarget } from './series.js';
+import { accuracyWithin, timeToTarget, validationSeries } from './series.js';
 import { summarize, type Stat } from './stats.js';
 
 /** A difference of this row to a reference group, paired by seed. */
@@ -72,7 +72,8 @@ export interface DatasetTable {
   dataset: string;
   /**
    * Equal budgets: the cheapest method's mean wall seconds and mean gradient samples. Each row's
-   * atSeconds / atSamples is its best validation accuracy among epochs that ended within them.
+   * atSeconds / atSamples is its best validation accuracy among epochs that ended within them
+   * (and mid-epoch validations within them, for runs trained with --eval-every).
    */
   budget: { seconds: number; gradientSamples: number } | null;
   /** The validation accuracy time-to-target uses (null: no run has validation metrics). */
@@ -106,7 +107,7 @@ function buildRow(dataset: string, label: string, runs: RunRecord[], target: num
   const phases = Object.fromEntries(PHASES.map((p) => [p, summarize(sums.map((s) => num(s.phases?.[p])))])) as Record<Phase, Stat>;
   let ttt: TimeToTarget | null = null;
   if (target !== null) {
-    const times = runs.map((r) => timeToTarget(epochSeries(r.metrics), target)).filter((t): t is number => t !== null);
+    const times = runs.map((r) => timeToTarget(validationSeries(r.metrics), target)).filter((t): t is number => t !== null);
     ttt = { seconds: summarize(times), reached: times.length, of: runs.length };
   }
   return {
@@ -193,7 +194,7 @@ function attachBudgets(rows: Row[]): DatasetTable['budget'] {
   const budget = { seconds: Math.min(...secs), gradientSamples: Math.min(...samples) };
   for (const r of rows) {
     const at = (by: 'wallSeconds' | 'gradientSamples', b: number): AtBudget => {
-      const accs = r.runs.map((run) => accuracyWithin(epochSeries(run.metrics), b, by)).filter((a): a is number => a !== null);
+      const accs = r.runs.map((run) => accuracyWithin(validationSeries(run.metrics), b, by)).filter((a): a is number => a !== null);
       return { accuracy: summarize(accs), reached: accs.length, of: r.runs.length };
     };
     r.atSeconds = at('wallSeconds', budget.seconds);

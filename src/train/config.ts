@@ -25,6 +25,7 @@ const FLAG: Record<string, string> = {
   featureSize: '--feature-size', imageSize: '--image-size', solver: '--solver', augment: '--no-augment', threads: '--threads', featuresFile: '--features', filterSchedule: '--filter-schedule', filterRatioEnd: '--filter-ratio-end', reference: '--reference', jestChunks: '--jest-chunks',
   referenceHoldout: '--reference-holdout', referenceEpochs: '--reference-epochs', referenceDir: '--reference-dir',
   selectionMode: '--selection-mode', lrScaling: '--lr-scaling', device: '--device', budgetSeconds: '--budget-seconds', budgetGradientSamples: '--budget-gradient-samples',
+  evalEvery: '--eval-every',
 };
 
 export const cliConfigSchema = z.object({
@@ -77,6 +78,8 @@ export const cliConfigSchema = z.object({
   device: z.enum(DEVICES).default('cpu'),
   budgetSeconds: z.number().positive('must be > 0').optional(),
   budgetGradientSamples: z.number().int('must be an integer').min(1, 'must be >= 1').optional(),
+  /** Also validate every N gradient samples (mid-epoch points for equal-budget comparisons). */
+  evalEvery: z.number().int('must be an integer').min(1, 'must be >= 1').optional(),
 }).superRefine((c, ctx) => {
   // Super-batch mode always trains B, so only in-batch mode can keep 0 samples.
   const inBatch = c.selectionMode === 'in-batch';

@@ -17,6 +17,7 @@ export { buildLearner, LEARNERS, TinyCNN, type Learner } from './models.js';
 export { loaderSource, tensorSource, type BatchSource, type BatchLike, type TrainData } from './source.js';
 export { drawnBatchSize, SELECTION_MODES, LR_SCALINGS, DEVICES, type SelectionMode, type LrScaling, type TrainDevice } from './modes.js';
 export { budgetReached, type Budget, type StoppedBy } from './budget.js';
+export { crossesMultiple, type ValPoint } from './eval-every.js';
 export { writeSelectionExamples, exampleKey, EXAMPLES_FILE, type SelectionExample } from './examples.js';
 export { ratioAt, SCHEDULES, type FilterSchedule, type ScheduleKind } from './schedule.js';
 export { balancedSubset, runCliTraining, type RunIO } from './run.js';

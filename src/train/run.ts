@@ -237,6 +237,7 @@ export async function runCliTraining(cfg: CliConfig, io: RunIO, hooks: { onEvent
       lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay, seed: cfg.seed, featureSource: cfg.featureSource as TrainConfig['featureSource'],
       solver: cfg.solver, saveSelections: cfg.saveSelections, jestChunks: cfg.jestChunks, reference: referenceNote,
       selectionMode: cfg.selectionMode, lrScaling: cfg.lrScaling, device: cfg.device,
+      ...(cfg.evalEvery !== undefined ? { evalEvery: cfg.evalEvery } : {}),
       ...(cfg.budgetSeconds !== undefined || cfg.budgetGradientSamples !== undefined
         ? { budget: { ...(cfg.budgetSeconds !== undefined ? { seconds: cfg.budgetSeconds } : {}), ...(cfg.budgetGradientSamples !== undefined ? { gradientSamples: cfg.budgetGradientSamples } : {}) } }
         : {}),

@@ -18,6 +18,8 @@
  *
  * Every epoch row carries `cumulative`: the counts and wall seconds of the run so far, so reports
  * can plot accuracy against wall time or gradient samples.
+ * With evalEvery, epochs also validate where the gradient samples reach a multiple of it
+ * (eval-every.ts: val_points); that time is eval, kept out of the wall clock and the budgets.
  *
  * Determinism: the model is initialized after manualSeed(seed); the engine's generator is
  * reseeded at each epoch's start from (seed, epoch); the data order and augmentation depend only
@@ -38,6 +40,7 @@ import { SGD } from '../optim/sgd.js';
 import { keptCount } from '../selection/index.js';
 import { cudaDeviceCount, manualSeed, noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { budgetReached, type Budget, type StoppedBy } from './budget.js';
+import { crossesMultiple, type ValPoint } from './eval-every.js';
 import { EXAMPLES_FILE, writeSelectionExamples, type SelectionExample } from './examples.js';
 import { drawnBatchSize, keepFor, type LrScaling, type SelectionMode, type TrainDevice } from './modes.js';
 import { loadCheckpoint, saveCheckpoint, CHECKPOINT_FILE, type CheckpointState } from './checkpoint.js';
@@ -78,6 +81,11 @@ export interface TrainConfig {
   budget?: Budget;
   /** Where the learner trains (default 'cpu'). */
   device?: TrainDevice;
+  /**
+   * Also validate each time the run's gradient samples reach a multiple of this (eval-every.ts);
+   * needs a validation split. A multiple reached at an epoch's last step is that epoch's own validation.
+   */
+  evalEvery?: number;
   /** Anything else the caller wants recorded (dataset, paths, limits). */
   extra?: Record<string, unknown>;
 }
@@ -133,6 +141,8 @@ export interface EpochMetrics {
   cumulative: Cumulative;
   /** Present (true) when a budget stopped the run inside this epoch. */
   partial?: true;
+  /** With evalEvery: the validations inside this epoch, in step order (the epoch-end one is val_*). */
+  val_points?: ValPoint[];
 }
 
 export interface Summary {
@@ -274,6 +284,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (selector.needs.features && !data.featureLookup) throw new Error(`method ${cfg.method} with feature source 'cache' needs cached features (data.featureLookup)`);
   if (selector.needs.referenceLoss && !o.reference) throw new Error(`method ${cfg.method} needs a reference model (TrainOptions.reference)`);
   const seesFeatures = Boolean(selector.needs.features || selector.needs.pixels || selector.needs.learnerFeatures);
+  const evalEvery = cfg.evalEvery ?? null;
+  if (evalEvery !== null && !(Number.isInteger(evalEvery) && evalEvery >= 1)) throw new Error(`evalEvery: expected an integer >= 1, got ${evalEvery}`);
+  if (evalEvery !== null && !data.val) throw new Error('evalEvery: validating every N gradient samples needs a validation split (TrainData.val is null)');
 
   manualSeed(cfg.seed);
   const model = o.learner ?? buildLearner(cfg.model, data.numClasses);
@@ -320,7 +333,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const ratio = ratioAt(cfg.filterRatio, cfg.schedule, epoch, cfg.epochs);
     const drawn = drawnBatchSize(mode, cfg.batchSize, ratio);
     const source = sourceFor(data.train, mode, drawn);
-    const epStart = performance.now();
+    // Moved forward by mid-epoch validations, like sessionStart: their time is not the epoch's.
+    let epStart = performance.now();
     manualSeed(deriveSeed(cfg.seed, 'engine', epoch));
     model.train();
     let lossSum = 0;
@@ -331,6 +345,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     let stoppedBy: StoppedBy | null = null;
     let partial = false;
     let example: SelectionExample | null = null;
+    const points: ValPoint[] = [];
     const selections: { epoch: number; batch: number; kept: string[] }[] = [];
     const begun = selector.beginEpoch?.(epoch, cfg.epochs, cfg.seed);
     const bar = startEpochBar(o.progress === true, `epoch ${epoch + 1}/${cfg.epochs}`, source.samples);
@@ -349,6 +364,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           break;
         }
         const { ids } = next.value;
+        const samplesBefore = counts.gradient_samples;
         if (ids.length > drawn) throw new Error(`${mode} mode draws ${drawn} samples per batch, but the train source delivered ${ids.length}`);
         const x = onDevice(next.value.x, device);
         const y = onDevice(next.value.y, device);
@@ -458,6 +474,19 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           x.dispose();
           y.dispose();
         }
+        // A multiple reached at the epoch's last step (or the budget's) is left to the epoch-end validation.
+        if (evalEvery !== null && !stoppedBy && bi + 1 < source.batches && crossesMultiple(samplesBefore, counts.gradient_samples, evalEvery)) {
+          const wall = wallNow();
+          t = performance.now();
+          // Eval mode draws nothing from the engine's generator (no dropout, no BN update), so training is unchanged.
+          const v = await evaluate(model, data.val!, device);
+          const ms = performance.now() - t;
+          ep.eval += ms / 1000;
+          // Out of the run's and the epoch's wall clock: validating more often never makes a method look slower.
+          sessionStart += ms;
+          epStart += ms;
+          points.push({ gradient_samples: counts.gradient_samples, wall_seconds: wall, val_loss: v.loss, val_accuracy: v.accuracy });
+        }
       }
     } finally {
       bar.stop();
@@ -486,6 +515,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       },
     };
     if (partial) m.partial = true;
+    if (evalEvery !== null) m.val_points = points;
     state.metrics.push(m);
     if (val && (state.bestVal === null || val.accuracy > state.bestVal)) state.bestVal = val.accuracy;
     for (const p of PHASES) phases[p] += ep[p];

@@ -61,6 +61,15 @@ test('config errors name the field by its path in the file', () => {
   assert.throws(() => readExperiment(join(dir, 'absent.yaml')), /cannot read experiment config .*absent\.yaml/);
 });
 
+test('evalEvery: set for every method under train, overridden per method, validated by saln train\'s rules', () => {
+  const exp = parseExperiment('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\ntrain: { batchSize: 8, evalEvery: 32 }\nmethods: [none, { method: random, evalEvery: 8 }]\n', join(dir, 'x.yaml'));
+  assert.deepEqual(planExperiment(exp).map((p) => [p.label, p.config.evalEvery]), [['none', 32], ['random', 8]]);
+  const bad = parseExperiment('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\ntrain: { evalEvery: 0 }\nmethods: [none]\n', join(dir, 'x.yaml'));
+  assert.throws(() => planExperiment(bad), /methods\[0\] \(none\), seed 0: evalEvery: must be >= 1/);
+  const off = parseExperiment('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nmethods: [none]\n', join(dir, 'x.yaml'));
+  assert.equal(planExperiment(off)[0]!.config.evalEvery, undefined, 'off unless set');
+});
+
 test('relative paths resolve against the config file; JSON configs work too', () => {
   const file = join(dir, 'rel.json');
   writeFileSync(file, JSON.stringify({ name: 'rel', out: 'out-rel', datasets: [{ dataset: 'cifar10', dataDir: 'c10' }], methods: ['none'] }));

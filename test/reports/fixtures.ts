@@ -40,13 +40,17 @@ export function recordsOf(dirs: string[]): RunRecord[] {
 
 const phases = (train: number) => ({ data: 0.1, scoring: 0, selection: 0, train, eval: 0.2, checkpoint: 0 });
 
-/** A hand-made complete run: its epochs' accuracies and wall times, and its test accuracy and wall time. */
-export function fakeRun(o: { id: number; label: string; method?: string; seed: number; ratio?: number; mode?: 'in-batch' | 'super-batch'; dataset?: string; test: number; wall: number; epochs?: { val: number; wall: number; trained?: number }[]; status?: 'complete' | 'incomplete' }): RunRecord {
+/** A mid-epoch validation of a hand-made run (--eval-every): the run's cumulative samples and wall seconds at it. */
+export interface FakePoint { val: number; samples: number; wall: number }
+
+/** A hand-made complete run: its epochs' accuracies and wall times (and mid-epoch points), and its test accuracy and wall time. */
+export function fakeRun(o: { id: number; label: string; method?: string; seed: number; ratio?: number; mode?: 'in-batch' | 'super-batch'; dataset?: string; test: number; wall: number; epochs?: { val: number; wall: number; trained?: number; points?: FakePoint[] }[]; status?: 'complete' | 'incomplete' }): RunRecord {
   const epochs = o.epochs ?? [{ val: o.test, wall: o.wall }];
   // Rows as run directories written before per-epoch cumulative counts existed: the report sums them itself.
   const metrics = epochs.map((e, i) => ({
     epoch: i + 1, filter_ratio: o.ratio ?? 0, train_loss: 1 - e.val / 2, train_accuracy: e.val, val_loss: 1 - e.val / 2, val_accuracy: e.val,
     trained_samples: e.trained ?? 100, seen_samples: 100, steps: 10, seconds: phases(e.wall - 0.3), wall_seconds: e.wall,
+    ...(e.points ? { val_points: e.points.map((p) => ({ gradient_samples: p.samples, wall_seconds: p.wall, val_loss: 1 - p.val / 2, val_accuracy: p.val })) } : {}),
   })) as unknown as EpochMetrics[];
   const summary: Summary = {
     method: o.method ?? o.label, model: 'tiny-cnn', filter_ratio: o.ratio ?? 0, epochs: epochs.length, test_accuracy: o.test, test_loss: 1 - o.test / 2,

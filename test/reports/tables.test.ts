@@ -2,8 +2,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildTables } from '../../src/reports/tables.js';
+import { curveCharts } from '../../src/reports/charts.js';
+import { accuracyWithin, epochSeries, timeToTarget, validationSeries } from '../../src/reports/series.js';
 import { formatStat, formatSummaryTable } from '../../src/reports/table-format.js';
-import { fakeRun } from './fixtures.js';
+import { fakeRun, type FakePoint } from './fixtures.js';
 
 const T2 = 4.302653; // t(0.975, 2)
 
@@ -151,4 +153,50 @@ test('the random control matches the selection mode too', () => {
   assert.equal(row('saln').vsRandom!.against, 'random');
   assert.equal(row('saln-super').vsRandom!.against, 'random-super');
   assert.ok(Math.abs(row('saln-super').vsRandom!.testAccuracy.mean - 0.02) < 1e-12);
+});
+
+test('--eval-every points: a budget inside the expensive method\'s first epoch finds them; without them it finds nothing', () => {
+  // none: 2 epochs of 4 s and 100 samples; saln: 3 epochs of 1 s and 20 samples (budgets: 3 s, 60 samples).
+  const none = (id: number, points?: FakePoint[]) => fakeRun({ id, label: 'none', seed: 0, test: 0.9, wall: 8, epochs: [{ val: 0.5, wall: 4, points }, { val: 0.9, wall: 4 }] });
+  const saln = fakeRun({ id: 2, label: 'saln', seed: 0, ratio: 0.8, test: 0.6, wall: 3, epochs: [0.3, 0.6, 0.55].map((val) => ({ val, wall: 1, trained: 20 })) });
+  const at = (runs: ReturnType<typeof fakeRun>[]) => {
+    const d = buildTables(runs, { targetAccuracy: 0.42 }).datasets[0]!;
+    const row = d.rows.find((r) => r.label === 'none')!;
+    return { budget: d.budget, seconds: row.atSeconds!, samples: row.atSamples!, ttt: row.timeToTarget!.seconds.mean };
+  };
+  const without = at([none(1), saln]);
+  assert.deepEqual(without.budget, { seconds: 3, gradientSamples: 60 });
+  assert.equal(without.seconds.reached, 0, 'the first epoch ends at 4 s');
+  assert.equal(without.samples.reached, 0, 'the first epoch ends at 100 samples');
+  assert.equal(without.ttt, 4);
+  // Validations at 50 samples (1.5 s, 35%) and 75 samples (2.5 s, 45%) inside the first epoch.
+  const withPoints = at([none(1, [{ val: 0.35, samples: 50, wall: 1.5 }, { val: 0.45, samples: 75, wall: 2.5 }]), saln]);
+  assert.deepEqual(withPoints.budget, without.budget);
+  assert.deepEqual([withPoints.samples.reached, withPoints.samples.accuracy.mean], [1, 0.35]);
+  assert.deepEqual([withPoints.seconds.reached, withPoints.seconds.accuracy.mean], [1, 0.45]);
+  assert.equal(withPoints.ttt, 2.5, 'time to target at the first point that reaches it');
+  // The series: epoch ends and points by gradient samples, the points at fractional epochs.
+  const series = validationSeries(none(1, [{ val: 0.35, samples: 50, wall: 1.5 }, { val: 0.45, samples: 75, wall: 2.5 }]).metrics);
+  assert.deepEqual(series.map((p) => [p.epoch, p.gradientSamples, p.wallSeconds, p.valAccuracy]), [[0.5, 50, 1.5, 0.35], [0.75, 75, 2.5, 0.45], [1, 100, 4, 0.5], [2, 200, 8, 0.9]]);
+});
+
+test('runs without val_points: validationSeries is epochSeries, and the lookups are as before', () => {
+  const r = fakeRun({ id: 1, label: 'none', seed: 0, test: 0.9, wall: 6, epochs: [{ val: 0.5, wall: 2 }, { val: 0.7, wall: 2 }, { val: 0.9, wall: 2 }] });
+  assert.deepEqual(validationSeries(r.metrics), epochSeries(r.metrics));
+  assert.equal(accuracyWithin(validationSeries(r.metrics), 250, 'gradientSamples'), 0.7);
+  assert.equal(timeToTarget(validationSeries(r.metrics), 0.7), 4);
+});
+
+test('the validation curves and accuracy against gradient samples draw the --eval-every points too', () => {
+  const runs = [
+    fakeRun({ id: 1, label: 'none', seed: 0, test: 0.9, wall: 8, epochs: [{ val: 0.5, wall: 4, points: [{ val: 0.35, samples: 50, wall: 1.5 }] }, { val: 0.9, wall: 4 }] }),
+    fakeRun({ id: 2, label: 'none', seed: 1, test: 0.9, wall: 8, epochs: [{ val: 0.4, wall: 4, points: [{ val: 0.25, samples: 50, wall: 2.5 }] }, { val: 0.8, wall: 4 }] }),
+  ];
+  const charts = curveCharts(buildTables(runs).datasets);
+  const values = (name: string) => (charts.find((c) => c.name === name)!.spec as unknown as { data: { values: { split: string; metric: string; epoch: number; samples: number; wall: number; value: number }[] } }).data.values;
+  const acc = values('accuracy-vs-samples-cifar10').map((v) => [v.samples, v.wall, Math.round(v.value * 1000) / 1000]);
+  assert.deepEqual(acc, [[50, 2, 0.3], [100, 4, 0.45], [200, 8, 0.85]]);
+  const byEpoch = values('curves-epoch-cifar10').filter((v) => v.metric === 'accuracy');
+  assert.deepEqual(byEpoch.filter((v) => v.split === 'val').map((v) => v.epoch), [0.5, 1, 2]);
+  assert.deepEqual(byEpoch.filter((v) => v.split === 'train').map((v) => v.epoch), [1, 2], 'train points stay per epoch');
 });

@@ -29,7 +29,7 @@ test('--help documents every flag of the issue', async () => {
   const r = await run(['--help']);
   assert.equal(r.code, 0);
   for (const f of ['--dataset', '--data-dir', '--model', '--method', '--filter-ratio', '--epochs', '--batch-size', '--lr', '--seed', '--limit-train', '--out', '--resume', '--json',
-    '--selection-mode', '--lr-scaling', '--budget-seconds', '--budget-gradient-samples', '--device']) {
+    '--selection-mode', '--lr-scaling', '--budget-seconds', '--budget-gradient-samples', '--eval-every', '--device']) {
     assert.ok(r.out.includes(f), f);
   }
 });
@@ -53,6 +53,9 @@ test('bad configuration exits 2 with an error naming the field, before any work'
     [['--method', 'none', '--filter-ratio', '0.5', '--selection-mode', 'super-batch'], /--filter-ratio: method none trains every sample/],
     [['--budget-seconds', '0'], /--budget-seconds: must be > 0/],
     [['--budget-gradient-samples', '0'], /--budget-gradient-samples/],
+    [['--eval-every', '0'], /--eval-every.*Expected an integer >= 1/],
+    [['--eval-every', 'abc'], /--eval-every.*Expected an integer >= 1/],
+    [['--eval-every', '2.5'], /--eval-every.*Expected an integer >= 1/],
     ...(cudaDeviceCount() === 0 ? [[['--device', 'cuda'], /--device: CUDA is not available/] as [string[], RegExp]] : []),
   ];
   for (const [args, re] of cases) {
@@ -138,6 +141,19 @@ test('super-batch mode with a gradient-sample budget, from the command line', as
   const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   assert.deepEqual(rows.map((m) => [m.drawn_batch_size, m.trained_samples, m.partial ?? false]), [[16, 25, false], [16, 16, true]]);
   assert.deepEqual(rows.map((m) => m.cumulative.gradient_samples), [25, 41]);
+});
+
+test('--eval-every from the command line: mid-epoch validations in metrics.jsonl, the option in config.json', async () => {
+  const out = join(dir, 'run-eval-every');
+  // 50 training samples in batches of 8: 7 steps (the last trains 2); 16, 32 and 48 are reached at steps 2, 4 and 6.
+  const r = await run([...common(), '--epochs', '1', '--eval-every', '16', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(rows[0].val_points.map((p: { gradient_samples: number }) => p.gradient_samples), [16, 32, 48]);
+  for (const p of rows[0].val_points) assert.ok(p.val_accuracy >= 0 && p.val_accuracy <= 1 && Number.isFinite(p.val_loss));
+  const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+  assert.equal(cfg.evalEvery, 16);
+  assert.equal(cfg.extra.cli.evalEvery, 16);
 });
 
 test('a run killed with SIGKILL after epoch 2 and resumed ends with the uninterrupted run\'s metrics', () => {

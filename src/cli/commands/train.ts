@@ -65,6 +65,7 @@ interface TrainFlags {
   device: string;
   budgetSeconds?: number;
   budgetGradientSamples?: number;
+  evalEvery?: number;
 }
 
 const HELP = `
@@ -107,6 +108,11 @@ budget (--epochs is then the maximum); that epoch is validated and recorded with
 then the test runs and summary.json says stopped_by. A gradient-sample budget is deterministic;
 a wall-time budget is not (it depends on the machine and its load). Resuming a stopped run only
 tests.
+--eval-every N also validates mid-epoch, each time the gradient samples reach a multiple of N
+(a multiple reached at an epoch's last step is that epoch's own validation). The points go in
+the epoch's metrics line (val_points: gradient_samples, wall_seconds, val_loss, val_accuracy)
+and the report's equal-budget table and time to target use them. Their time counts as eval but
+not in the run's wall seconds or a budget, and training is the same with or without them.
 
 The run directory (--out) gets config.json, metrics.jsonl (one line per epoch), summary.json
 (test_accuracy, best_val_accuracy, wall_seconds, per-phase seconds: data, scoring, selection,
@@ -164,6 +170,7 @@ export function trainCommand(io: CliIO): Command {
     .addOption(new Option('--lr-scaling <s>', 'none (constant lr, the paper\'s setting) or linear (lr·k/B for a trained batch of k < B)').choices(['none', 'linear']).default('none'))
     .option('--budget-seconds <s>', 'stop after the step that reaches S wall seconds (not deterministic)', number)
     .option('--budget-gradient-samples <n>', 'stop after the step that reaches N samples through backward (deterministic)', positiveInt)
+    .option('--eval-every <n>', 'also validate each time the gradient samples reach a multiple of N (finer equal-budget points)', positiveInt)
     .addOption(new Option('--device <d>', 'where the learner trains: cpu or cuda').choices(['cpu', 'cuda']).default('cpu'))
     .option('--save-selections', 'write selections.jsonl: the sample ids each batch kept')
     .option('--cache-dir <dir>', 'cache folder (default $SALN_CACHE or ~/.cache/saln)')
@@ -201,6 +208,7 @@ async function runTrain(flags: TrainFlags, io: CliIO): Promise<void> {
       featureSource: flags.featureSource, featureModel: flags.featureModel, featureSize: flags.featureSize, imageSize: flags.imageSize,
       solver: flags.solver, augment: flags.augment, threads: flags.threads, saveSelections: flags.saveSelections ?? false,
       selectionMode: flags.selectionMode, lrScaling: flags.lrScaling, device: flags.device, budgetSeconds: flags.budgetSeconds, budgetGradientSamples: flags.budgetGradientSamples,
+      evalEvery: flags.evalEvery,
       ...(flags.features !== undefined ? { featuresFile: flags.features } : {}),
     };
   }
