@@ -84,7 +84,7 @@ function curvesChart(d: DatasetTable, x: 'epoch' | 'wall', name: string): Chart 
       y: { field: 'value', type: 'quantitative' as const, title: metric === 'loss' ? 'cross-entropy loss' : 'accuracy', ...(metric === 'accuracy' ? { axis: { format: '%' } } : { scale: { zero: false } }) },
       color: colorOf(labels),
       detail: { field: 'split', type: 'nominal' as const },
-      tooltip: [{ field: 'label' }, { field: 'split' }, { field: 'epoch' }, { field: 'value', format: '.4f' }, { field: 'seeds' }],
+      tooltip: [{ field: 'label' }, { field: 'split' }, { field: 'epoch', format: '.2~f' }, { field: 'value', format: '.4f' }, { field: 'seeds' }],
     };
     // Lines carry the train/val dash; points are a separate layer so the dash legend shows lines.
     return {
@@ -122,7 +122,7 @@ function samplesChart(d: DatasetTable, name: string): Chart {
         x: { field: 'samples', type: 'quantitative', title: 'cumulative gradient samples' },
         y: { field: 'value', type: 'quantitative', title: what, axis: { format: '%' } },
         color: colorOf(d.rows.map((r) => r.label)),
-        tooltip: [{ field: 'label' }, { field: 'epoch' }, { field: 'samples', format: ',.0f' }, { field: 'value', format: '.4f' }],
+        tooltip: [{ field: 'label' }, { field: 'epoch', format: '.2~f' }, { field: 'samples', format: ',.0f' }, { field: 'value', format: '.4f' }],
       },
     } as TopLevelSpec,
   };
