@@ -20,9 +20,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { extractFeatures, type FeatureBatch } from '../src/features/index.js';
-import { preprocess, ResNet, resnet50 } from '../src/models/index.js';
-import { engineInfo, manualSeed, noGrad, rand, setNumThreads, tidy, type Tensor } from '../src/tensor/index.js';
+import { ResNet, resnet50 } from '../src/models/index.js';
+import { engineInfo, manualSeed, rand, setNumThreads, type Tensor } from '../src/tensor/index.js';
 import { log, runTorchScript, upperMedian } from './common.js';
+import { extractStep } from './extract-step.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,18 +49,11 @@ manualSeed(0);
 const tv = resnet50().eval();
 const keras = new ResNet({ depth: 50, layout: 'keras' }).eval();
 
-/** One timed extraction step: preprocess, forward, copy the features to host memory. */
-function step(model: ResNet, x: Tensor): void {
-  tidy(() => noGrad(() => {
-    model.forwardFeatures(preprocess(x, 'caffe')).toTypedArray();
-  }));
-}
-
 function engineRound(model: ResNet, x: Tensor): number[] {
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    step(model, x);
+    extractStep(model, x);
     if (i >= warmup) times.push((performance.now() - t0) / 1000);
   }
   return times;

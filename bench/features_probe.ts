@@ -11,9 +11,10 @@
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { preprocess, resnet50 } from '../src/models/index.js';
-import { cpuCacheStats, engineInfo, manualSeed, noGrad, rand, setNumThreads, tidy } from '../src/tensor/index.js';
+import { resnet50 } from '../src/models/index.js';
+import { cpuCacheStats, engineInfo, manualSeed, rand, setNumThreads } from '../src/tensor/index.js';
 import { log, runTorchScript } from './common.js';
+import { extractStep } from './extract-step.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -56,9 +57,7 @@ const trace: TraceRow[] = [];
 for (let i = 0; i < batches; i++) {
   const f0 = process.resourceUsage().minorPageFault;
   const t0 = performance.now();
-  tidy(() => noGrad(() => {
-    model.forwardFeatures(preprocess(x, 'caffe')).toTypedArray();
-  }));
+  extractStep(model, x);
   if (args['minor-gc']) gc!({ type: 'minor' });
   const row = { s: Number(((performance.now() - t0) / 1000).toFixed(4)), faults: process.resourceUsage().minorPageFault - f0, rss_mb: Math.round(process.memoryUsage().rss / 2 ** 20) };
   trace.push(row);

@@ -1,5 +1,6 @@
-/** Shared test helpers: paths to the repo and to ../shared fixtures, and numeric comparisons. */
+/** Shared test helpers: paths to the repo and to ../shared fixtures, numeric comparisons, fresh processes. */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,4 +38,18 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   if (worst >= 0) {
     assert.fail(`${o.what ?? 'array'}[${worst}]: ${actual[worst]} vs expected ${expected[worst]} (rtol ${rtol}, atol ${atol})`);
   }
+}
+
+/** The compiled path of a src/ layer's index module (e.g. 'tensor'), for scripts run by runFreshNode. */
+export const srcModule = (layer: string): string => fileURLToPath(new URL(`../src/${layer}/index.js`, import.meta.url));
+
+/**
+ * Runs an ES module script in a fresh node process: a clean V8 heap, or environment read when
+ * the addon loads. Fails the test on a non-zero exit; returns the last stdout line parsed as JSON,
+ * and stderr.
+ */
+export function runFreshNode<T>(script: string, env: Record<string, string> = {}): { result: T; stderr: string } {
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
+  assert.equal(r.status, 0, r.stderr);
+  return { result: JSON.parse(r.stdout.trim().split('\n').pop()!) as T, stderr: r.stderr };
 }

@@ -75,8 +75,7 @@ SALN_OP(setScoped, "setScoped") {
 
 // reportExternal(handle): the tensor outlives every scope, so GC must feel its memory from now on.
 SALN_OP(reportExternal, "reportExternal") {
-  Handle* h = call.H(0);
-  if (h->t.defined()) ReportExternal(call.Env(), h);
+  ReportExternal(call.Env(), call.H(0));  // a disposed tensor reports 0 bytes
   return call.Env().Undefined();
 }
 

@@ -13,7 +13,6 @@ export type NativeHandle = { readonly __brand: 'NativeHandle' };
 type H = NativeHandle;
 type Num = number;
 
-/** The addon's exports. Arguments are validated in TypeScript before they get here. */
 /** The caching CPU allocator's counters (native/src/cpu_allocator.cc); blocks of 1 MiB and up only. */
 export interface CpuCacheStats {
   /** False when SALN_CPU_CACHE_MB=0 left libtorch's own allocator in place. */
@@ -30,6 +29,7 @@ export interface CpuCacheStats {
   misses: number;
 }
 
+/** The addon's exports. Arguments are validated in TypeScript before they get here. */
 export interface NativeBinding {
   setErrorClass(cls: new (message: string) => Error): void;
   manualSeed(seed: Num): void;

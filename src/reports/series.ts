@@ -8,7 +8,6 @@
  * validationSeries merges them with the epoch ends, so equal-budget lookups and time to target
  * are not limited to epoch granularity.
  */
-import type { ValPoint } from '../train/eval-every.js';
 import type { EpochMetrics } from '../train/trainer.js';
 
 /** What newer trainers add to each epoch's metrics (optional: older runs lack it). */
@@ -61,12 +60,12 @@ export type ValidationPoint = Pick<EpochPoint, 'epoch' | 'valLoss' | 'valAccurac
 export function validationSeries(metrics: readonly EpochMetrics[]): ValidationPoint[] {
   const ends = epochSeries(metrics);
   const mids: ValidationPoint[] = metrics.flatMap((m, i) => {
-    const pts = (m as { val_points?: ValPoint[] }).val_points ?? [];
+    const pts = m.val_points ?? [];
     const from = i > 0 ? ends[i - 1]!.gradientSamples : 0;
     const span = ends[i]!.gradientSamples - from;
     return pts.map((p) => ({
       epoch: m.epoch - 1 + (span > 0 ? (p.gradient_samples - from) / span : 1),
-      valLoss: p.val_loss ?? null, valAccuracy: p.val_accuracy ?? null, wallSeconds: p.wall_seconds, gradientSamples: p.gradient_samples,
+      valLoss: p.val_loss, valAccuracy: p.val_accuracy, wallSeconds: p.wall_seconds, gradientSamples: p.gradient_samples,
     }));
   });
   if (!mids.length) return ends;

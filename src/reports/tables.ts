@@ -193,8 +193,9 @@ function attachBudgets(rows: Row[]): DatasetTable['budget'] {
   if (!secs.length || !samples.length) return null;
   const budget = { seconds: Math.min(...secs), gradientSamples: Math.min(...samples) };
   for (const r of rows) {
+    const series = r.runs.map((run) => validationSeries(run.metrics));
     const at = (by: 'wallSeconds' | 'gradientSamples', b: number): AtBudget => {
-      const accs = r.runs.map((run) => accuracyWithin(validationSeries(run.metrics), b, by)).filter((a): a is number => a !== null);
+      const accs = series.map((s) => accuracyWithin(s, b, by)).filter((a): a is number => a !== null);
       return { accuracy: summarize(accs), reached: accs.length, of: r.runs.length };
     };
     r.atSeconds = at('wallSeconds', budget.seconds);

@@ -4,11 +4,10 @@
  * one tensor to the next; SALN_CPU_CACHE_MB bounds or disables the cache.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { Conv2d } from '../../src/nn/index.js';
 import { cpuCacheStats, emptyCpuCache, full, noGrad, randn, tidy, zeros } from '../../src/tensor/index.js';
+import { runFreshNode, srcModule } from '../helpers.js';
 
 const MiB = 1 << 20;
 
@@ -60,14 +59,13 @@ test('emptyCpuCache() returns the cached blocks', () => {
   assert.equal(cpuCacheStats().cachedBytes, 0);
 });
 
-const tensorIndex = fileURLToPath(new URL('../../src/tensor/index.js', import.meta.url));
+const tensorIndex = srcModule('tensor');
 function child(env: Record<string, string>): { installed: boolean; cachedBytes: number; sum: number; stderr: string } {
   const script = `import { cpuCacheStats, zeros } from ${JSON.stringify(tensorIndex)};
 const t = zeros([${MiB}]).add(2); const sum = t.sum().item(); t.dispose();
 const s = cpuCacheStats(); console.log(JSON.stringify({ installed: s.installed, cachedBytes: s.cachedBytes, sum }));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, ...env } });
-  assert.equal(r.status, 0, r.stderr);
-  return { ...JSON.parse(r.stdout.trim().split('\n').pop()!), stderr: r.stderr };
+  const { result, stderr } = runFreshNode<{ installed: boolean; cachedBytes: number; sum: number }>(script, env);
+  return { ...result, stderr };
 }
 
 test('at the cap, blocks of an earlier phase give way to the current one, least recently freed first', () => {
@@ -82,9 +80,7 @@ const afterB = cpuCacheStats();
 passB(); passB();
 const end = cpuCacheStats();
 console.log(JSON.stringify({ cachedAfterB: afterB.cachedBytes, newMisses: end.misses - afterB.misses }));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, SALN_CPU_CACHE_MB: '40' } });
-  assert.equal(r.status, 0, r.stderr);
-  const { cachedAfterB, newMisses } = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  const { cachedAfterB, newMisses } = runFreshNode<{ cachedAfterB: number; newMisses: number }>(script, { SALN_CPU_CACHE_MB: '40' }).result;
   assert.ok(cachedAfterB <= 40 * MiB, `${cachedAfterB} cached`);
   assert.equal(newMisses, 0, 'phase B runs from the cache from its second pass on');
 });

@@ -5,12 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { native } from '../../src/binding/binding.js';
 import { BatchNorm2d, Conv2d, F, Linear, Module, ReLU, Sequential } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
 import { keep, manualSeed, randint, randn, tidy, zeros, type Tensor } from '../../src/tensor/index.js';
+import { runFreshNode, srcModule } from '../helpers.js';
 
 class SmallCNN extends Module {
   readonly body = this.registerModule('body', new Sequential(new Conv2d(3, 8, 3, { padding: 1 }), new BatchNorm2d(8), new ReLU(),
@@ -92,8 +91,8 @@ test('tidy() scopes own their tensors: only what leaves the outermost scope is r
 // In a fresh process: garbage left by the tests above may be collected at any time.
 test('large short-lived activations inside tidy() cause no full GCs', () => {
   const script = `import { constants, PerformanceObserver } from 'node:perf_hooks';
-import { Conv2d } from ${JSON.stringify(fileURLToPath(new URL('../../src/nn/index.js', import.meta.url)))};
-import { noGrad, randn, tidy } from ${JSON.stringify(fileURLToPath(new URL('../../src/tensor/index.js', import.meta.url)))};
+import { Conv2d } from ${JSON.stringify(srcModule('nn'))};
+import { noGrad, randn, tidy } from ${JSON.stringify(srcModule('tensor'))};
 let major = 0;
 const obs = new PerformanceObserver((list) => {
   for (const e of list.getEntries()) if (e.detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++;
@@ -109,7 +108,6 @@ for (let i = 0; i < 40; i++) {
   }));
 }
 setTimeout(() => { obs.disconnect(); console.log(major); }, 50); // gc entries arrive asynchronously`;
-  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-  const major = Number(out.trim());
+  const major = runFreshNode<number>(script).result;
   assert.equal(major, 0, `${major} full GCs`);
 });
