@@ -14,5 +14,5 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   libtorch-dev libopenblas0-pthread g++ make python3 \
-  python3-torch python3-torchvision chromium
+  python3-torch python3-torchvision chromium libgloo-dev
 npm ci

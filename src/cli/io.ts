@@ -1,3 +1,5 @@
+import { InputError, type InputErrorWhere } from '../errors.js';
+
 /** What every command shares: where it writes, and the error for input the user should fix. */
 
 /** Where a command writes; tests pass their own. */
@@ -11,11 +13,10 @@ export const processIO: CliIO = {
   err: (t) => process.stderr.write(t),
 };
 
-/** Thrown by commands for input the user should fix: exit code 2. */
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
+/** Thrown by commands for a bad flag or argument: exit code 2 (see InputError). */
+export class UsageError extends InputError {
+  constructor(message: string, where: InputErrorWhere = {}) {
+    super('usage', message, where);
   }
 }
 

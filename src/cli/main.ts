@@ -2,8 +2,8 @@
  * The `saln` command line. One subcommand per file under commands/. The engine (a native addon)
  * is loaded only by the commands that need it, so `saln --help` works even where it is broken.
  *
- * Exit codes: 0 success; 2 bad usage or bad input (the message says what to fix); 1 anything
- * else. Errors print one line on stderr, never a stack trace (SALN_DEBUG=1 adds it).
+ * Exit codes: 0 success; 2 bad usage or bad input (an InputError: the message says what to fix);
+ * 1 anything else, engine failures included. Errors print one line on stderr, never a stack trace (SALN_DEBUG=1 adds it).
  */
 import { Command, CommanderError } from 'commander';
 import { selectCommand } from './commands/select.js';
@@ -14,7 +14,8 @@ import { trainCommand } from './commands/train.js';
 import { runsCommand } from './commands/runs.js';
 import { experimentCommand } from './commands/experiment.js';
 import { reportCommand } from './commands/report.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIO, UsageError, type CliIO } from './io.js';
+import { isInputError } from '../errors.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIO, type CliIO } from './io.js';
 
 export type { CliIO };
 
@@ -39,11 +40,6 @@ export function buildProgram(io: CliIO): Command {
   return program;
 }
 
-/** Whether an error is the user's to fix (bad input), rather than a failure of saln. */
-function isInputError(e: Error): boolean {
-  // Lower layers cannot import the CLI's UsageError; their input errors carry its name.
-  return e instanceof UsageError || e.name === 'UsageError' || e.name === 'EngineError';
-}
 
 /**
  * Runs the CLI on argv (without the node and script paths) and returns the exit code.

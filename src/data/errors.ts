@@ -1,18 +1,13 @@
+import { InputError, type InputErrorWhere } from '../errors.js';
+
 /**
  * DataError: bad input data (a corrupt image under `strict`, a malformed annotation line, a
  * checksum mismatch…). The message names the file, and the line where there is one.
  */
-export class DataError extends Error {
-  /** The file at fault, when there is one. */
-  readonly path: string | undefined;
-  /** The 1-based line in `path`, for annotation files. */
-  readonly line: number | undefined;
-
-  constructor(message: string, where: { path?: string; line?: number } = {}) {
-    super(message);
+export class DataError extends InputError {
+  constructor(message: string, where: InputErrorWhere = {}) {
+    super('data', message, where);
     this.name = 'DataError';
-    this.path = where.path;
-    this.line = where.line;
   }
 }
 

@@ -23,6 +23,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { InputError, type InputErrorWhere } from '../errors.js';
 import { cliConfigSchema } from '../train/config.js';
 
 /** The run options a config may set (every `saln train` option but the ones the grid owns). */
@@ -78,10 +79,9 @@ export const experimentSchema = z.object({
 
 export type ExperimentConfig = z.infer<typeof experimentSchema> & { out: string; file: string };
 
-export class ExperimentConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
+export class ExperimentConfigError extends InputError {
+  constructor(message: string, where: InputErrorWhere = {}) {
+    super('experiment', message, where);
   }
 }
 

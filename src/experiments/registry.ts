@@ -11,6 +11,7 @@
 import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { InputError } from '../errors.js';
 import { cacheDir } from '../models/cache.js';
 import type { EpochMetrics, Summary, TrainConfig } from '../train/trainer.js';
 import { readRunDir, RunDirError } from './run-dir.js';
@@ -60,10 +61,10 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 /** A registry file that cannot be used (not SQLite, not saln's, too new): exit code 2 in the CLI. */
-export class RegistryError extends Error {
-  constructor(message: string, readonly path: string) {
-    super(message);
-    this.name = 'UsageError';
+export class RegistryError extends InputError {
+  declare readonly path: string;
+  constructor(message: string, path: string) {
+    super('registry', message, { path });
   }
 }
 

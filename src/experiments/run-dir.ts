@@ -4,15 +4,16 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { InputError } from '../errors.js';
 import type { EpochMetrics, Summary, TrainConfig } from '../train/trainer.js';
 import type { RunRecord } from './run-record.js';
 
 export type RunDirContents = Pick<RunRecord, 'runDir' | 'dataset' | 'method' | 'seed' | 'status' | 'config' | 'metrics' | 'summary'>;
 
-export class RunDirError extends Error {
-  constructor(message: string, readonly path: string) {
-    super(message);
-    this.name = 'UsageError';
+export class RunDirError extends InputError {
+  declare readonly path: string;
+  constructor(message: string, path: string) {
+    super('run-dir', message, { path });
   }
 }
 

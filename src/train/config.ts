@@ -4,6 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { InputError, type InputErrorWhere } from '../errors.js';
 import { keptCount } from '../selection/index.js';
 import { ZOO } from '../models/zoo.js';
 import { LEARNERS } from './models.js';
@@ -143,9 +144,9 @@ export function parseCliConfig(raw: unknown, o: { cacheDir?: string } = {}): Cli
   throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
 }
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
+/** A `saln train` configuration that does not validate; the message names each flag. */
+export class ConfigError extends InputError {
+  constructor(message: string, where: InputErrorWhere = {}) {
+    super('config', message, where);
   }
 }
