@@ -55,6 +55,7 @@ export const TRAIN_OPTIONS = [
   { key: 'jestChunks', type: 'int', min: 1, default: 16, arg: 'n', help: 'jest: the number of chunks the kept samples are drawn in' },
   { key: 'epochs', type: 'int', min: 1, default: 25, arg: 'n', help: 'epochs' },
   { key: 'batchSize', type: 'int', min: 1, default: 128, arg: 'b', help: 'batch size B (before selection)' },
+  { key: 'evalBatchSize', type: 'int', min: 1, arg: 'n', help: 'batch size of validation and test passes (default: the larger of --batch-size and 256)' },
   { key: 'lr', type: 'number', min: 0, gt: true, default: 0.001, arg: 'x', help: 'SGD learning rate (the paper: 0.001)' },
   { key: 'momentum', type: 'number', min: 0, default: 0.9, arg: 'm', help: 'SGD momentum' },
   { key: 'weightDecay', type: 'number', min: 0, default: 0, arg: 'w', help: 'SGD weight decay' },

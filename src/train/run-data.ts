@@ -67,7 +67,7 @@ export async function buildRunData(spec: RunSpec, o: { preparedDir: string; warn
     const inputSize = spec.imageSize ?? trainSet.height;
     const evalT = new EvalTransform({ inputSize });
     const trainT = spec.augment ? new TrainTransform({ inputSize }) : evalT;
-    const evalBatch = Math.max(spec.batchSize, 256);
+    const evalBatch = spec.evalBatchSize ?? Math.max(spec.batchSize, 256);
     const { learnerSet, held } = holdOut(spec, trainSet);
     const loaders: TrainData = {
       // Super-batch mode draws ⌈B/(1 − f)⌉ per batch: the loader's batch size is the drawn size
