@@ -241,6 +241,7 @@ export class RunDirWriter implements FitCallback {
   private readonly o: RunDirWriterOptions;
   private selections: BatchKeptInfo[] = [];
   private example: SelectionExample | null = null;
+  private metrics: readonly EpochMetrics[] | null = null;
 
   constructor(dir: string, o: RunDirWriterOptions) {
     this.dir = RunDir.at(dir);
@@ -280,8 +281,13 @@ export class RunDirWriter implements FitCallback {
     this.writeExample(info.epoch, info.state.stoppedBy !== undefined);
     const path = this.dir.file('checkpoint');
     saveCheckpoint(path, info.model, info.optimizer, info.state);
-    writeFileAtomic(this.dir.file('metrics'), linesBytes(info.state.metrics));
+    this.metrics = info.state.metrics;
     return path;
+  }
+
+  /** metrics.jsonl after the checkpoint, so the epoch's row carries the checkpoint's own time. */
+  onCheckpointSaved(): void {
+    if (this.metrics) writeFileAtomic(this.dir.file('metrics'), linesBytes(this.metrics));
   }
 
   onTrainEnd(summary: Summary): void {
