@@ -29,7 +29,7 @@ export function progressCallback(enabled: boolean): FitCallback {
 
 /** One line per epoch for people (stderr). */
 export function epochLine(m: EpochMetrics, epochs: number): string {
-  return `epoch ${m.epoch}/${epochs}${m.partial ? ' (partial: budget reached)' : ''}: train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_accuracy).toFixed(1)}% (${m.trained_samples} trained)` +
+  return `epoch ${m.epoch}/${epochs}${m.partial ? ' (partial: the run stopped inside it)' : ''}: train loss ${m.train_loss.toFixed(4)} acc ${(100 * m.train_accuracy).toFixed(1)}% (${m.trained_samples} trained)` +
     (m.val_accuracy !== null ? ` | val loss ${m.val_loss!.toFixed(4)} acc ${(100 * m.val_accuracy).toFixed(1)}%` : '') + ` | ${m.wall_seconds.toFixed(1)} s`;
 }
 

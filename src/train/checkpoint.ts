@@ -29,8 +29,10 @@ export interface CheckpointState {
    * state is the seed and the next epoch.
    */
   rng: { seed: number; nextEpoch: number };
-  /** Set when a budget stopped the run: it is finished, and a resume only tests. */
+  /** Set when a budget (or a non-finite loss) stopped the run: it is finished, and a resume only tests. */
   stoppedBy?: StoppedBy;
+  /** The 1-based epoch and step whose train loss was not finite. */
+  divergedAt?: { epoch: number; step: number };
 }
 
 export function saveCheckpoint(path: string, model: Learner, opt: SGD, state: CheckpointState): void {

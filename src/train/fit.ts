@@ -13,7 +13,8 @@
  * the source for that epoch's D via withBatchSize); an epoch is one pass of the scoring side.
  *
  * Budgets (budget.ts): the run stops after the step that reaches the budget; that epoch is
- * validated and recorded with partial: true, checkpointed with stoppedBy, then tested.
+ * validated and recorded with partial: true, checkpointed with stoppedBy, then tested. A step
+ * whose loss is NaN or infinite stops the run the same way, with stoppedBy 'non-finite loss'.
  *
  * Determinism: the engine's generator is reseeded at each epoch's start from (seed, epoch); the
  * data order and augmentation depend only on (loader seed, epoch, batch); selectors that draw do
@@ -190,7 +191,7 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
     counts.gradient_samples += kept.length;
     counts.optimizer_steps++;
     notify(run.callbacks, 'onBatchEnd', { seen: tally.seen, trained: tally.trained, lossSum: tally.lossSum });
-    tally.stoppedBy = budgetReached(cfg.budget, clock.wallSeconds(), counts.gradient_samples);
+    tally.stoppedBy = diverged(run, epoch, tally) ?? budgetReached(cfg.budget, clock.wallSeconds(), counts.gradient_samples);
   } finally {
     for (const f of owned) f.dispose();
     b.x.dispose();
@@ -204,6 +205,13 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
     const v = await clock.outside('eval', () => evaluate(run.model, run.data.val!, run.device));
     tally.points.push({ gradient_samples: counts.gradient_samples, wall_seconds: wall, val_loss: v.loss, val_accuracy: v.accuracy });
   }
+}
+
+/** A NaN or infinite train loss stops the run at once; where it happened goes in the state. */
+function diverged(run: Run, epoch: number, tally: EpochTally): StoppedBy | null {
+  if (Number.isFinite(tally.lossSum)) return null;
+  run.state.divergedAt = { epoch: epoch + 1, step: tally.steps };
+  return 'non-finite loss';
 }
 
 function seesFeatures(selector: Selector): boolean {
@@ -298,6 +306,7 @@ async function test(run: Run, resumedFrom: number): Promise<Summary> {
     test_accuracy: result.accuracy, test_loss: result.loss, best_val_accuracy: state.bestVal, final_val_accuracy: last?.val_accuracy ?? null,
     wall_seconds: state.wallSeconds, phases: state.phases, counts: state.counts, resumed_from_epoch: resumedFrom, epochs_done: state.epochsDone,
     stopped_by: state.stoppedBy ?? 'epochs', selection_mode: run.mode, batch_size: cfg.batchSize, lr_scaling: run.lrScaling, device: run.device,
+    ...(state.divergedAt ? { diverged_at: state.divergedAt } : {}),
   };
 }
 

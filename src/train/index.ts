@@ -30,5 +30,5 @@ export { writeSelectionExamples, readSelectionExamples, exampleKey, type Selecti
 export { ratioAt, SCHEDULES, type FilterSchedule, type ScheduleKind } from './schedule.js';
 export { TRAIN_OPTIONS, DEFAULTS, MAX_THREADS, flagOf, kebab, optionByKey, optionDefaults, type OptionDef, type RunSpec, type OptionKey } from './options.js';
 export { parseRunSpec, runSpecSchema, SpecError, type SpecIssue } from './spec.js';
-export { runTraining, type RunTrainingOptions } from './run.js';
+export { runTraining, DivergedError, type RunTrainingOptions } from './run.js';
 export { balancedSubset } from './run-data.js';

@@ -68,7 +68,7 @@ export const TRAIN_OPTIONS = [
   { key: 'featureModel', type: 'string', default: 'resnet50-keras', arg: 'name', help: 'saln with cache: the pretrained model (see `saln models list`)' },
   { key: 'featureSize', type: 'int', min: 1, arg: 'px', help: 'saln with cache: the feature model\'s input size (default: the model\'s, 224)' },
   { key: 'featuresFile', type: 'string', flag: 'features', arg: 'file', help: 'saln with cache: use this feature cache file (from `saln features extract`)' },
-  { key: 'imageSize', type: 'int', min: 1, arg: 'px', help: 'cache and model input size (default 32 for CIFAR-10, 224 otherwise)' },
+  { key: 'imageSize', type: 'int', min: 1, arg: 'px', help: 'cache and model input size (default: the model\'s native input size: 32 for the -cifar models and tiny-cnn, 224 for the ImageNet ones)' },
   { key: 'solver', type: 'string', choices: ['auto', 'eigh', 'lanczos'], default: 'auto', arg: 's', help: 'saln: eigen solver' },
   { key: 'augment', type: 'boolean', default: true, help: 'no train-time augmentation (flip, rotation, color jitter)' },
   { key: 'threads', type: 'int', min: 1, max: MAX_THREADS, range: `must be an integer from 1 to ${MAX_THREADS}`, arg: 'n', help: 'intra-op engine threads (default: OMP_NUM_THREADS, else every core)' },
@@ -94,6 +94,11 @@ export type OptionKey = Option['key'];
 
 /** The trainer's defaults for library callers who build a TrainConfig by hand (the paper's: SGD, momentum 0.9, lr 0.001, 25 epochs). */
 export const DEFAULTS = { epochs: 25, lr: 0.001, momentum: 0.9, weightDecay: 0, seed: 0, filterRatio: 0, featureSource: 'cache', solver: 'auto', saveSelections: false } as const;
+
+/** The input size a learner is built for: 32 px for the CIFAR-stem models and tiny-cnn, 224 px for the ImageNet ones. */
+export function nativeInputSize(model: string): number {
+  return model.endsWith('-cifar') || model === 'tiny-cnn' ? 32 : 224;
+}
 
 /** camelCase → kebab-case. */
 export function kebab(key: string): string {

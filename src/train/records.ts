@@ -135,6 +135,8 @@ export interface Summary {
   batch_size: number;
   lr_scaling: LrScaling;
   device: TrainDevice;
+  /** With stopped_by 'non-finite loss': the 1-based epoch and step whose train loss was NaN or infinite. */
+  diverged_at?: { epoch: number; step: number };
 }
 
 /** Version-1 rows lack `cumulative`: sum the epochs (training and validation time, trained samples). */

@@ -80,6 +80,18 @@ function sameReference(run: RunDir, held: PreparedSet, cfg: TrainConfig): boolea
 /** Trains (or reuses, or resumes) the reference of a --reference-holdout run in dir. */
 export async function trainHoldoutReference(spec: RunSpec, held: PreparedSet, dir: string, td: TrainData, transform: BatchTransform, o: HoldoutSetup): Promise<HoldoutReference> {
   const run = RunDir.at(dir);
+  // Experiments share one reference per seed: two processes must not train it at once.
+  const release = run.lock();
+  try {
+    return await trainOrReuse(spec, held, run, td, transform, o);
+  } finally {
+    release();
+  }
+}
+
+async function trainOrReuse(spec: RunSpec, held: PreparedSet, run: RunDir, td: TrainData, transform: BatchTransform, o: HoldoutSetup): Promise<HoldoutReference> {
+  const dir = run.path;
+  run.removeTemporaryFiles();
   const cfg = referenceConfig(spec, held, td.numClasses);
   const same = sameReference(run, held, cfg);
   const done = same ? run.summary() : null;

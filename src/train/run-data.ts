@@ -11,7 +11,7 @@ import { EvalTransform, TrainTransform, type BatchTransform } from '../data/tran
 import type { PreparedSet } from '../data/prepared.js';
 import { InputError } from '../errors.js';
 import { drawnBatchSize } from './modes.js';
-import type { RunSpec } from './options.js';
+import { nativeInputSize, type RunSpec } from './options.js';
 import { loaderSource, type TrainData } from './source.js';
 
 /** n positions of a class-balanced subset (as equal per class as the counts allow), seeded, in ascending order. */
@@ -58,7 +58,7 @@ export interface RunData {
 
 export async function buildRunData(spec: RunSpec, o: { preparedDir: string; warn: (t: string) => void }): Promise<RunData> {
   const kind = datasetKind(spec);
-  const loaded = await loadData({ kind, root: spec.dataDir, size: spec.imageSize, seed: spec.seed, cacheDir: o.preparedDir, warn: o.warn });
+  const loaded = await loadData({ kind, root: spec.dataDir, size: spec.imageSize ?? nativeInputSize(spec.model), seed: spec.seed, cacheDir: o.preparedDir, warn: o.warn });
   try {
     const limit = (s: PreparedSet, n: number | undefined, what: string): PreparedSet => (n === undefined ? s : s.subset(balancedSubset(s.labels, n, deriveSeed(spec.seed, what))));
     const trainSet = limit(loaded.train, spec.limitTrain, 'train');

@@ -10,12 +10,14 @@
  *   selections.jsonl                with saveSelections: the ids each batch kept, appended per epoch
  *   selection_examples.safetensors  feature-based selectors: two recorded batches (examples.ts)
  *   train_ids.json                  the ids the run trains on
+ *   run.lock                        while a process trains it: that process's PID and host
  *   reference/                      a --reference-holdout run's reference (itself a run directory)
  *
  * Reads validate with the zod schemas of records.ts; a bad file is a RunDirError naming it (and
  * the line, in metrics.jsonl). Runs written before format_version 2 still read.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
@@ -40,6 +42,7 @@ export const RUN_FILES = {
   selections: 'selections.jsonl',
   examples: 'selection_examples.safetensors',
   trainIds: 'train_ids.json',
+  lock: 'run.lock',
 } as const;
 export type RunFile = keyof typeof RUN_FILES;
 
@@ -202,9 +205,74 @@ export class RunDir {
     return loadCheckpoint(this.file('checkpoint'), model, optimizer);
   }
 
+  /**
+   * Takes the run's lock (run.lock: PID and host), so two processes never train one directory.
+   * A lock whose process is gone (same host, PID not alive) is stale and taken over. Returns the
+   * release function; the caller releases in a finally.
+   */
+  lock(): () => void {
+    mkdirSync(this.path, { recursive: true });
+    const p = this.file('lock');
+    const me = JSON.stringify({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      try {
+        writeFileSync(p, me, { flag: 'wx' });
+        return () => rmSync(p, { force: true });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new RunDirError(`cannot create the lock ${p}: ${(e as Error).message}`, p);
+        const holder = readLock(p);
+        if (holder && !isStale(holder)) {
+          throw new RunDirError(`${this.path} is being trained by process ${holder.pid} on ${holder.host} (since ${holder.started}); wait for it to finish, or delete ${p} if that process is gone`, p);
+        }
+        rmSync(p, { force: true }); // stale (or unreadable): the process that wrote it is gone
+      }
+    }
+    throw new RunDirError(`cannot take the lock ${p}: another process keeps taking it`, p);
+  }
+
+  /** Deletes what killed atomic writes left behind (`*.tmp-<pid>`); call with the lock held. Returns the names removed. */
+  removeTemporaryFiles(): string[] {
+    if (!existsSync(this.path)) return [];
+    const left = readdirSync(this.path).filter((f) => /\.tmp-\d+$/.test(f));
+    for (const f of left) rmSync(join(this.path, f), { force: true });
+    return left;
+  }
+
+  /** Deletes the run's own files (not the folder, nor anything else in it), for --overwrite. */
+  removeRun(): void {
+    for (const f of Object.keys(RUN_FILES) as RunFile[]) if (f !== 'lock') rmSync(this.file(f), { force: true });
+  }
+
   /** The reference run a --reference-holdout run keeps inside it. */
   referenceDir(): string {
     return join(this.path, REFERENCE_SUBDIR);
+  }
+}
+
+interface LockHolder {
+  pid: number;
+  host: string;
+  started: string;
+}
+
+function readLock(path: string): LockHolder | null {
+  try {
+    const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockHolder>;
+    return typeof v.pid === 'number' && typeof v.host === 'string' ? { pid: v.pid, host: v.host, started: String(v.started ?? 'unknown') } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A lock is stale when its process, on this host, no longer exists. Another host's lock is never judged stale. */
+function isStale(h: LockHolder): boolean {
+  if (h.host !== hostname()) return false;
+  if (h.pid === process.pid) return false;
+  try {
+    process.kill(h.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
 

@@ -4,7 +4,9 @@
  * or extracted now into the feature cache), the reference for jest and rho-loss, then train().
  * It prints nothing: the caller passes log/warn sinks and the loop's callbacks.
  */
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { InputError } from '../errors.js';
 import { cacheDir as defaultCacheDir } from '../models/cache.js';
 import { setNumThreads } from '../tensor/index.js';
 import type { FeatureCache } from '../features/index.js';
@@ -15,13 +17,15 @@ import type { Summary, TrainConfig } from './records.js';
 import { buildRunData, type RunData } from './run-data.js';
 import { trainFeatures } from './run-features.js';
 import { loadReference, makeLearner, trainHoldoutReference } from './reference.js';
-import { RunDir, REFERENCE_SUBDIR, DATASET_LABEL_FIELD, SPEC_FIELD, writeTrainIds } from './run-dir.js';
+import { RunDir, REFERENCE_SUBDIR, DATASET_LABEL_FIELD, RUN_FILES, SPEC_FIELD, writeTrainIds } from './run-dir.js';
 import { REFERENCE_METHODS } from './selectors/index.js';
 import { train } from './train.js';
 
 export interface RunTrainingOptions {
   /** Continue the run in spec.out from its checkpoint. */
   resume: boolean;
+  /** Replace a run already in spec.out (otherwise that is an error). */
+  overwrite?: boolean;
   cacheDir?: string;
   /** Progress bars for feature extraction (the loop's own bar is a callback). */
   progress: boolean;
@@ -35,6 +39,20 @@ export interface RunTrainingOptions {
   warn(text: string): void;
 }
 
+/** A run whose train loss went NaN or infinite: it stopped there (its summary says so); not bad input (exit 1). */
+export class DivergedError extends Error {
+  readonly epoch: number;
+  readonly step: number;
+  readonly runDir: string;
+  constructor(runDir: string, at: { epoch: number; step: number }) {
+    super(`${runDir}: the training loss became NaN or infinite at epoch ${at.epoch}, step ${at.step}; the run stopped there (${RUN_FILES.summary}: stopped_by "non-finite loss"). A lower learning rate usually helps`);
+    this.name = 'DivergedError';
+    this.epoch = at.epoch;
+    this.step = at.step;
+    this.runDir = runDir;
+  }
+}
+
 interface Reference {
   model?: Learner;
   note?: string;
@@ -46,6 +64,38 @@ export async function runTraining(spec: RunSpec, o: RunTrainingOptions): Promise
   // One thread policy (the engine's: OMP_NUM_THREADS, else every core) unless the spec says otherwise.
   if (spec.threads !== undefined) setNumThreads(spec.threads);
   const out = spec.out!;
+  const release = claimRunDir(out, o);
+  try {
+    return await trainIn(spec, out, o);
+  } finally {
+    release();
+  }
+}
+
+/**
+ * Locks the run directory and checks that it may be trained: a new run needs an empty place
+ * (or overwrite), a resume needs a run. Leftovers of killed writes are removed.
+ */
+function claimRunDir(out: string, o: RunTrainingOptions): () => void {
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new InputError('config', `out: ${out} is a file, not a run directory`, { field: 'out', path: out });
+  const run = RunDir.at(out);
+  const release = run.lock();
+  try {
+    const removed = run.removeTemporaryFiles();
+    if (removed.length) o.warn(`${out}: removed ${removed.length} temporary file(s) a killed write left behind (${removed.join(', ')})`);
+    if (!o.resume && RunDir.exists(out)) {
+      if (!o.overwrite) throw new InputError('run-dir', `out: ${out} already holds a run (${RUN_FILES.config}); resume it, overwrite it, or choose another folder`, { field: 'out', path: out });
+      o.warn(`${out}: overwriting the run that was there`);
+      run.removeRun();
+    }
+    return release;
+  } catch (e) {
+    release();
+    throw e;
+  }
+}
+
+async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions): Promise<Summary | null> {
   const data = await buildRunData(spec, { preparedDir: join(defaultCacheDir(o.cacheDir), 'prepared'), warn: o.warn });
   let features: FeatureCache | null = null;
   try {
@@ -56,10 +106,12 @@ export async function runTraining(spec: RunSpec, o: RunTrainingOptions): Promise
     }
     const ref = await reference(spec, data, o);
     if (!o.resume) writeTrainIds(out, data.learnerSet.ids);
-    return (await train({
+    const { summary } = await train({
       config: trainConfig(spec, data, ref, o), data: data.loaders, runDir: out, resume: o.resume, reference: ref.model, callbacks: o.callbacks,
       learner: await makeLearner(spec.model, data.loaders.numClasses, spec.seed, o),
-    })).summary;
+    });
+    if (summary?.stopped_by === 'non-finite loss') throw new DivergedError(out, summary.diverged_at ?? { epoch: summary.epochs_done, step: 0 });
+    return summary;
   } finally {
     features?.dispose();
     await data.loaded.close();

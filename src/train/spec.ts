@@ -89,7 +89,6 @@ export const runSpecSchema = z.object(Object.fromEntries((TRAIN_OPTIONS as reado
   if (c.method === 'none' && c.filterRatio !== 0) issue('filterRatio', 'method none trains every sample: use filter ratio 0 (or another method)');
   if (!existsSync(c.dataDir)) issue('dataDir', `${c.dataDir} does not exist`);
   if (c.featuresFile !== undefined && !existsSync(c.featuresFile)) issue('featuresFile', `${c.featuresFile} does not exist`);
-  if (c.dataset === 'imagefolder' && c.imageSize === undefined) issue('imageSize', 'an imagefolder dataset needs {imageSize}');
 });
 
 /** What is here to run the spec: CUDA, and the weights it starts from. */

@@ -67,6 +67,12 @@ positions of the first batch of the first and last epochs). --resume RUN_DIR con
 last checkpoint with the run's own options; the result equals an uninterrupted run with the
 same seed.
 
+A folder that already holds a run is refused (exit 2) unless --overwrite replaces it or --resume
+continues it; while a process trains a run directory, its run.lock (PID and host) keeps every other
+\`saln train\` and \`saln experiment\` out (a lock whose process is gone is taken over).
+A step whose train loss is NaN or infinite stops the run at once: summary.json says stopped_by
+"non-finite loss" and diverged_at, and the command exits 1 naming the epoch and step.
+
 Exit codes: 0 done; 2 bad configuration or input (the message names the flag or file); 1 anything else.
 
 Examples:
@@ -88,6 +94,7 @@ function commanderOption(o: OptionDef): Option {
 /** The options the command itself owns (not run options). */
 interface CommandFlags {
   resume?: string;
+  overwrite?: boolean;
   json?: boolean;
   progress: boolean;
   cacheDir?: string;
@@ -101,6 +108,7 @@ export function trainCommand(io: CliIO): Command {
   for (const [, opt] of options) cmd.addOption(opt);
   return cmd
     .option('--resume <dir>', 'continue an interrupted run from its last checkpoint (other flags are ignored)')
+    .option('--overwrite', 'replace the run already in --out (without it, a folder holding a run is an error)')
     .option('--cache-dir <dir>', 'cache folder (default $SALN_CACHE or ~/.cache/saln)')
     .option('--json', 'line-per-event JSON logs on stdout (no progress bar)')
     .option('--no-progress', 'no progress bar')
@@ -131,7 +139,7 @@ function newRunOptions(raw: Record<string, unknown>): Record<string, unknown> {
 
 async function runTrain(flags: Record<string, unknown>, own: CommandFlags, io: CliIO): Promise<void> {
   const { InputError } = await import('../../errors.js');
-  const { parseRunSpec, runTraining, RunDir } = await import('../../train/index.js');
+  const { DivergedError, parseRunSpec, runTraining, RunDir } = await import('../../train/index.js');
   const { consoleCallbacks, killHookCallback, summaryLine, progressCallback } = await import('../train-output.js');
   let raw: Record<string, unknown>;
   let cacheDir = own.cacheDir;
@@ -147,12 +155,13 @@ async function runTrain(flags: Record<string, unknown>, own: CommandFlags, io: C
   const log = (t: string): void => io.err(`${t}\n`);
   try {
     const s = await runTraining(spec, {
-      resume: own.resume !== undefined, cacheDir, progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
+      resume: own.resume !== undefined, overwrite: own.overwrite ?? false, cacheDir, progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
       callbacks: [...consoleCallbacks({ json: own.json ?? false, progress, epochs: spec.epochs, out: io.out, log }), killHookCallback()],
       referenceCallbacks: [progressCallback(progress)],
     });
     if (s && !own.json) io.out(summaryLine(spec.out!, s));
   } catch (e) {
+    if (e instanceof DivergedError) e.message += ` (try --lr ${Number((spec.lr / 10).toPrecision(3))})`;
     // Errors below the CLI name an option by its key; here it is the flag.
     if (e instanceof InputError && e.field && optionByKey(e.field) && e.message.startsWith(`${e.field}: `)) e.message = `${flagName(e.field)}: ${e.message.slice(e.field.length + 2)}`;
     throw e;
