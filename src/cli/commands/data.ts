@@ -6,16 +6,11 @@
  *   saln data info oxford-pets ../shared/datasets/oxford-iiit-pet-mini
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { byteSize, positiveInt } from '../args.js';
 import { UsageError, type CliIO } from '../io.js';
 
 const KINDS = ['cifar10', 'oxford-pets', 'cifar10-bin', 'cifar10-folder', 'folder'] as const;
 type KindArg = (typeof KINDS)[number];
-
-function positiveInt(text: string): number {
-  const v = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || !(v >= 1)) throw new InvalidArgumentError('Expected an integer >= 1.');
-  return v;
-}
 
 function sizeArg(text: string): number | [number, number] {
   const m = /^\s*(\d+)\s*(?:x\s*(\d+)\s*)?$/.exec(text);
@@ -187,6 +182,7 @@ interface PrepareFlags {
   cache?: string;
   force?: boolean;
   limit?: number;
+  maxImageBytes?: number;
   progress: boolean;
   json?: boolean;
 }
@@ -208,7 +204,10 @@ skipped files). The cache is keyed by the source files (size + mtime, or bytes w
 content), the size and the resize policy: a changed source is rebuilt, an unchanged one reused.
 
 A corrupt or truncated image is skipped with a warning naming it (the count is printed);
---strict fails on it instead, and on empty class folders and missing listed images.
+--strict fails on it instead, and on empty class folders and missing listed images. So is
+a file that is not a regular file (a link to a device or a FIFO), one over the size limit
+(--max-image-bytes, default $SALN_MAX_IMAGE_BYTES or 64M), and one whose name is not
+valid UTF-8. Temporary files left by an interrupted prepare are removed at the next start.
 
 Examples:
   $ saln data prepare cifar10-folder ../shared/datasets/cifar10-jpg
@@ -230,6 +229,7 @@ function prepareCommand(io: CliIO): Command {
     .option('--cache <dir>', 'cache root (default: $SALN_CACHE or ~/.cache/saln)')
     .option('--force', 'rebuild even when a valid cache exists')
     .option('--limit <n>', 'only the first n samples of each split (smoke runs)', positiveInt)
+    .option('--max-image-bytes <size>', 'skip image files larger than this (default $SALN_MAX_IMAGE_BYTES or 64M)', byteSize)
     .option('--no-progress', 'no progress display')
     .option('--json', 'print one JSON line: {"kind","root","splits":{...}}')
     .addHelpText('after', PREPARE_HELP)
@@ -259,7 +259,7 @@ function prepareCommand(io: CliIO): Command {
         for (const split of splits as ('train' | 'val' | 'test' | 'all')[]) {
           const t0 = performance.now();
           const set = await prepareSplit(src, split, {
-            size, resize: flags.resize, strict: flags.strict, verify: flags.verify, force: flags.force, limit: flags.limit, inMemory: false,
+            size, resize: flags.resize, strict: flags.strict, verify: flags.verify, force: flags.force, limit: flags.limit, inMemory: false, maxImageBytes: flags.maxImageBytes,
             cacheDir: join(flags.cache ?? cacheRoot(), 'prepared'), warn, onProgress: (d, t) => bar.update(`prepare ${split}`, d, t),
           });
           const seconds = (performance.now() - t0) / 1000;
