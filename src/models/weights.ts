@@ -216,6 +216,11 @@ export async function downloadVerified(href: string, o: VerifiedDownload): Promi
   return digest;
 }
 
+/** The cache folder of a resolved URL's downloads: `<cache>/weights/<first 16 hex of its SHA-256>`. */
+export function weightsDir(href: string, cache?: string): string {
+  return join(cacheDir(cache), 'weights', createHash('sha256').update(href).digest('hex').slice(0, 16));
+}
+
 /**
  * Downloads url into `<cache>/weights/<hash of url>/<file>` unless a verified copy is there.
  * The download goes to a temporary file that is renamed into place only after its SHA-256 checks
@@ -226,7 +231,7 @@ export async function fetchToCache(url: string, o: FetchOptions = {}): Promise<F
   const href = resolveHfUrl(url);
   const u = parseHttpUrl(url, href);
   const want = checkSha(o.sha256);
-  const dir = join(cacheDir(o.cacheDir), 'weights', createHash('sha256').update(href).digest('hex').slice(0, 16));
+  const dir = weightsDir(href, o.cacheDir);
   const name = o.fileName ?? (basename(u.pathname) || 'weights.safetensors');
   const dest = join(dir, name);
   const sidecar = `${dest}.sha256`;
