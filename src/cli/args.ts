@@ -56,3 +56,9 @@ export function byteSize(text: string): number {
   if (!(v >= 1) || !Number.isSafeInteger(v)) throw new InvalidArgumentError('Expected a size of at least 1 byte.');
   return v;
 }
+
+/** --device: cpu, cuda or cuda:N (whether CUDA is there is checked when the engine loads). */
+export function device(text: string): string {
+  if (!/^(cpu|cuda(:\d+)?)$/.test(text)) throw new InvalidArgumentError('Expected cpu, cuda or cuda:N.');
+  return text;
+}

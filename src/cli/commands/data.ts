@@ -14,7 +14,8 @@ type KindArg = (typeof KINDS)[number];
 
 function sizeArg(text: string): number | [number, number] {
   const m = /^\s*(\d+)\s*(?:x\s*(\d+)\s*)?$/.exec(text);
-  if (m === null || Number(m[1]) < 1 || (m[2] !== undefined && Number(m[2]) < 1)) throw new InvalidArgumentError('Expected a size in pixels: 224, or HxW such as 224x320.');
+  const ok = (v: string | undefined): boolean => v === undefined || (Number(v) >= 1 && Number(v) <= 4096);
+  if (m === null || !ok(m[1]) || !ok(m[2])) throw new InvalidArgumentError('Expected a size in pixels from 1 to 4096: 224, or HxW such as 224x320.');
   return m[2] === undefined ? Number(m[1]) : [Number(m[1]), Number(m[2])];
 }
 
@@ -128,7 +129,9 @@ function pullCommand(io: CliIO): Command {
       const sha: Record<string, string> = {};
       for (const s of flags.sha256 ?? []) {
         const eq = s.indexOf('=');
-        if (eq >= 0) sha[s.slice(0, eq)] = s.slice(eq + 1);
+        const hex = eq >= 0 ? s.slice(eq + 1) : s;
+        if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new UsageError(`--sha256 ${s}: expected 64 hex digits${eq >= 0 ? ' after the =' : ''}`, { field: '--sha256' });
+        if (eq >= 0) sha[s.slice(0, eq)] = hex;
         else if (ds.archives.length === 1) sha[ds.archives[0]!.file] = s;
         else throw new UsageError(`${dataset} has ${ds.archives.length} archives: give --sha256 as <file>=<hex> (${ds.archives.map((a) => a.file).join(', ')})`);
       }

@@ -4,7 +4,7 @@
  *   saln features info <cache file>
  */
 import { Command, Option } from 'commander';
-import { positiveInt, threads } from '../args.js';
+import { device, positiveInt, threads } from '../args.js';
 import { UsageError, type CliIO } from '../io.js';
 import { CommandGroup } from './models.js';
 
@@ -67,7 +67,7 @@ export function featuresCommand(io: CliIO): Command {
     .option('--threads <n>', 'intra-op threads for the engine (default: libtorch\'s; at most 4 per core)', threads)
     .option('--cache-dir <dir>', 'cache folder (default $SALN_CACHE or ~/.cache/saln)')
     .option('-o, --out <file>', 'write the cache here instead of <cache>/features/…')
-    .addOption(new Option('--device <device>', 'cpu, cuda, cuda:1').default('cpu'))
+    .addOption(new Option('--device <device>', 'cpu, cuda, cuda:1').default('cpu').argParser(device))
     .option('--force', 'recompute even if a complete cache exists')
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print one JSON line with the result')
@@ -215,11 +215,14 @@ async function extract(flags: ExtractFlags, io: CliIO): Promise<void> {
   const { join } = await import('node:path');
   const { ZOO, cacheDir, ensureModel } = await import('../../models/index.js');
   const { extractFeatures } = await import('../../features/index.js');
-  const { setNumThreads } = await import('../../tensor/index.js');
+  const { isCudaAvailable, setNumThreads } = await import('../../tensor/index.js');
 
   const entry = ZOO[flags.model];
   if (!entry) throw new UsageError(`unknown model ${JSON.stringify(flags.model)}; known models: ${Object.keys(ZOO).join(', ')}`);
   if (flags.out !== undefined) await checkOut(flags.out);
+  if (flags.device !== undefined && flags.device !== 'cpu' && !isCudaAvailable()) {
+    throw new UsageError(`--device ${flags.device}: CUDA is not available here (this engine sees no GPU); use --device cpu`, { field: '--device' });
+  }
   if (flags.threads !== undefined) setNumThreads(flags.threads);
   const size = flags.size ?? entry.inputSize;
   const npy = /^npy:(.+)$/.exec(flags.dataset);
@@ -229,13 +232,13 @@ async function extract(flags: ExtractFlags, io: CliIO): Promise<void> {
   const zooOpts = { cacheDir: flags.cacheDir, log: (l: string) => io.err(`${l}\n`), progress: flags.progress };
   await ensureModel(entry.name, zooOpts);
   const model = await entry.load(zooOpts);
-  const device = flags.device ?? 'cpu';
-  if (device !== 'cpu') model.to(device);
+  const dev = flags.device ?? 'cpu';
+  if (dev !== 'cpu') model.to(dev);
   async function* onDevice(done: ReadonlySet<string>) {
     for await (const b of source.batches(done)) {
-      if (device === 'cpu') yield b;
+      if (dev === 'cpu') yield b;
       else {
-        const x = b.x.to({ device });
+        const x = b.x.to({ device: dev });
         b.x.dispose();
         yield { ids: b.ids, x };
       }
