@@ -5,6 +5,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { InvalidArgumentError } from 'commander';
+import { MAX_THREADS } from '../train/options.js';
 
 const INTEGER = /^\s*\d+\s*$/;
 
@@ -29,8 +30,8 @@ export function number(text: string): number {
   return v;
 }
 
-/** Threads beyond this buy nothing and, at 100,000, hang the engine creating them. */
-export const MAX_THREADS_CAP = 256;
+/** Threads beyond this buy nothing and, at 100,000, hang the engine creating them (the run options' bound too). */
+export const MAX_THREADS_CAP = MAX_THREADS;
 
 /** The most --threads accepted here: 4 per core, at most MAX_THREADS_CAP. */
 export function maxThreads(cores: number = availableParallelism()): number {
@@ -61,4 +62,10 @@ export function byteSize(text: string): number {
 export function device(text: string): string {
   if (!/^(cpu|cuda(:\d+)?)$/.test(text)) throw new InvalidArgumentError('Expected cpu, cuda or cuda:N.');
   return text;
+}
+
+/** The parser for a run option of this type and lower bound (range checks beyond it are the spec's). */
+export function parseFor(type: 'int' | 'number', min: number | null): (text: string) => number {
+  if (type === 'number') return number;
+  return min !== null && min >= 1 ? positiveInt : nonNegInt;
 }

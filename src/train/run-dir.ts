@@ -16,12 +16,12 @@
  * Reads validate with the zod schemas of records.ts; a bad file is a RunDirError naming it (and
  * the line, in metrics.jsonl). Runs written before format_version 2 still read.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { cleanStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { loadSafetensors } from '../io/safetensors.js';
 import type { SGD } from '../optim/sgd.js';
 import type { Tensor } from '../tensor/index.js';
@@ -230,12 +230,9 @@ export class RunDir {
     throw new RunDirError(`cannot take the lock ${p}: another process keeps taking it`, p);
   }
 
-  /** Deletes what killed atomic writes left behind (`*.tmp-<pid>`); call with the lock held. Returns the names removed. */
+  /** Deletes what killed atomic writes left behind (temporaries of processes gone); returns the names removed. */
   removeTemporaryFiles(): string[] {
-    if (!existsSync(this.path)) return [];
-    const left = readdirSync(this.path).filter((f) => /\.tmp-\d+$/.test(f));
-    for (const f of left) rmSync(join(this.path, f), { force: true });
-    return left;
+    return cleanStaleTemps(this.path);
   }
 
   /** Deletes the run's own files (not the folder, nor anything else in it), for --overwrite. */

@@ -9,7 +9,7 @@ import type { PreparedSet } from '../data/prepared.js';
 import { InputError } from '../errors.js';
 import { extractFeatures, FeatureCache } from '../features/index.js';
 import { cacheDir as defaultCacheDir } from '../models/cache.js';
-import { ZOO } from '../models/zoo.js';
+import { ensureModel, ZOO } from '../models/zoo.js';
 import { F } from '../nn/index.js';
 import { tidy } from '../tensor/index.js';
 import type { RunSpec } from './options.js';
@@ -45,6 +45,8 @@ async function cachedOrExtracted(spec: RunSpec, kind: DatasetKind, set: Prepared
   const found = FeatureCache.find(key, base);
   if (found) return found;
   o.log(`extracting ${entry.name} features of ${ids.length} training samples at ${size} px into the feature cache ...`);
+  // Fetched on first use (with a progress bar and its pinned SHA-256); offline, the error names the pull command.
+  await ensureModel(entry.name, { cacheDir: o.cacheDir, log: o.log, progress: o.progress });
   const model = await entry.load({ cacheDir: o.cacheDir, log: o.log });
   const batch = 32;
   const res = await extractFeatures({

@@ -95,13 +95,10 @@ export const runSpecSchema = z.object(Object.fromEntries((TRAIN_OPTIONS as reado
 function environmentIssues(c: RunSpec, o: { cacheDir?: string }): SpecIssue[] {
   const issues: SpecIssue[] = [];
   if (c.device === 'cuda' && cudaDeviceCount() === 0) issues.push({ key: 'device', message: 'CUDA is not available (libtorch sees no GPU, or this build has no CUDA support); use {device} cpu' });
-  // saln on cached features needs them: a --features file, or a feature model whose weights are here.
-  if (c.method === 'saln' && c.featureSource === 'cache' && c.featuresFile === undefined) {
-    const entry = ZOO[c.featureModel];
-    if (!entry) issues.push({ key: 'featureModel', message: `saln needs features: unknown feature model ${JSON.stringify(c.featureModel)}; known: ${Object.keys(ZOO).join(', ')}` });
-    else if (entry.locate({ cacheDir: o.cacheDir }) === null) {
-      issues.push({ key: 'featureSource', message: `saln needs features: no {featuresFile} file was given and ${c.featureModel}'s weights are not available to extract them (run \`saln models pull ${c.featureModel}\`, or use {featureSource} pixels|learner)` });
-    }
+  // saln on cached features needs them: a --features file, or a known feature model (its weights
+  // are fetched on first use when they are not in the cache).
+  if (c.method === 'saln' && c.featureSource === 'cache' && c.featuresFile === undefined && !ZOO[c.featureModel]) {
+    issues.push({ key: 'featureModel', message: `saln needs features: unknown feature model ${JSON.stringify(c.featureModel)}; known: ${Object.keys(ZOO).join(', ')}` });
   }
   if (locatePretrained(c.model, { cacheDir: o.cacheDir }) === null) {
     issues.push({ key: 'model', message: `${c.model} starts from ${PRETRAINED_LEARNERS[c.model]}'s ImageNet weights, which are not available here (see \`saln models list\`; \`saln models pull ${PRETRAINED_LEARNERS[c.model]}\`)` });

@@ -86,7 +86,7 @@ test('a loss that goes non-finite stops the run at once: exit 1, epoch and step 
 test('--threads has a maximum and names it', async () => {
   const r = await train(['--threads', '100000', '--out', join(dir, 'threads')]);
   assert.equal(r.code, 2, r.err);
-  assert.match(r.err, /--threads: must be an integer from 1 to 256/);
+  assert.match(r.err, /--threads <n>' argument '100000' is invalid\. Expected an integer between 1 and \d+/);
 });
 
 test('two experiment datasets with the same loader and different labels stay apart in the registry', async () => {
@@ -102,4 +102,23 @@ test('two experiment datasets with the same loader and different labels stay apa
   const ls = await runCli(['runs', 'ls', '--registry', reg, '--json']);
   const rows = JSON.parse(ls.out) as { dataset: string }[];
   assert.deepEqual(rows.map((x) => x.dataset).sort(), ['c10-full', 'c10-tiny']);
+});
+
+test('saln on a feature model that is not here: fetched on first use; offline, exit 2 with the command to run', async () => {
+  const { createServer } = await import('node:net');
+  const srv = createServer();
+  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
+  const closedPort = (srv.address() as { port: number }).port;
+  await new Promise((res) => srv.close(res));
+  const prev = process.env.SALN_NPM_REGISTRY;
+  process.env.SALN_NPM_REGISTRY = `http://127.0.0.1:${closedPort}`;
+  try {
+    const cache = join(dir, 'empty-cache');
+    const r = await train(['--method', 'saln', '--filter-ratio', '0.5', '--feature-model', 'resnet50-keras', '--cache-dir', cache, '--out', join(dir, 'offline')]);
+    assert.equal(r.code, 2, r.err);
+    assert.match(r.err, /resnet50-keras is not in the cache .* could not be downloaded: .*ECONNREFUSED.*saln models pull resnet50-keras --cache-dir /);
+  } finally {
+    if (prev === undefined) delete process.env.SALN_NPM_REGISTRY;
+    else process.env.SALN_NPM_REGISTRY = prev;
+  }
 });

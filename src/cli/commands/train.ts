@@ -8,7 +8,7 @@
  */
 import { Command, Option } from 'commander';
 import { UsageError, type CliIO } from '../io.js';
-import { parseFor } from '../parse.js';
+import { parseFor, threads } from '../args.js';
 import { flagOf, optionByKey, TRAIN_OPTIONS, type OptionDef } from '../../train/options.js';
 
 const HELP = `
@@ -86,6 +86,8 @@ function commanderOption(o: OptionDef): Option {
   const flag = flagOf(o);
   const opt = new Option(o.type === 'boolean' ? flag : `${flag} <${o.arg ?? 'value'}>`, o.help);
   if (o.choices) opt.choices(o.choices as string[]);
+  // --threads gets the machine's bound (4 per core, at most MAX_THREADS) at parse time, as select and features do.
+  else if (o.key === 'threads') opt.argParser(threads);
   else if (o.type === 'int' || o.type === 'number') opt.argParser(parseFor(o.type, o.min ?? null));
   if (o.default !== undefined && !(o.type === 'boolean' && o.default === true)) opt.default(o.default);
   return opt;
