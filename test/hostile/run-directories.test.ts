@@ -122,3 +122,22 @@ test('saln on a feature model that is not here: fetched on first use; offline, e
     else process.env.SALN_NPM_REGISTRY = prev;
   }
 });
+
+test('--resume with a broken config.json or broken checkpoint metadata exits 2 naming the file', async () => {
+  const out = join(dir, 'to-break');
+  assert.equal((await train(['--epochs', '2', '--out', out])).code, 0);
+  const { saveSafetensors } = await import('../../src/io/safetensors.js');
+  const { tensor } = await import('../../src/tensor/index.js');
+  const ck = join(out, RUN_FILES.checkpoint);
+  const t = tensor([1, 2]);
+  saveSafetensors(ck, new Map([['model.x', t]]), { saln_checkpoint: '1', state: '{"epochsDone": 1, "metr' });
+  t.dispose();
+  rmSync(join(out, RUN_FILES.summary));
+  const broken = await runCli(['train', '--resume', out, '--no-progress']);
+  assert.equal(broken.code, 2, broken.err);
+  assert.match(broken.err, /checkpoint\.safetensors: its state metadata is not valid JSON/);
+  writeFileSync(join(out, RUN_FILES.config), '{"model": "tiny-cnn", ');
+  const cfg = await runCli(['train', '--resume', out, '--no-progress']);
+  assert.equal(cfg.code, 2, cfg.err);
+  assert.match(cfg.err, /config\.json: not valid JSON/);
+});
