@@ -11,6 +11,7 @@ interface ExperimentFlags {
   cacheDir?: string;
   report: boolean;
   reportDir?: string;
+  results?: string;
   dryRun?: boolean;
   progress: boolean;
 }
@@ -41,8 +42,10 @@ config file's folder. Every run is checked before any starts; errors name the fi
 Runs go to OUT/runs/<dataset>/<label>/seed-<s>/ and are registered (see \`saln runs ls\`).
 Running the same config again skips finished runs and resumes interrupted ones from their last
 checkpoint; a run directory holding another configuration is an error, not overwritten. At the
-end the summary table is printed, the report written to OUT/report/, and the last line is
-\`report: PATH\` (its index.html; the charts' PNGs sit beside it).
+end the summary table is printed, the results written as data to OUT/results.json (or
+--results FILE: the protocol's table as JSON, "complete": false until every run has finished;
+see src/reports/results.ts for the fields), the report written to OUT/report/, and the last line
+is \`report: PATH\` (its index.html; the charts' PNGs sit beside it).
 
 Examples:
   $ saln experiment experiments/quickstart.yaml
@@ -59,6 +62,7 @@ export function experimentCommand(io: CliIO): Command {
     .option('--cache-dir <dir>', 'cache folder for prepared data, models and features (default $SALN_CACHE or ~/.cache/saln)')
     .option('--report-dir <dir>', 'where the report goes (default OUT/report)')
     .option('--no-report', 'do not write the report at the end')
+    .option('--results <file>', 'where the results JSON goes (default OUT/results.json), e.g. results/<name>.json')
     .option('--dry-run', 'check the config and list the runs (done, interrupted or new) without training')
     .option('--no-progress', 'no progress bars')
     .addHelpText('after', HELP)
@@ -91,7 +95,10 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
       },
     });
     const runs = outcomes.map((o) => registry.ingest(o.plan.runDir, { experiment: exp.name, label: o.plan.label }));
-    const { formatSummaryTable, writeReport } = await import('../../reports/index.js');
+    const { formatSummaryTable, writeReport, buildResults, writeResults } = await import('../../reports/index.js');
+    const resultsPath = flags.results ?? join(exp.out, 'results.json');
+    writeResults(resultsPath, buildResults(exp.name, runs, outcomes.length));
+    log(`results: ${resultsPath}`);
     const { formatTables } = await import('../../reports/table-format.js');
     if (!flags.report) {
       io.out(`\n${formatSummaryTable(runs, { targetAccuracy: exp.report.targetAccuracy })}\n`);

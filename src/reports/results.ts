@@ -1,0 +1,112 @@
+/**
+ * Results as data: a protocol's final table as one JSON file (`results/<protocol>.json`), the
+ * numbers BENCHMARKS.md and the report quote. Built from the same rows as the report's tables.
+ *
+ *   {"protocol": "p-cifar-ft", "complete": true, "entries": [{"label": "saln-0.8-wall", "method": "saln",
+ *     "selection_mode": "in-batch", "filter_ratio": 0.8, "budget": "wall", "seeds": [0, 1, 2, 3, 4],
+ *     "test_accuracy": {"mean": 84.1, "ci95": 0.6}, "wall_seconds": {…}, "gradient_samples": {…},
+ *     "time_to_95pct": {…}, "time_to_99pct": {…}, "delta_vs_none": {…}, "delta_vs_random": {…}}]}
+ *
+ * Units: accuracies in percent, deltas in percentage points (paired by seed), times in seconds.
+ * Every cost is in the times: the run's wall clock (selection and scoring included) plus, for
+ * jest and rho-loss, the reference's training (config.json extra.reference_wall_seconds).
+ * time_to_Xpct: wall seconds until the validation accuracy first reaches X% of standard
+ * training's mean final test accuracy (the `none` entry with the epoch budget); a seed that never
+ * reaches it is left out of the mean, `reached` counts the ones that did, and a target no seed
+ * reached has mean and ci95 null.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import type { RunRecord } from '../experiments/run-record.js';
+import { writeFileAtomic } from '../io/atomic.js';
+import { timeToTarget, validationSeries } from './series.js';
+import { summarize, type Stat } from './stats.js';
+import { buildTables, type Comparison, type Row } from './tables.js';
+
+const stat = z.object({ mean: z.number().nullable(), ci95: z.number().nullable() });
+const reachedStat = stat.extend({ reached: z.number().int().min(0), of: z.number().int().min(0) });
+const delta = stat.extend({ pairs: z.number().int().min(0), against: z.string() });
+
+export const resultEntrySchema = z.object({
+  label: z.string(),
+  dataset: z.string(),
+  method: z.string(),
+  selection_mode: z.enum(['in-batch', 'super-batch']),
+  filter_ratio: z.number(),
+  budget: z.enum(['epochs', 'wall']),
+  seeds: z.array(z.number().int()),
+  test_accuracy: stat,
+  wall_seconds: stat,
+  gradient_samples: stat,
+  time_to_95pct: reachedStat.nullable(),
+  time_to_99pct: reachedStat.nullable(),
+  delta_vs_none: delta.nullable(),
+  delta_vs_random: delta.nullable(),
+}).strict();
+
+export const resultsFileSchema = z.object({
+  protocol: z.string().min(1),
+  complete: z.boolean(),
+  /** Runs planned and finished, so a partial file says how partial it is. */
+  runs: z.object({ planned: z.number().int(), finished: z.number().int() }),
+  entries: z.array(resultEntrySchema),
+}).strict();
+
+export type ResultEntry = z.infer<typeof resultEntrySchema>;
+export type ResultsFile = z.infer<typeof resultsFileSchema>;
+
+const round = (v: number | null, digits: number): number | null => (v === null || !Number.isFinite(v) ? null : Number(v.toFixed(digits)));
+const pct = (s: Stat): z.infer<typeof stat> => ({ mean: round(100 * s.mean, 2), ci95: s.half === null ? null : round(100 * s.half, 2) });
+const plain = (s: Stat, digits = 1): z.infer<typeof stat> => ({ mean: round(s.mean, digits), ci95: s.half === null ? null : round(s.half, digits) });
+const deltaOf = (c: Comparison | null): ResultEntry['delta_vs_none'] => (c ? { ...pct(c.testAccuracy), pairs: c.pairs, against: c.against } : null);
+
+/** The reference's training time of a jest / rho-loss run (0 for the others). */
+function referenceSeconds(r: RunRecord): number {
+  const v = r.config.extra?.reference_wall_seconds;
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+/** Wall seconds (reference training included) until each seed's validation accuracy reaches target. */
+function timeTo(row: Row, target: number | null): ResultEntry['time_to_95pct'] {
+  if (target === null) return null;
+  const times = row.runs.map((r) => {
+    const t = timeToTarget(validationSeries(r.metrics), target);
+    return t === null ? null : t + referenceSeconds(r);
+  }).filter((t): t is number => t !== null);
+  return { ...plain(summarize(times)), reached: times.length, of: row.runs.length };
+}
+
+function entryOf(row: Row, standard: number | null): ResultEntry {
+  const first = row.runs[0]!;
+  const wall = summarize(row.runs.map((r) => r.summary!.wall_seconds + referenceSeconds(r)));
+  return {
+    label: row.label, dataset: row.dataset, method: row.methods.join('+'),
+    selection_mode: first.config.selectionMode ?? 'in-batch', filter_ratio: first.config.filterRatio,
+    budget: first.config.budget?.seconds !== undefined ? 'wall' : 'epochs',
+    seeds: row.seeds, test_accuracy: pct(row.testAccuracy), wall_seconds: plain(wall), gradient_samples: plain(row.gradientSamples, 0),
+    time_to_95pct: timeTo(row, standard === null ? null : 0.95 * standard),
+    time_to_99pct: timeTo(row, standard === null ? null : 0.99 * standard),
+    delta_vs_none: deltaOf(row.vsNone), delta_vs_random: deltaOf(row.vsRandom),
+  };
+}
+
+/** Standard training's mean final test accuracy: the `none` row trained for its epochs (no budget). */
+function standardAccuracy(rows: readonly Row[]): number | null {
+  const none = rows.find((r) => r.methods.length === 1 && r.methods[0] === 'none' && r.runs.every((x) => x.config.budget?.seconds === undefined));
+  return none && Number.isFinite(none.testAccuracy.mean) ? none.testAccuracy.mean : null;
+}
+
+/** The protocol's results from its runs; complete when every planned run has finished. */
+export function buildResults(protocol: string, runs: readonly RunRecord[], planned: number): ResultsFile {
+  const tables = buildTables(runs);
+  const entries = tables.datasets.flatMap((d) => d.rows.map((row) => entryOf(row, standardAccuracy(d.rows))));
+  const finished = runs.filter((r) => r.status === 'complete' && r.summary !== null).length;
+  return resultsFileSchema.parse({ protocol, complete: finished === planned && planned > 0, runs: { planned, finished }, entries });
+}
+
+/** Writes the file atomically (2-space JSON, one trailing newline). */
+export function writeResults(path: string, results: ResultsFile): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileAtomic(path, [new TextEncoder().encode(`${JSON.stringify(resultsFileSchema.parse(results), null, 2)}\n`)]);
+}

@@ -1,0 +1,58 @@
+/** Results as data: the protocol's table as JSON, from the report's rows, with its schema. */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { buildResults, resultsFileSchema } from '../../src/reports/results.js';
+import { runCli } from '../cli-run.js';
+import { writeCifarBinary } from '../data/fixtures.js';
+import { fakeRun } from './fixtures.js';
+
+let dir = '';
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'saln-results-'));
+  writeCifarBinary(join(dir, 'c10'), 12);
+  process.env.SALN_CACHE = join(dir, 'cache');
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('entries: percent accuracies with their CI, deltas paired by seed, time to 95%/99% of standard training', () => {
+  // none ends at 0.80 (both seeds); random reaches 0.76 (95% of 0.80) in its second epoch, never 0.792.
+  const runs = [0, 1].flatMap((seed) => [
+    fakeRun({ id: 1 + seed, label: 'none', seed, test: 0.8, wall: 10, epochs: [{ val: 0.7, wall: 5 }, { val: 0.8, wall: 5 }] }),
+    fakeRun({ id: 3 + seed, label: 'random', seed, ratio: 0.8, test: 0.7 + 0.02 * seed, wall: 4, epochs: [{ val: 0.6, wall: 2 }, { val: 0.76, wall: 2 }] }),
+  ]);
+  const r = buildResults('tiny', runs, 4);
+  assert.equal(r.complete, true);
+  const none = r.entries.find((e) => e.label === 'none')!;
+  const rnd = r.entries.find((e) => e.label === 'random')!;
+  assert.deepEqual(none.test_accuracy, { mean: 80, ci95: 0 });
+  assert.equal(rnd.test_accuracy.mean, 71);
+  assert.equal(rnd.budget, 'epochs');
+  assert.deepEqual(rnd.seeds, [0, 1]);
+  // Paired: (0.70 − 0.80, 0.72 − 0.80) → mean −9 points; t(0.975, 1) · std/√2 = 12.706 · 0.01414/1.414 · 100.
+  assert.equal(rnd.delta_vs_none!.mean, -9);
+  assert.equal(rnd.delta_vs_none!.pairs, 2);
+  assert.ok(Math.abs(rnd.delta_vs_none!.ci95! - 12.71) < 0.01, String(rnd.delta_vs_none!.ci95));
+  assert.deepEqual(rnd.time_to_95pct, { mean: 4, ci95: 0, reached: 2, of: 2 });
+  assert.deepEqual(rnd.time_to_99pct, { mean: null, ci95: null, reached: 0, of: 2 });
+  assert.deepEqual(none.time_to_99pct, { mean: 10, ci95: 0, reached: 2, of: 2 });
+  assert.equal(none.delta_vs_none, null);
+  // Fewer finished runs than planned: partial.
+  assert.equal(buildResults('tiny', runs, 6).complete, false);
+  assert.deepEqual(buildResults('tiny', runs, 6).runs, { planned: 6, finished: 4 });
+});
+
+test('a tiny experiment writes results.json that the schema accepts', async () => {
+  const cfg = join(dir, 'grid.yaml');
+  writeFileSync(cfg, 'name: tiny-results\nout: out\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nseeds: [0]\ntrain: { epochs: 1, batchSize: 8, lr: 0.05, filterRatio: 0.5 }\nmethods: [none, random]\n');
+  const results = join(dir, 'results', 'tiny.json');
+  const r = await runCli(['experiment', cfg, '--registry', join(dir, 'reg.sqlite'), '--no-progress', '--no-report', '--results', results]);
+  assert.equal(r.code, 0, r.err);
+  const file = resultsFileSchema.parse(JSON.parse(readFileSync(results, 'utf8')));
+  assert.equal(file.protocol, 'tiny-results');
+  assert.equal(file.complete, true);
+  assert.deepEqual(file.entries.map((e) => [e.label, e.method, e.filter_ratio]), [['none', 'none', 0], ['random', 'random', 0.5]]);
+  assert.ok(file.entries[1]!.delta_vs_none !== null && file.entries[1]!.delta_vs_none.pairs === 1);
+});
