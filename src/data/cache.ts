@@ -22,7 +22,7 @@ import { interpolate } from '../nn/functional.js';
 import { fromBytes, tensor, tidy } from '../tensor/index.js';
 import { decodeImage, RESIZE_KERNEL, type ResizePolicy } from './decode.js';
 import { DataError, defaultWarn, type WarnFn } from './errors.js';
-import { cacheRoot } from './paths.js';
+import { cacheDir } from '../cache-dir.js';
 import { PreparedSet, type OpenPreparedOptions, type PreparedIndex } from './prepared.js';
 import { CIFAR10_RECORD_BYTES, readCifarRecords, type DatasetSource, type SourceSample, type SplitName } from './sources.js';
 
@@ -120,7 +120,7 @@ export async function prepareSplit(src: DatasetSource, split: SplitName, o: Prep
   const [h, w] = sizeOf(o);
   const resize = o.resize ?? 'squash';
   const warn = o.warn ?? defaultWarn;
-  const dir = o.cacheDir ?? join(cacheRoot(), 'prepared');
+  const dir = o.cacheDir ?? join(cacheDir(), 'prepared');
   mkdirSync(dir, { recursive: true });
   maxImageBytes(o); // a bad limit fails before any work
   // Temporaries of a killed earlier prepare (never renamed into place) are garbage.

@@ -11,7 +11,7 @@ export {
   openDataset, classCounts, findCifar10BinDir, readCifarRecords, CIFAR10_CLASSES, CIFAR10_RECORD_BYTES, DATASET_KINDS, IMAGE_EXTENSIONS,
   OXFORD_PETS_CLASSES, type DatasetKind, type DatasetSource, type OpenOptions, type SourceSample, type SplitName,
 } from './sources.js';
-export { cacheRoot } from './paths.js';
+export { cacheDir as cacheRoot } from '../cache-dir.js';
 export { prepareSplit, prepareDataset, cacheKey, PREPARED_VERSION, type PrepareOptions } from './cache.js';
 export { PreparedSet, type PreparedIndex, type OpenPreparedOptions } from './prepared.js';
 export * from './transforms.js';

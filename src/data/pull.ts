@@ -13,7 +13,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readRegularText, regularFileSize } from '../io/files.js';
-import { cacheRoot } from './paths.js';
+import { cacheDir } from '../cache-dir.js';
 import { download, sha256File, unpackTarGz, type DownloadResult } from './download.js';
 import { DataError } from './errors.js';
 import { findCifar10BinDir, type DatasetKind } from './sources.js';
@@ -113,7 +113,7 @@ export interface PullResult {
 const MARKER = '.saln-pulled.json';
 
 /** Where `pull` unpacks a dataset. */
-export function datasetDir(name: string, cache = cacheRoot()): string {
+export function datasetDir(name: string, cache = cacheDir()): string {
   return join(cache, 'datasets', knownDataset(name).folder);
 }
 
@@ -123,7 +123,7 @@ export function datasetDir(name: string, cache = cacheRoot()): string {
  */
 export async function pullDataset(name: string, o: PullOptions = {}): Promise<PullResult> {
   const ds = knownDataset(name);
-  const cache = o.cache ?? cacheRoot();
+  const cache = o.cache ?? cacheDir();
   const dest = datasetDir(name, cache);
   const log = o.onLog ?? (() => {});
   const expected = (a: Archive): string => (o.sha256?.[a.file] ?? a.sha256).toLowerCase();

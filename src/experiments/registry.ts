@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
-import { cacheDir } from '../models/cache.js';
+import { cacheDir } from '../cache-dir.js';
 import { withCumulative, type EpochMetrics, type Summary, type TrainConfig } from '../train/records.js';
 import { RunDir, RunDirError } from '../train/run-dir.js';
 import { readRunDir, type RunRecord, type RunStatus } from './run-record.js';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { EngineError } from '../binding/errors.js';
 import { FileError } from '../io/errors.js';
 import { loadSafetensors } from '../io/safetensors.js';
-import { cacheDir } from '../models/cache.js';
+import { cacheDir } from '../cache-dir.js';
 import { preprocessSpec, type PreprocessName, type PreprocessSpec } from '../models/preprocess.js';
 import { tensor } from '../tensor/create.js';
 import type { Tensor } from '../tensor/tensor.js';

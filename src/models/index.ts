@@ -16,6 +16,6 @@ export {
   ensureModel, pullCommand,
   type ZooEntry, type ZooOptions, type EnsureOptions, type FeatureExtractor, type NpmPackageSpec,
 } from './zoo.js';
-export { cacheDir } from './cache.js';
+export { cacheDir } from '../cache-dir.js';
 export { startProgress, type Progress, type ProgressSetting } from './progress.js';
 export { ModelError } from './errors.js';

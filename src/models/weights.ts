@@ -22,7 +22,7 @@ import { redirectProblem } from '../io/redirects.js';
 import { loadSafetensors } from '../io/safetensors.js';
 import type { Module, StateDict } from '../nn/index.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { cacheDir } from './cache.js';
+import { cacheDir } from '../cache-dir.js';
 import { startProgress, type ProgressSetting } from './progress.js';
 
 export type Naming = 'torchvision' | 'timm' | 'auto';

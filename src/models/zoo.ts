@@ -18,7 +18,7 @@ import { readRegularText } from '../io/files.js';
 import { ModelError } from './errors.js';
 import type { Module } from '../nn/index.js';
 import type { Tensor } from '../tensor/tensor.js';
-import { cacheDir } from './cache.js';
+import { cacheDir } from '../cache-dir.js';
 import type { PreprocessName } from './preprocess.js';
 import type { ProgressSetting } from './progress.js';
 import { resnet18, resnet50 } from './resnet.js';

@@ -8,7 +8,7 @@ import type { DatasetKind } from '../data/sources.js';
 import type { PreparedSet } from '../data/prepared.js';
 import { InputError } from '../errors.js';
 import { extractFeatures, FeatureCache } from '../features/index.js';
-import { cacheDir as defaultCacheDir } from '../models/cache.js';
+import { cacheDir as defaultCacheDir } from '../cache-dir.js';
 import { ensureModel, ZOO } from '../models/zoo.js';
 import { F } from '../nn/index.js';
 import { tidy } from '../tensor/index.js';

@@ -7,7 +7,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.js';
-import { cacheDir as defaultCacheDir } from '../models/cache.js';
+import { cacheDir as defaultCacheDir } from '../cache-dir.js';
 import { setNumThreads } from '../tensor/index.js';
 import type { FeatureCache } from '../features/index.js';
 import type { FitCallback } from './callbacks.js';

@@ -78,6 +78,8 @@ async function progress(io: CliIO, enabled: boolean, unit: 'bytes' | 'images'): 
 interface PullFlags {
   dataDir?: string;
   cache?: string;
+  /** --cache-dir; --cache is its older name. */
+  cacheDir?: string;
   baseUrl?: string;
   sha256?: string[];
   retries?: number;
@@ -116,7 +118,8 @@ function pullCommand(io: CliIO): Command {
     .description('Fetch a known dataset from its official address, verify its SHA-256, resume partial downloads, and unpack it into the cache.')
     .argument('<dataset>', 'cifar10 or oxford-pets')
     .option('--data-dir <dir>', 'use a local copy (archives or unpacked), no network')
-    .option('--cache <dir>', 'cache root (default: $SALN_CACHE or ~/.cache/saln)')
+    .option('--cache-dir <dir>', 'cache root (default: $SALN_CACHE or ~/.cache/saln)')
+    .addOption(new Option('--cache <dir>', 'the older name of --cache-dir').hideHelp())
     .option('--base-url <url>', 'fetch the archives from <url>/<file> instead (a mirror)')
     .option('--sha256 <[file=]hex>', 'expected SHA-256, replacing the built-in one (repeatable)', collect)
     .option('--retries <n>', 'tries per address, each resuming the last (default 4)', positiveInt)
@@ -124,6 +127,7 @@ function pullCommand(io: CliIO): Command {
     .option('--json', 'print one JSON line: {"dataset","kind","root","archives":[...]}')
     .addHelpText('after', PULL_HELP)
     .action(async (dataset: string, flags: PullFlags) => guarded(async () => {
+      flags.cache ??= flags.cacheDir;
       const { pullDataset, knownDataset } = await import('../../data/pull.js');
       const ds = knownDataset(dataset);
       const sha: Record<string, string> = {};
@@ -183,6 +187,8 @@ interface PrepareFlags {
   strict?: boolean;
   verify: 'stat' | 'content';
   cache?: string;
+  /** --cache-dir; --cache is its older name. */
+  cacheDir?: string;
   force?: boolean;
   limit?: number;
   maxImageBytes?: number;
@@ -229,7 +235,8 @@ function prepareCommand(io: CliIO): Command {
     .option('--split <name>', 'only this split (train, val, test or all; repeatable)', collect)
     .option('--strict', 'fail on a corrupt image, an empty class folder or a missing listed image')
     .addOption(new Option('--verify <how>', 'what the cache key reads of each source file').choices(['stat', 'content']).default('stat'))
-    .option('--cache <dir>', 'cache root (default: $SALN_CACHE or ~/.cache/saln)')
+    .option('--cache-dir <dir>', 'cache root (default: $SALN_CACHE or ~/.cache/saln)')
+    .addOption(new Option('--cache <dir>', 'the older name of --cache-dir').hideHelp())
     .option('--force', 'rebuild even when a valid cache exists')
     .option('--limit <n>', 'only the first n samples of each split (smoke runs)', positiveInt)
     .option('--max-image-bytes <size>', 'skip image files larger than this (default $SALN_MAX_IMAGE_BYTES or 64M)', byteSize)
@@ -237,12 +244,13 @@ function prepareCommand(io: CliIO): Command {
     .option('--json', 'print one JSON line: {"kind","root","splits":{...}}')
     .addHelpText('after', PREPARE_HELP)
     .action(async (kindArg: string, rootArg: string | undefined, flags: PrepareFlags) => guarded(async () => {
+      flags.cache ??= flags.cacheDir;
       if (!(KINDS as readonly string[]).includes(kindArg)) throw new UsageError(`unknown dataset kind "${kindArg}" (expected ${KINDS.join(', ')})`);
       const { join } = await import('node:path');
       const { openDataset } = await import('../../data/sources.js');
       const { prepareSplit } = await import('../../data/cache.js');
       const { defaultSize } = await import('../../data/load.js');
-      const { cacheRoot } = await import('../../data/paths.js');
+      const { cacheDir: cacheRoot } = await import('../../cache-dir.js');
       const { kind, root } = await resolveDataset(kindArg as KindArg, rootArg, flags.cache);
       const size = flags.size ?? defaultSize(kind);
       if (size === null) throw new UsageError('a folder dataset needs --size (e.g. --size 224)');
@@ -294,10 +302,12 @@ function infoCommand(io: CliIO): Command {
     .argument('<kind>', KINDS.join(' | '))
     .argument('[root]', 'the dataset\'s folder (default for cifar10 / oxford-pets: the pulled copy)')
     .option('--strict', 'fail on layout problems instead of warning')
-    .option('--cache <dir>', 'cache root, for the pulled datasets')
+    .option('--cache-dir <dir>', 'cache root, for the pulled datasets')
+    .addOption(new Option('--cache <dir>', 'the older name of --cache-dir').hideHelp())
     .option('--json', 'print one JSON line: {"kind","root","classes":[...],"splits":{"train":{"total","per_class"}...}}')
     .addHelpText('after', `${KIND_HELP}\nExamples:\n  $ saln data info cifar10-folder ../shared/datasets/cifar10-jpg\n  $ saln data info oxford-pets --json\n`)
-    .action(async (kindArg: string, rootArg: string | undefined, flags: { strict?: boolean; cache?: string; json?: boolean }) => guarded(async () => {
+    .action(async (kindArg: string, rootArg: string | undefined, flags: { strict?: boolean; cache?: string; cacheDir?: string; json?: boolean }) => guarded(async () => {
+      flags.cache ??= flags.cacheDir;
       if (!(KINDS as readonly string[]).includes(kindArg)) throw new UsageError(`unknown dataset kind "${kindArg}" (expected ${KINDS.join(', ')})`);
       const { openDataset, classCounts } = await import('../../data/sources.js');
       const { kind, root } = await resolveDataset(kindArg as KindArg, rootArg, flags.cache);

@@ -1,4 +1,4 @@
-/** Where saln keeps downloads, pulled models and feature caches: $SALN_CACHE, else ~/.cache/saln. */
+/** Where saln keeps downloads, datasets, prepared caches, pulled models, feature caches and the registry: $SALN_CACHE, else ~/.cache/saln (the one place that reads $SALN_CACHE). */
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 
