@@ -37,26 +37,23 @@ async function guarded(fn: () => Promise<void>): Promise<void> {
 async function progress(io: CliIO, enabled: boolean, unit: 'bytes' | 'images'): Promise<{ update(label: string, done: number, total: number | null): void; stop(): void }> {
   if (!enabled) return { update: () => {}, stop: () => {} };
   if (process.stderr.isTTY) {
-    const { default: cliProgress } = await import('cli-progress');
-    const fmt = unit === 'bytes'
-      ? '{label} [{bar}] {percentage}% | {doneMB}/{totalMB} MB | ETA {eta_formatted}'
-      : '{label} [{bar}] {percentage}% | {value}/{total} images | ETA {eta_formatted}';
-    const bar = new cliProgress.SingleBar({ format: fmt, stream: process.stderr, hideCursor: true, etaBuffer: 50 }, cliProgress.Presets.shades_classic);
+    // One bar per label (a download, then each split), from the module that owns cli-progress.
+    const { startProgress } = await import('../../models/progress.js');
+    let bar: import('../../models/progress.js').Progress | null = null;
     let current = '';
     return {
       update(label, done, total) {
         const t = total ?? Math.max(done, 1);
-        const payload = { label, doneMB: (done / 1e6).toFixed(1), totalMB: (t / 1e6).toFixed(1) };
         if (label !== current) {
-          if (current !== '') bar.stop();
-          bar.start(t, done, payload);
+          bar?.stop();
+          bar = startProgress(label, t, { units: unit === 'bytes' ? 'bytes' : 'images', start: done });
           current = label;
         } else {
-          bar.setTotal(t);
-          bar.update(done, payload);
+          bar!.setTotal(t);
+          bar!.update(done);
         }
       },
-      stop: () => bar.stop(),
+      stop: () => bar?.stop(),
     };
   }
   const last = new Map<string, number>();
