@@ -93,8 +93,10 @@ export interface ExperimentIO {
   warn(text: string): void;
   /** Before a cell runs (or is skipped), and after every epoch and at its end: a registry keeps up. */
   onRun?(p: PlannedRun, phase: 'start' | 'epoch' | 'end'): void;
-  /** Observers of each cell's loop (the CLI's progress bar), given the cell. */
+  /** Observers of each cell's loop (the CLI's progress bar and epoch lines), given the cell. */
   callbacks?(p: PlannedRun): readonly FitCallback[];
+  /** Observers of a cell's reference training (a progress bar). */
+  referenceCallbacks?(p: PlannedRun): readonly FitCallback[];
 }
 
 export interface RunOutcome {
@@ -131,7 +133,7 @@ async function runCell(p: PlannedRun, state: RunState, total: number, io: Experi
       resume: state === 'interrupted', cacheDir: io.cacheDir, progress: io.progress, datasetLabel: p.dataset,
       warn: io.warn, log: (t) => io.log(`  ${t}`),
       callbacks: [...(io.callbacks?.(p) ?? []), { onEpochEnd: () => io.onRun?.(p, 'epoch') }],
-      referenceCallbacks: io.callbacks?.(p),
+      referenceCallbacks: io.referenceCallbacks?.(p),
     });
   } catch (e) {
     const err = e as Error;

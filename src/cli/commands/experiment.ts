@@ -75,7 +75,7 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   const { join, relative } = await import('node:path');
   const { readExperiment } = await import('../../experiments/config.js');
   const { planExperiment, runExperiment, runState } = await import('../../experiments/runner.js');
-  const { progressCallback } = await import('../train-output.js');
+  const { epochLine, progressCallback } = await import('../train-output.js');
   const exp = readExperiment(file);
   const log = (t: string): void => io.err(`${t}\n`);
   if (flags.dryRun) {
@@ -88,7 +88,8 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   try {
     const outcomes = await runExperiment(exp, {
       cacheDir: flags.cacheDir, progress: flags.progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
-      callbacks: () => [progressCallback(flags.progress)],
+      callbacks: (p) => [progressCallback(flags.progress), { onEpochEnd: (m) => log(`  ${epochLine(m, p.config.epochs)}`) }],
+      referenceCallbacks: () => [progressCallback(flags.progress)],
       // The registry follows every run as it goes, so `saln runs ls` shows progress.
       onRun: (p, phase) => {
         if (phase !== 'start') registry.ingest(p.runDir, { experiment: exp.name, label: p.label });
