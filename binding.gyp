@@ -2,7 +2,7 @@
   "targets": [{
     "target_name": "saln_native",
     "sources": [
-      "native/src/addon.cc", "native/src/common.cc", "native/src/ops_create.cc",
+      "native/src/addon.cc", "native/src/runtime.cc", "native/src/common.cc", "native/src/ops_create.cc",
       "native/src/ops_math.cc", "native/src/ops_shape.cc", "native/src/ops_nn.cc", "native/src/ops_autograd.cc", "native/src/cpu_allocator.cc"
     ],
     "include_dirs": [

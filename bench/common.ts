@@ -10,7 +10,7 @@ export const log = (s: string): void => void process.stderr.write(`${s}\n`);
 /** The middle element after sorting (the upper one for an even count). */
 export const upperMedian = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** The glibc settings the addon applies at load (native/src/addon.cc), as GLIBC_TUNABLES for PyTorch. */
+/** The glibc settings the addon applies at load (native/src/runtime.cc), as GLIBC_TUNABLES for PyTorch. */
 export const SAME_MALLOC = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912';
 
 const python = '/usr/bin/python3';

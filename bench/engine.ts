@@ -3,7 +3,7 @@
  * data: saln's engine and PyTorch (Debian python3-torch, /usr/bin/python3) on the same model, batch
  * and threads, in alternating rounds of the same run. Last line: {"engine_img_s","torch_img_s","ratio"}.
  *
- * The addon tunes glibc malloc at load (native/src/addon.cc: no mmap for big blocks, no trimming),
+ * The addon tunes glibc malloc at load (native/src/runtime.cc: no mmap for big blocks, no trimming),
  * which alone makes CNN steps several times faster here. For a fair ratio the PyTorch side runs with
  * the same settings (GLIBC_TUNABLES); `torch_default_img_s` is PyTorch with glibc's defaults.
  *

@@ -14,6 +14,9 @@ struct AddonData {
   static constexpr napi_type_tag kHandleTag = {0x5a1f0c3e9b7d4a21ULL, 0x8e6b2c4f1d3a5e77ULL};
 };
 
+// Once per process, before any tensor: malloc tuning, the CPU allocator, the thread policy (runtime.cc).
+void SetUpRuntime();
+void InitRuntime(Napi::Env env, Napi::Object exports);
 void InitCreate(Napi::Env env, Napi::Object exports);
 void InitMath(Napi::Env env, Napi::Object exports);
 void InitShape(Napi::Env env, Napi::Object exports);

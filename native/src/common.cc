@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "addon_data.h"
+#include "op_tables.h"
 
 namespace saln {
 
@@ -50,16 +51,11 @@ Napi::Value WrapMany(Napi::Env env, const std::vector<at::Tensor>& ts) {
 
 static const char* DtypeName(at::ScalarType st) {
   switch (st) {
-    case at::kFloat: return "float32";
-    case at::kDouble: return "float64";
-    case at::kLong: return "int64";
-    case at::kInt: return "int32";
-    case at::kByte: return "uint8";
-    case at::kBool: return "bool";
-    case at::kHalf: return "float16";
-    case at::kBFloat16: return "bfloat16";
-    case at::kChar: return "int8";
-    case at::kShort: return "int16";
+#define SALN_DTYPE_NAME(name, type) \
+  case type:                        \
+    return #name;
+    SALN_DTYPES(SALN_DTYPE_NAME)
+#undef SALN_DTYPE_NAME
     default: return c10::toString(st);
   }
 }
@@ -74,35 +70,25 @@ std::string Describe(const at::Tensor& t) {
   return os.str();
 }
 
-// Codes shared with src/binding/binding.ts (DTYPE_CODES); keep both lists in step.
+// Dtype codes: positions in SALN_DTYPES (op_tables.h), exported as opCodes.dtype.
 at::ScalarType DtypeFromCode(int64_t code) {
-  switch (code) {
-    case 0: return at::kFloat;
-    case 1: return at::kDouble;
-    case 2: return at::kLong;
-    case 3: return at::kInt;
-    case 4: return at::kByte;
-    case 5: return at::kBool;
-    case 6: return at::kHalf;
-    case 7: return at::kBFloat16;
-    case 8: return at::kChar;
-    case 9: return at::kShort;
-    default: throw std::invalid_argument("unknown dtype code " + std::to_string(code));
+  switch (static_cast<DtypeCode>(code)) {
+#define SALN_DTYPE_FROM(name, type) \
+  case DtypeCode::k_##name:         \
+    return type;
+    SALN_DTYPES(SALN_DTYPE_FROM)
+#undef SALN_DTYPE_FROM
   }
+  throw std::invalid_argument("unknown dtype code " + std::to_string(code));
 }
 
 int64_t CodeFromDtype(at::ScalarType st) {
   switch (st) {
-    case at::kFloat: return 0;
-    case at::kDouble: return 1;
-    case at::kLong: return 2;
-    case at::kInt: return 3;
-    case at::kByte: return 4;
-    case at::kBool: return 5;
-    case at::kHalf: return 6;
-    case at::kBFloat16: return 7;
-    case at::kChar: return 8;
-    case at::kShort: return 9;
+#define SALN_DTYPE_TO(name, type) \
+  case type:                      \
+    return static_cast<int64_t>(DtypeCode::k_##name);
+    SALN_DTYPES(SALN_DTYPE_TO)
+#undef SALN_DTYPE_TO
     default: throw std::invalid_argument(std::string("unsupported dtype ") + c10::toString(st));
   }
 }
@@ -186,6 +172,61 @@ void Call::Fail(const std::string& what) const {
   }
   err.Set("op", Napi::String::New(env, op_));
   throw Napi::Error(env, err);
+}
+
+// One name -> code object per list. Op codes are positions (the enumerators); enumerated
+// arguments carry libtorch's own values.
+void ExportOpTables(Napi::Env env, Napi::Object exports) {
+  auto codes = Napi::Object::New(env);
+  auto table = [&](const char* name) {
+    auto t = Napi::Object::New(env);
+    codes.Set(name, t);
+    return t;
+  };
+  Napi::Object t;
+#define SALN_POSITION(name, ...) t.Set(#name, Napi::Number::New(env, static_cast<double>(Enum::k_##name)));
+#define SALN_VALUE(name, value) t.Set(#name, Napi::Number::New(env, static_cast<double>(static_cast<int64_t>(value))));
+  {
+    using Enum = UnaryOp;
+    t = table("unary");
+    SALN_UNARY_OPS(SALN_POSITION)
+  }
+  {
+    using Enum = UnaryInplaceOp;
+    t = table("unaryInplace");
+    SALN_UNARY_INPLACE_OPS(SALN_POSITION)
+  }
+  {
+    using Enum = BinaryOp;
+    t = table("binary");
+    SALN_BINARY_OPS(SALN_POSITION)
+  }
+  {
+    using Enum = ReduceOp;
+    t = table("reduce");
+    SALN_REDUCE_OPS(SALN_POSITION)
+  }
+  {
+    using Enum = InplaceOp;
+    t = table("inplace");
+    SALN_INPLACE_OPS(SALN_POSITION)
+  }
+  {
+    using Enum = DtypeCode;
+    t = table("dtype");
+    SALN_DTYPES(SALN_POSITION)
+  }
+  t = table("memoryFormat");
+  SALN_MEMORY_FORMATS(SALN_VALUE)
+  t = table("reduction");
+  SALN_REDUCTIONS(SALN_VALUE)
+  t = table("gridMode");
+  SALN_GRID_MODES(SALN_VALUE)
+  t = table("gridPadding");
+  SALN_GRID_PADDINGS(SALN_VALUE)
+#undef SALN_POSITION
+#undef SALN_VALUE
+  exports.Set("opCodes", codes);
 }
 
 }  // namespace saln

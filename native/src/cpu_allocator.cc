@@ -9,7 +9,7 @@
 // up now come from their own mappings and are kept for reuse, as PyTorch's CUDA caching
 // allocator does on the GPU; smaller ones still go to malloc.
 //
-// Footprint: the cache keeps at most a set number of bytes of freed blocks (see addon.cc). Past
+// Footprint: the cache keeps at most a set number of bytes of freed blocks (see runtime.cc). Past
 // that, the least recently freed go first, so the blocks of an earlier phase (feature extraction
 // at 224 px, then training at 32 px) give way to the current one instead of crowding it out.
 // Bounding the cache by the peak of live bytes instead was tried and thrashes: blocks are reused

@@ -109,25 +109,24 @@ SALN_OP(fill_, "fill_") { call.T(0).fill_(call.Sc(1)); return call.Env().Undefin
 SALN_OP(zero_, "zero_") { call.T(0).zero_(); return call.Env().Undefined(); }
 SALN_OP(copy_, "copy_") { call.T(0).copy_(call.T(1)); return call.Env().Undefined(); }
 
-// to(t, dtypeCode|null, device|null, copy)
+// to(t, dtypeCode|null, device|null, copy, memoryFormat?): memoryFormat is an at::MemoryFormat
+// value (opCodes.memoryFormat); absent = Preserve, as Tensor.to's default.
 SALN_OP(to, "to") {
   at::Tensor& t = call.T(0);
   auto dtype = call.Has(1) ? DtypeFromCode(call.I(1)) : t.scalar_type();
   auto device = call.Has(2) ? DeviceFromString(call.S(2)) : t.device();
   bool copy = call.Has(3) && call.B(3);
-  return Wrap(call.Env(), t.to(device, dtype, /*non_blocking=*/false, copy));
+  auto fmt = call.Has(4) ? static_cast<at::MemoryFormat>(call.I(4)) : at::MemoryFormat::Preserve;
+  return Wrap(call.Env(), t.to(device, dtype, /*non_blocking=*/false, copy, fmt));
 }
 
 SALN_OP(clone, "clone") { return Wrap(call.Env(), call.T(0).clone()); }
 SALN_OP(detach, "detach") { return Wrap(call.Env(), call.T(0).detach()); }
-// contiguous(t, memoryFormat): 0 = row-major, 1 = channels_last (NHWC strides, faster oneDNN convs).
-SALN_OP(contiguous, "contiguous") {
-  auto fmt = call.I(1) == 1 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
-  return Wrap(call.Env(), call.T(0).contiguous(fmt));
-}
+// contiguous(t, memoryFormat) / isContiguous(t, memoryFormat): an at::MemoryFormat value
+// (opCodes.memoryFormat). Channels-last (NHWC strides) is what oneDNN's fast convs want.
+SALN_OP(contiguous, "contiguous") { return Wrap(call.Env(), call.T(0).contiguous(static_cast<at::MemoryFormat>(call.I(1)))); }
 SALN_OP(isContiguous, "isContiguous") {
-  auto fmt = call.I(1) == 1 ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
-  return Napi::Boolean::New(call.Env(), call.T(0).is_contiguous(fmt));
+  return Napi::Boolean::New(call.Env(), call.T(0).is_contiguous(static_cast<at::MemoryFormat>(call.I(1))));
 }
 
 void InitCreate(Napi::Env env, Napi::Object exports) {

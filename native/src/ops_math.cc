@@ -1,96 +1,76 @@
 // Elementwise math, reductions, comparisons and linear algebra.
-// Unary and binary ops go through one export each, keyed by a small op code, so that the
-// binding stays a table (src/binding/binding.ts: UNARY, BINARY) rather than 60 exports.
+// Unary, binary, reduction and in-place ops go through one export each, keyed by an op code from
+// op_tables.h (exported to TypeScript as `opCodes`), so the binding stays a table, not 60 exports.
 #include "addon_data.h"
 #include "common.h"
+#include "op_tables.h"
 
 namespace saln {
 
+at::Tensor Relu6(const at::Tensor& x) {
+  return x.scalar_type() == at::kBFloat16 ? at::clamp(x, 0, 6) : at::hardtanh(x, 0.0, 6.0);
+}
+
+void Relu6_(at::Tensor& t) {
+  if (t.scalar_type() == at::kBFloat16) at::clamp_(t, 0, 6);
+  else at::hardtanh_(t, 0.0, 6.0);
+}
+
+at::Tensor NoScalar(const char* op) { throw std::invalid_argument(std::string(op) + " has no scalar form"); }
+
+#define SALN_CASE(name, expr, ...) \
+  case Op::k_##name:               \
+    return expr;
+
 static at::Tensor Unary(int64_t code, const at::Tensor& x) {
-  switch (code) {
-    case 0: return at::neg(x);
-    case 1: return at::abs(x);
-    case 2: return at::exp(x);
-    case 3: return at::log(x);
-    case 4: return at::sqrt(x);
-    case 5: return at::rsqrt(x);
-    case 6: return at::relu(x);
-    case 7: return at::sigmoid(x);
-    case 8: return at::tanh(x);
-    case 9: return at::sign(x);
-    case 10: return at::floor(x);
-    case 11: return at::ceil(x);
-    case 12: return at::round(x);
-    case 13: return at::reciprocal(x);
-    case 14: return at::square(x);
-    case 15: return at::isnan(x);
-    case 16: return at::isfinite(x);
-    case 17: return at::logical_not(x);
-    case 18: return at::sin(x);
-    case 19: return at::cos(x);
-    case 20: return at::log1p(x);
-    case 21: return at::gelu(x);
-    case 22: return at::silu(x);
-    case 23: return at::hardtanh(x, 0.0, 6.0);  // relu6
-    default: throw std::invalid_argument("unknown unary op code " + std::to_string(code));
+  using Op = UnaryOp;
+  switch (static_cast<Op>(code)) {
+    SALN_UNARY_OPS(SALN_CASE)
   }
+  throw std::invalid_argument("unknown unary op code " + std::to_string(code));
 }
 
 static at::Tensor Binary(int64_t code, const at::Tensor& a, const at::Tensor& b) {
-  switch (code) {
-    case 0: return at::add(a, b);
-    case 1: return at::sub(a, b);
-    case 2: return at::mul(a, b);
-    case 3: return at::div(a, b);
-    case 4: return at::pow(a, b);
-    case 5: return at::maximum(a, b);
-    case 6: return at::minimum(a, b);
-    case 7: return at::eq(a, b);
-    case 8: return at::ne(a, b);
-    case 9: return at::lt(a, b);
-    case 10: return at::le(a, b);
-    case 11: return at::gt(a, b);
-    case 12: return at::ge(a, b);
-    case 13: return at::logical_and(a, b);
-    case 14: return at::logical_or(a, b);
-    case 15: return at::remainder(a, b);
-    case 16: return at::atan2(a, b);
-    case 17: return at::floor_divide(a, b);
-    default: throw std::invalid_argument("unknown binary op code " + std::to_string(code));
+  using Op = BinaryOp;
+  switch (static_cast<Op>(code)) {
+    SALN_BINARY_OPS(SALN_CASE)
   }
+  throw std::invalid_argument("unknown binary op code " + std::to_string(code));
 }
 
-static at::Tensor BinaryScalar(int64_t code, const at::Tensor& a, const at::Scalar& b) {
-  switch (code) {
-    case 0: return at::add(a, b);
-    case 1: return at::sub(a, b);
-    case 2: return at::mul(a, b);
-    case 3: return at::div(a, b);
-    case 4: return at::pow(a, b);
-    case 5: return at::clamp_min(a, b);
-    case 6: return at::clamp_max(a, b);
-    case 7: return at::eq(a, b);
-    case 8: return at::ne(a, b);
-    case 9: return at::lt(a, b);
-    case 10: return at::le(a, b);
-    case 11: return at::gt(a, b);
-    case 12: return at::ge(a, b);
-    case 15: return at::remainder(a, b);
-    case 17: return at::floor_divide(a, b);
-    default: throw std::invalid_argument("binary op code " + std::to_string(code) + " has no scalar form");
+#define SALN_SCALAR_CASE(name, tensorExpr, scalarExpr) \
+  case Op::k_##name:                                   \
+    return scalarExpr;
+
+static at::Tensor BinaryScalar(int64_t code, const at::Tensor& a, const at::Scalar& s) {
+  using Op = BinaryOp;
+  switch (static_cast<Op>(code)) {
+    SALN_BINARY_OPS(SALN_SCALAR_CASE)
   }
+  throw std::invalid_argument("unknown binary op code " + std::to_string(code));
 }
 
-// unaryInplace(code, t): 0 relu_, 1 relu6_. In place, as torchvision's ReLU(inplace=True): saves
-// an activation-sized allocation per call (the op's own backward needs only its output).
+static at::Tensor Reduce(int64_t code, const at::Tensor& t, const std::vector<int64_t>& dims, bool keep) {
+  using Op = ReduceOp;
+  bool all = dims.empty();
+  switch (static_cast<Op>(code)) {
+    SALN_REDUCE_OPS(SALN_CASE)
+  }
+  throw std::invalid_argument("unknown reduction code " + std::to_string(code));
+}
+
+// unaryInplace(code, t)
 SALN_OP(unaryInplace, "unaryInplace") {
   at::Tensor& t = call.T(1);
-  switch (call.I(0)) {
-    case 0: t.relu_(); break;
-    case 1: at::hardtanh_(t, 0.0, 6.0); break;
-    default: throw std::invalid_argument("unknown in-place unary op code " + std::to_string(call.I(0)));
+  switch (static_cast<UnaryInplaceOp>(call.I(0))) {
+#define SALN_INPLACE_CASE(name, expr) \
+  case UnaryInplaceOp::k_##name:      \
+    expr;                             \
+    return call.Env().Undefined();
+    SALN_UNARY_INPLACE_OPS(SALN_INPLACE_CASE)
+#undef SALN_INPLACE_CASE
   }
-  return call.Env().Undefined();
+  throw std::invalid_argument("unknown in-place unary op code " + std::to_string(call.I(0)));
 }
 
 SALN_OP(unary, "unary") { return Wrap(call.Env(), Unary(call.I(0), call.T(1))); }
@@ -104,21 +84,27 @@ SALN_OP(binary, "binary") {
 }
 
 // In-place updates for optimizers and running statistics (run them under noGrad).
-// inplace(code, a, b, alpha): 0 a += alpha*b, 1 a -= alpha*b, 2 a *= b, 3 a /= b, 4 a = b (copy)
+// inplace(code, a, b, alpha): b is a tensor handle or a number; see SALN_INPLACE_OPS.
 SALN_OP(inplace, "inplace") {
   int64_t code = call.I(0);
   at::Tensor& a = call.T(1);
   bool isT = call.Info()[2].IsExternal();
   at::Scalar alpha = call.Has(3) ? call.Sc(3) : at::Scalar(1);
-  switch (code) {
-    case 0: isT ? a.add_(call.T(2), alpha) : a.add_(call.Sc(2), alpha); break;
-    case 1: isT ? a.sub_(call.T(2), alpha) : a.sub_(call.Sc(2), alpha); break;
-    case 2: isT ? a.mul_(call.T(2)) : a.mul_(call.Sc(2)); break;
-    case 3: isT ? a.div_(call.T(2)) : a.div_(call.Sc(2)); break;
-    case 4: isT ? a.copy_(call.T(2)) : a.fill_(call.Sc(2)); break;
-    default: throw std::invalid_argument("unknown in-place op code " + std::to_string(code));
+  switch (static_cast<InplaceOp>(code)) {
+#define SALN_INPLACE_CASE(name, tensorExpr, scalarExpr) \
+  case InplaceOp::k_##name:                             \
+    if (isT) {                                          \
+      const at::Tensor& b = call.T(2);                  \
+      tensorExpr;                                       \
+    } else {                                            \
+      at::Scalar s = call.Sc(2);                        \
+      scalarExpr;                                       \
+    }                                                   \
+    return call.Env().Undefined();
+    SALN_INPLACE_OPS(SALN_INPLACE_CASE)
+#undef SALN_INPLACE_CASE
   }
-  return call.Env().Undefined();
+  throw std::invalid_argument("unknown in-place op code " + std::to_string(code));
 }
 
 // addcmul_(a, b, c, value): a += value * b * c
@@ -136,24 +122,7 @@ SALN_OP(where, "where") { return Wrap(call.Env(), at::where(call.T(0), call.T(1)
 SALN_OP(maskedFill, "maskedFill") { return Wrap(call.Env(), at::masked_fill(call.T(0), call.T(1), call.Sc(2))); }
 
 // Reductions: reduce(code, t, dims, keepdim). Empty dims reduces over everything.
-SALN_OP(reduce, "reduce") {
-  int64_t code = call.I(0);
-  at::Tensor& t = call.T(1);
-  auto dims = call.Ints(2);
-  bool keep = call.B(3);
-  bool all = dims.empty();
-  switch (code) {
-    case 0: return Wrap(call.Env(), all ? at::sum(t) : at::sum(t, dims, keep));
-    case 1: return Wrap(call.Env(), all ? at::mean(t) : at::mean(t, dims, keep));
-    case 2: return Wrap(call.Env(), all ? at::amax(t, at::IntArrayRef{}, false) : at::amax(t, dims, keep));
-    case 3: return Wrap(call.Env(), all ? at::amin(t, at::IntArrayRef{}, false) : at::amin(t, dims, keep));
-    case 4: return Wrap(call.Env(), all ? at::prod(t) : at::prod(t, dims[0], keep));
-    case 5: return Wrap(call.Env(), at::logsumexp(t, dims, keep));
-    case 6: return Wrap(call.Env(), all ? at::any(t) : at::any(t, dims[0], keep));
-    case 7: return Wrap(call.Env(), all ? at::all(t) : at::all(t, dims[0], keep));
-    default: throw std::invalid_argument("unknown reduction code " + std::to_string(code));
-  }
-}
+SALN_OP(reduce, "reduce") { return Wrap(call.Env(), Reduce(call.I(0), call.T(1), call.Ints(2), call.B(3))); }
 
 // variance(t, dims, correction, keepdim, std)
 SALN_OP(variance, "variance") {

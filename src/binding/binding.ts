@@ -29,14 +29,39 @@ export interface CpuCacheStats {
   misses: number;
 }
 
+/** A name -> code table of the addon (native/src/op_tables.h). */
+export type OpCodeTable = Readonly<Record<string, number>>;
+
+/**
+ * The addon's op-code tables, declared once in native/src/op_tables.h and read from the addon at
+ * load: op codes (unary, binary, …) and libtorch's values of enumerated arguments (memoryFormat, …).
+ */
+export interface OpCodes {
+  unary: OpCodeTable;
+  unaryInplace: OpCodeTable;
+  binary: OpCodeTable;
+  reduce: OpCodeTable;
+  inplace: OpCodeTable;
+  dtype: OpCodeTable;
+  memoryFormat: OpCodeTable;
+  reduction: OpCodeTable;
+  gridMode: OpCodeTable;
+  gridPadding: OpCodeTable;
+}
+
 /** The addon's exports. Arguments are validated in TypeScript before they get here. */
 export interface NativeBinding {
+  readonly opCodes: OpCodes;
   setErrorClass(cls: new (message: string) => Error): void;
   manualSeed(seed: Num): void;
   setNumThreads(n: Num): void;
   getNumThreads(): Num;
+  /** The thread policy (native/src/runtime.cc): OMP_NUM_THREADS if set, else every core. */
+  defaultNumThreads(): Num;
   isCudaAvailable(): boolean;
   cudaDeviceCount(): Num;
+  /** The current CUDA device computes in bfloat16 natively (compute capability >= 8.0). */
+  cudaBf16Supported(): boolean;
   setCudnnTf32(on: boolean): void;
   versionInfo(): { torch: string; parallel: string };
   cpuCacheStats(): CpuCacheStats;
@@ -72,7 +97,7 @@ export interface NativeBinding {
   fill_(t: H, v: number | boolean): void;
   zero_(t: H): void;
   copy_(dst: H, src: H): void;
-  to(t: H, dtype: Num | null, device: string | null, copy: boolean): H;
+  to(t: H, dtype: Num | null, device: string | null, copy: boolean, memoryFormat?: Num): H;
   clone(t: H): H;
   detach(t: H): H;
   contiguous(t: H, memoryFormat: Num): H;

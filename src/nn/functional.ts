@@ -2,19 +2,25 @@
  * Stateless network ops with torch.nn.functional's names and defaults. Modules in ./layers call
  * these; so can user code.
  */
-import { native } from '../binding/binding.js';
 import { EngineError } from '../binding/errors.js';
-import { Tensor } from '../tensor/tensor.js';
+import * as ops from '../tensor/nn_ops.js';
+import type { GridMode, GridPadding, Reduction } from '../tensor/nn_ops.js';
+import { opNames, type OpTable } from '../tensor/opcodes.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { checkInt, checkNumber, invalid, pair } from '../tensor/validate.js';
 
 type Pair = number | [number, number];
-export type Reduction = 'none' | 'mean' | 'sum';
-const REDUCTION: Record<Reduction, number> = { none: 0, mean: 1, sum: 2 };
+export type { Reduction };
 
-function reduction(r: Reduction): number {
-  const c = REDUCTION[r];
-  if (c === undefined) throw invalid("'none', 'mean' or 'sum'", 'reduction', r);
-  return c;
+/** value, checked against the names of one of the addon's tables. */
+function oneOf<T extends string>(table: OpTable, value: T, name: string): T {
+  const names = opNames(table);
+  if (!names.includes(value)) throw invalid(names.map((n) => `'${n}'`).join(', ').replace(/, ([^,]*)$/, ' or $1'), name, value);
+  return value;
+}
+
+function reduction(r: Reduction): Reduction {
+  return oneOf('reduction', r, 'reduction');
 }
 
 function expectRank(x: Tensor, rank: number, op: string): void {
@@ -29,8 +35,8 @@ export interface Conv2dOptions {
 }
 
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
-  return new Tensor(native.conv2d(x.handle, weight.handle, bias?.handle ?? null, pair(o.stride ?? 1, 'stride'),
-    pair(o.padding ?? 0, 'padding'), pair(o.dilation ?? 1, 'dilation'), checkInt(o.groups ?? 1, 'groups', 1)));
+  return ops.conv2d(x, weight, bias, pair(o.stride ?? 1, 'stride'), pair(o.padding ?? 0, 'padding'), pair(o.dilation ?? 1, 'dilation'),
+    checkInt(o.groups ?? 1, 'groups', 1));
 }
 
 export interface BatchNormOptions {
@@ -43,12 +49,11 @@ export interface BatchNormOptions {
 
 /** In training mode the running stats (if given) are updated in place, with unbiased variance. */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, o: BatchNormOptions = {}): Tensor {
-  return new Tensor(native.batchNorm(x.handle, o.weight?.handle ?? null, o.bias?.handle ?? null, runningMean?.handle ?? null,
-    runningVar?.handle ?? null, o.training ?? false, o.momentum ?? 0.1, o.eps ?? 1e-5));
+  return ops.batchNorm(x, o.weight ?? null, o.bias ?? null, runningMean, runningVar, o.training ?? false, o.momentum ?? 0.1, o.eps ?? 1e-5);
 }
 
 export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): Tensor {
-  return new Tensor(native.linear(x.handle, weight.handle, bias?.handle ?? null));
+  return ops.linear(x, weight, bias);
 }
 
 export function relu(x: Tensor): Tensor {
@@ -57,18 +62,16 @@ export function relu(x: Tensor): Tensor {
 
 export function maxPool2d(x: Tensor, kernelSize: Pair, o: { stride?: Pair; padding?: Pair; dilation?: Pair; ceilMode?: boolean } = {}): Tensor {
   const k = pair(kernelSize, 'kernelSize');
-  return new Tensor(native.maxPool2d(x.handle, k, pair(o.stride ?? k, 'stride'), pair(o.padding ?? 0, 'padding'),
-    pair(o.dilation ?? 1, 'dilation'), o.ceilMode ?? false));
+  return ops.maxPool2d(x, k, pair(o.stride ?? k, 'stride'), pair(o.padding ?? 0, 'padding'), pair(o.dilation ?? 1, 'dilation'), o.ceilMode ?? false);
 }
 
 export function avgPool2d(x: Tensor, kernelSize: Pair, o: { stride?: Pair; padding?: Pair; ceilMode?: boolean; countIncludePad?: boolean } = {}): Tensor {
   const k = pair(kernelSize, 'kernelSize');
-  return new Tensor(native.avgPool2d(x.handle, k, pair(o.stride ?? k, 'stride'), pair(o.padding ?? 0, 'padding'),
-    o.ceilMode ?? false, o.countIncludePad ?? true));
+  return ops.avgPool2d(x, k, pair(o.stride ?? k, 'stride'), pair(o.padding ?? 0, 'padding'), o.ceilMode ?? false, o.countIncludePad ?? true);
 }
 
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
-  return new Tensor(native.adaptiveAvgPool2d(x.handle, pair(outputSize, 'outputSize')));
+  return ops.adaptiveAvgPool2d(x, pair(outputSize, 'outputSize'));
 }
 
 export function softmax(x: Tensor, dim: number): Tensor {
@@ -79,7 +82,7 @@ export function logSoftmax(x: Tensor, dim: number): Tensor {
 }
 
 export function dropout(x: Tensor, p = 0.5, training = true): Tensor {
-  return new Tensor(native.dropout(x.handle, checkNumber(p, 'p', 0, 1), training));
+  return ops.dropout(x, checkNumber(p, 'p', 0, 1), training);
 }
 
 export interface CrossEntropyOptions {
@@ -92,36 +95,34 @@ export interface CrossEntropyOptions {
 /** Cross-entropy of logits [N, C] against int64 class indices [N] (F.cross_entropy). */
 export function crossEntropy(logits: Tensor, target: Tensor, o: CrossEntropyOptions = {}): Tensor {
   if (target.dtype !== 'int64') throw invalid('an int64 tensor of class indices', 'target', target.toString());
-  return new Tensor(native.crossEntropy(logits.handle, target.handle, o.weight?.handle ?? null, reduction(o.reduction ?? 'mean'),
-    o.ignoreIndex ?? -100, checkNumber(o.labelSmoothing ?? 0, 'labelSmoothing', 0, 1)));
+  return ops.crossEntropy(logits, target, o.weight ?? null, reduction(o.reduction ?? 'mean'), o.ignoreIndex ?? -100,
+    checkNumber(o.labelSmoothing ?? 0, 'labelSmoothing', 0, 1));
 }
 
 export function nllLoss(logProbs: Tensor, target: Tensor, o: { reduction?: Reduction; weight?: Tensor | null; ignoreIndex?: number } = {}): Tensor {
-  return new Tensor(native.nllLoss(logProbs.handle, target.handle, o.weight?.handle ?? null, reduction(o.reduction ?? 'mean'), o.ignoreIndex ?? -100));
+  return ops.nllLoss(logProbs, target, o.weight ?? null, reduction(o.reduction ?? 'mean'), o.ignoreIndex ?? -100);
 }
 
 export function mseLoss(a: Tensor, b: Tensor, o: { reduction?: Reduction } = {}): Tensor {
-  return new Tensor(native.mseLoss(a.handle, b.handle, reduction(o.reduction ?? 'mean')));
+  return ops.mseLoss(a, b, reduction(o.reduction ?? 'mean'));
 }
 
 /** Sampling grid for 2-D affine transforms: theta [N, 2, 3], size [N, C, H, W] (F.affine_grid). */
 export function affineGrid(theta: Tensor, size: [number, number, number, number], alignCorners = false): Tensor {
-  return new Tensor(native.affineGrid(theta.handle, size, alignCorners));
+  return ops.affineGrid(theta, size, alignCorners);
 }
 
-const GRID_MODE = { bilinear: 0, nearest: 1, bicubic: 2 } as const;
-const GRID_PAD = { zeros: 0, border: 1, reflection: 2 } as const;
-
-export function gridSample(x: Tensor, grid: Tensor, o: { mode?: keyof typeof GRID_MODE; paddingMode?: keyof typeof GRID_PAD; alignCorners?: boolean } = {}): Tensor {
+export function gridSample(x: Tensor, grid: Tensor, o: { mode?: GridMode; paddingMode?: GridPadding; alignCorners?: boolean } = {}): Tensor {
   expectRank(x, 4, 'gridSample');
-  return new Tensor(native.gridSample(x.handle, grid.handle, GRID_MODE[o.mode ?? 'bilinear'], GRID_PAD[o.paddingMode ?? 'zeros'], o.alignCorners ?? false));
+  return ops.gridSample(x, grid, oneOf('gridMode', o.mode ?? 'bilinear', 'mode'), oneOf('gridPadding', o.paddingMode ?? 'zeros', 'paddingMode'),
+    o.alignCorners ?? false);
 }
 
 /** Resizes [N, C, H, W] to size (F.interpolate with mode 'bilinear' or 'nearest'). */
 export function interpolate(x: Tensor, size: [number, number], o: { mode?: 'bilinear' | 'nearest'; alignCorners?: boolean; antialias?: boolean } = {}): Tensor {
   expectRank(x, 4, 'interpolate');
-  if ((o.mode ?? 'bilinear') === 'nearest') return new Tensor(native.interpolateNearest(x.handle, size));
-  return new Tensor(native.interpolateBilinear(x.handle, size, o.alignCorners ?? false, o.antialias ?? false));
+  if ((o.mode ?? 'bilinear') === 'nearest') return ops.interpolateNearest(x, size);
+  return ops.interpolateBilinear(x, size, o.alignCorners ?? false, o.antialias ?? false);
 }
 
 /**
@@ -132,5 +133,5 @@ export function pad(x: Tensor, pads: number[], value = 0): Tensor {
   if (pads.length % 2 !== 0 || pads.length / 2 > x.ndim || pads.some((p) => !Number.isInteger(p))) {
     throw invalid(`an even number (at most ${2 * x.ndim}) of integers`, 'pads', pads);
   }
-  return new Tensor(native.constantPad(x.handle, pads, value));
+  return ops.constantPad(x, pads, value);
 }

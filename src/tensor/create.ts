@@ -147,8 +147,17 @@ export function eigh(a: Tensor): [Tensor, Tensor] {
 export function manualSeed(seed: number): void {
   native.manualSeed(checkInt(seed, 'seed', 0));
 }
+/** Sets libtorch's intra-op threads; the addon starts at defaultNumThreads(). */
 export function setNumThreads(n: number): void {
   native.setNumThreads(checkInt(n, 'n', 1));
+}
+/**
+ * saln's one thread policy (native/src/runtime.cc), applied when the addon loads:
+ * OMP_NUM_THREADS when set, else every core the process may use. Restore it with
+ * setNumThreads(defaultNumThreads()).
+ */
+export function defaultNumThreads(): number {
+  return native.defaultNumThreads();
 }
 export function getNumThreads(): number {
   return native.getNumThreads();

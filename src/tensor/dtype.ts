@@ -1,14 +1,27 @@
-/** Element types, with the codes the addon uses (native/src/common.cc: DtypeFromCode). */
-export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'uint8' | 'bool' | 'float16' | 'bfloat16' | 'int8' | 'int16';
+import { EngineError } from '../binding/errors.js';
+import { opCode, opNames } from './opcodes.js';
 
-export const DTYPE_CODES: Record<DType, number> = {
-  float32: 0, float64: 1, int64: 2, int32: 3, uint8: 4, bool: 5, float16: 6, bfloat16: 7, int8: 8, int16: 9,
-};
-export const DTYPES_BY_CODE: DType[] = ['float32', 'float64', 'int64', 'int32', 'uint8', 'bool', 'float16', 'bfloat16', 'int8', 'int16'];
+/** Element types; their codes come from the addon (native/src/op_tables.h: SALN_DTYPES). */
+export type DType = 'float32' | 'float64' | 'int64' | 'int32' | 'uint8' | 'bool' | 'float16' | 'bfloat16' | 'int8' | 'int16';
 
 export const BYTES_PER_ELEMENT: Record<DType, number> = {
   float32: 4, float64: 8, int64: 8, int32: 4, uint8: 1, bool: 1, float16: 2, bfloat16: 2, int8: 1, int16: 2,
 };
+
+/** Checks once, at load, that the addon's dtype table names exactly the DType members. */
+function dtypeCodes(): Record<DType, number> {
+  const names = opNames('dtype');
+  const known = Object.keys(BYTES_PER_ELEMENT);
+  if (names.length !== known.length || names.some((n) => !known.includes(n))) {
+    throw new EngineError(`the native addon's dtypes (${names.join(', ')}) differ from saln's (${known.join(', ')}): rebuild it with \`npm run build:native\``);
+  }
+  return Object.fromEntries(names.map((n) => [n, opCode('dtype', n)])) as Record<DType, number>;
+}
+
+/** DType -> the addon's code. */
+export const DTYPE_CODES: Record<DType, number> = dtypeCodes();
+/** The addon's code -> DType. */
+export const DTYPES_BY_CODE: DType[] = opNames('dtype') as DType[];
 
 /** The typed array `toTypedArray()` returns for each dtype. float16/bfloat16 come back as raw Uint16 bits. */
 export type TypedArrayFor<D extends DType> = D extends 'float32' ? Float32Array

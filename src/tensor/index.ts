@@ -1,4 +1,4 @@
-export { Tensor, type Device } from './tensor.js';
+export { Tensor, type Device, type MemoryFormat } from './tensor.js';
 export * from './create.js';
 export { tidy, keep, noGrad, isGradEnabled } from './scope.js';
 export { type DType, isFloating, BYTES_PER_ELEMENT } from './dtype.js';

@@ -7,23 +7,28 @@ import { native, type NativeHandle } from '../binding/binding.js';
 import { EngineError } from '../binding/errors.js';
 import { DTYPE_CODES, DTYPES_BY_CODE, typedArrayFrom, type AnyTypedArray, type DType, type TypedArrayFor } from './dtype.js';
 import { track } from './scope.js';
+import { opCode } from './opcodes.js';
 import { checkInt, invalid, normDim } from './validate.js';
 
 /** A device string as libtorch reads it: 'cpu', 'cuda', 'cuda:1'. */
 export type Device = string;
 
-// Op codes of the addon's unary/binary/reduce tables (native/src/ops_math.cc).
-const UNARY = {
-  neg: 0, abs: 1, exp: 2, log: 3, sqrt: 4, rsqrt: 5, relu: 6, sigmoid: 7, tanh: 8, sign: 9, floor: 10, ceil: 11,
-  round: 12, reciprocal: 13, square: 14, isnan: 15, isfinite: 16, logicalNot: 17, sin: 18, cos: 19, log1p: 20,
-  gelu: 21, silu: 22, relu6: 23,
-} as const;
-const BINARY = {
-  add: 0, sub: 1, mul: 2, div: 3, pow: 4, maximum: 5, minimum: 6, eq: 7, ne: 8, lt: 9, le: 10, gt: 11, ge: 12,
-  logicalAnd: 13, logicalOr: 14, remainder: 15, atan2: 16, floorDivide: 17,
-} as const;
-const REDUCE = { sum: 0, mean: 1, amax: 2, amin: 3, prod: 4, logsumexp: 5, any: 6, all: 7 } as const;
-const INPLACE = { add: 0, sub: 1, mul: 2, div: 3, set: 4 } as const;
+/**
+ * The memory layout of a 4-D tensor: 'contiguous' is row-major NCHW; 'channels-last' keeps the
+ * NCHW shape with NHWC strides (PyTorch's torch.channels_last, also accepted as 'channels_last'),
+ * the layout oneDNN's fast convolutions (bfloat16 above all) work in without reordering.
+ */
+export type MemoryFormat = 'contiguous' | 'channels-last';
+type MemoryFormatArg = MemoryFormat | 'channels_last';
+
+function memoryFormatCode(f: MemoryFormatArg | 'preserve'): number {
+  switch (f) {
+    case 'contiguous': return opCode('memoryFormat', 'contiguous');
+    case 'channels-last': case 'channels_last': return opCode('memoryFormat', 'channelsLast');
+    case 'preserve': return opCode('memoryFormat', 'preserve');
+    default: throw invalid("'contiguous' or 'channels-last'", 'memoryFormat', f);
+  }
+}
 
 type Other = Tensor | number;
 
@@ -112,67 +117,72 @@ export class Tensor {
   }
 
   // ---- dtype/device/layout
-  to(opts: { dtype?: DType; device?: Device; copy?: boolean } | DType): Tensor {
+  /** Converts dtype, device and/or memory layout (default: keep the layout), as Tensor.to. */
+  to(opts: { dtype?: DType; device?: Device; copy?: boolean; memoryFormat?: MemoryFormatArg } | DType): Tensor {
     const o = typeof opts === 'string' ? { dtype: opts } : opts;
-    return new Tensor(native.to(this.handle, o.dtype ? DTYPE_CODES[o.dtype] : null, o.device ?? null, o.copy ?? false));
+    const fmt = memoryFormatCode(o.memoryFormat ?? 'preserve');
+    return new Tensor(native.to(this.handle, o.dtype ? DTYPE_CODES[o.dtype] : null, o.device ?? null, o.copy ?? false, fmt));
   }
   float(): Tensor { return this.to('float32'); }
   long(): Tensor { return this.to('int64'); }
   clone(): Tensor { return new Tensor(native.clone(this.handle)); }
   detach(): Tensor { return new Tensor(native.detach(this.handle)); }
-  contiguous(memoryFormat: 'contiguous' | 'channels_last' = 'contiguous'): Tensor {
-    return new Tensor(native.contiguous(this.handle, memoryFormat === 'channels_last' ? 1 : 0));
+  /** This tensor laid out densely in memoryFormat (itself when it already is, as PyTorch). */
+  contiguous(memoryFormat: MemoryFormatArg | { memoryFormat?: MemoryFormatArg } = 'contiguous'): Tensor {
+    const f = typeof memoryFormat === 'string' ? memoryFormat : memoryFormat.memoryFormat ?? 'contiguous';
+    return new Tensor(native.contiguous(this.handle, memoryFormatCode(f)));
   }
-  isContiguous(memoryFormat: 'contiguous' | 'channels_last' = 'contiguous'): boolean {
-    return native.isContiguous(this.handle, memoryFormat === 'channels_last' ? 1 : 0);
+  isContiguous(memoryFormat: MemoryFormatArg = 'contiguous'): boolean {
+    return native.isContiguous(this.handle, memoryFormatCode(memoryFormat));
   }
 
   // ---- elementwise
-  #u(code: number): Tensor { return new Tensor(native.unary(code, this.handle)); }
-  #b(code: number, o: Other): Tensor { return new Tensor(native.binary(code, this.handle, h(o))); }
-  neg(): Tensor { return this.#u(UNARY.neg); }
-  abs(): Tensor { return this.#u(UNARY.abs); }
-  exp(): Tensor { return this.#u(UNARY.exp); }
-  log(): Tensor { return this.#u(UNARY.log); }
-  log1p(): Tensor { return this.#u(UNARY.log1p); }
-  sqrt(): Tensor { return this.#u(UNARY.sqrt); }
-  rsqrt(): Tensor { return this.#u(UNARY.rsqrt); }
-  relu(): Tensor { return this.#u(UNARY.relu); }
-  relu6(): Tensor { return this.#u(UNARY.relu6); }
-  gelu(): Tensor { return this.#u(UNARY.gelu); }
-  silu(): Tensor { return this.#u(UNARY.silu); }
-  sigmoid(): Tensor { return this.#u(UNARY.sigmoid); }
-  tanh(): Tensor { return this.#u(UNARY.tanh); }
-  sign(): Tensor { return this.#u(UNARY.sign); }
-  floor(): Tensor { return this.#u(UNARY.floor); }
-  ceil(): Tensor { return this.#u(UNARY.ceil); }
-  round(): Tensor { return this.#u(UNARY.round); }
-  reciprocal(): Tensor { return this.#u(UNARY.reciprocal); }
-  square(): Tensor { return this.#u(UNARY.square); }
-  sin(): Tensor { return this.#u(UNARY.sin); }
-  cos(): Tensor { return this.#u(UNARY.cos); }
-  isnan(): Tensor { return this.#u(UNARY.isnan); }
-  isfinite(): Tensor { return this.#u(UNARY.isfinite); }
-  logicalNot(): Tensor { return this.#u(UNARY.logicalNot); }
-  add(o: Other): Tensor { return this.#b(BINARY.add, o); }
-  sub(o: Other): Tensor { return this.#b(BINARY.sub, o); }
-  mul(o: Other): Tensor { return this.#b(BINARY.mul, o); }
-  div(o: Other): Tensor { return this.#b(BINARY.div, o); }
-  pow(o: Other): Tensor { return this.#b(BINARY.pow, o); }
-  remainder(o: Other): Tensor { return this.#b(BINARY.remainder, o); }
-  floorDivide(o: Other): Tensor { return this.#b(BINARY.floorDivide, o); }
-  atan2(o: Tensor): Tensor { return this.#b(BINARY.atan2, o); }
+  #u(op: string): Tensor { return new Tensor(native.unary(opCode('unary', op), this.handle)); }
+  #b(op: string, o: Other): Tensor { return new Tensor(native.binary(opCode('binary', op), this.handle, h(o))); }
+  #i(op: string, o: Other, alpha?: number): void { native.inplace(opCode('inplace', op), this.handle, h(o), alpha); }
+  neg(): Tensor { return this.#u('neg'); }
+  abs(): Tensor { return this.#u('abs'); }
+  exp(): Tensor { return this.#u('exp'); }
+  log(): Tensor { return this.#u('log'); }
+  log1p(): Tensor { return this.#u('log1p'); }
+  sqrt(): Tensor { return this.#u('sqrt'); }
+  rsqrt(): Tensor { return this.#u('rsqrt'); }
+  relu(): Tensor { return this.#u('relu'); }
+  relu6(): Tensor { return this.#u('relu6'); }
+  gelu(): Tensor { return this.#u('gelu'); }
+  silu(): Tensor { return this.#u('silu'); }
+  sigmoid(): Tensor { return this.#u('sigmoid'); }
+  tanh(): Tensor { return this.#u('tanh'); }
+  sign(): Tensor { return this.#u('sign'); }
+  floor(): Tensor { return this.#u('floor'); }
+  ceil(): Tensor { return this.#u('ceil'); }
+  round(): Tensor { return this.#u('round'); }
+  reciprocal(): Tensor { return this.#u('reciprocal'); }
+  square(): Tensor { return this.#u('square'); }
+  sin(): Tensor { return this.#u('sin'); }
+  cos(): Tensor { return this.#u('cos'); }
+  isnan(): Tensor { return this.#u('isnan'); }
+  isfinite(): Tensor { return this.#u('isfinite'); }
+  logicalNot(): Tensor { return this.#u('logicalNot'); }
+  add(o: Other): Tensor { return this.#b('add', o); }
+  sub(o: Other): Tensor { return this.#b('sub', o); }
+  mul(o: Other): Tensor { return this.#b('mul', o); }
+  div(o: Other): Tensor { return this.#b('div', o); }
+  pow(o: Other): Tensor { return this.#b('pow', o); }
+  remainder(o: Other): Tensor { return this.#b('remainder', o); }
+  floorDivide(o: Other): Tensor { return this.#b('floorDivide', o); }
+  atan2(o: Tensor): Tensor { return this.#b('atan2', o); }
   /** Elementwise max; with a number it is clamp_min. */
-  maximum(o: Other): Tensor { return this.#b(BINARY.maximum, o); }
-  minimum(o: Other): Tensor { return this.#b(BINARY.minimum, o); }
-  eq(o: Other): Tensor { return this.#b(BINARY.eq, o); }
-  ne(o: Other): Tensor { return this.#b(BINARY.ne, o); }
-  lt(o: Other): Tensor { return this.#b(BINARY.lt, o); }
-  le(o: Other): Tensor { return this.#b(BINARY.le, o); }
-  gt(o: Other): Tensor { return this.#b(BINARY.gt, o); }
-  ge(o: Other): Tensor { return this.#b(BINARY.ge, o); }
-  logicalAnd(o: Tensor): Tensor { return this.#b(BINARY.logicalAnd, o); }
-  logicalOr(o: Tensor): Tensor { return this.#b(BINARY.logicalOr, o); }
+  maximum(o: Other): Tensor { return this.#b('maximum', o); }
+  minimum(o: Other): Tensor { return this.#b('minimum', o); }
+  eq(o: Other): Tensor { return this.#b('eq', o); }
+  ne(o: Other): Tensor { return this.#b('ne', o); }
+  lt(o: Other): Tensor { return this.#b('lt', o); }
+  le(o: Other): Tensor { return this.#b('le', o); }
+  gt(o: Other): Tensor { return this.#b('gt', o); }
+  ge(o: Other): Tensor { return this.#b('ge', o); }
+  logicalAnd(o: Tensor): Tensor { return this.#b('logicalAnd', o); }
+  logicalOr(o: Tensor): Tensor { return this.#b('logicalOr', o); }
   clamp(min: number | null, max: number | null = null): Tensor {
     return new Tensor(native.clamp(this.handle, min, max));
   }
@@ -182,33 +192,34 @@ export class Tensor {
   matmul(o: Tensor): Tensor { return new Tensor(native.matmul(this.handle, o.handle)); }
 
   // ---- in-place (for optimizers and running statistics; run under noGrad)
-  add_(o: Other, alpha = 1): this { native.inplace(INPLACE.add, this.handle, h(o), alpha); return this; }
-  sub_(o: Other, alpha = 1): this { native.inplace(INPLACE.sub, this.handle, h(o), alpha); return this; }
-  mul_(o: Other): this { native.inplace(INPLACE.mul, this.handle, h(o)); return this; }
-  div_(o: Other): this { native.inplace(INPLACE.div, this.handle, h(o)); return this; }
+  add_(o: Other, alpha = 1): this { this.#i('add', o, alpha); return this; }
+  sub_(o: Other, alpha = 1): this { this.#i('sub', o, alpha); return this; }
+  mul_(o: Other): this { this.#i('mul', o); return this; }
+  div_(o: Other): this { this.#i('div', o); return this; }
   copy_(src: Tensor): this { native.copy_(this.handle, src.handle); return this; }
   fill_(v: number | boolean): this { native.fill_(this.handle, v); return this; }
   zero_(): this { native.zero_(this.handle); return this; }
   /** In-place ReLU (ReLU(inplace=True)); fine under autograd when nothing else needs the input. */
-  relu_(): this { native.unaryInplace(0, this.handle); return this; }
-  relu6_(): this { native.unaryInplace(1, this.handle); return this; }
+  relu_(): this { native.unaryInplace(opCode('unaryInplace', 'relu_'), this.handle); return this; }
+  /** In-place ReLU6 (for bfloat16 computed as clamp_(0, 6): libtorch 1.13 lacks hardtanh's bfloat16 backward). */
+  relu6_(): this { native.unaryInplace(opCode('unaryInplace', 'relu6_'), this.handle); return this; }
   uniform_(lo = 0, hi = 1): this { native.uniform_(this.handle, lo, hi); return this; }
   normal_(mean = 0, std = 1): this { native.normal_(this.handle, mean, std); return this; }
   addcmul_(a: Tensor, b: Tensor, value = 1): this { native.addcmul_(this.handle, a.handle, b.handle, value); return this; }
   addcdiv_(a: Tensor, b: Tensor, value = 1): this { native.addcdiv_(this.handle, a.handle, b.handle, value); return this; }
 
   // ---- reductions (dim omitted = over all elements)
-  #r(code: number, dim: number | number[] | undefined, keepdim: boolean): Tensor {
-    return new Tensor(native.reduce(code, this.handle, dimsOf(dim, this.ndim), keepdim));
+  #r(op: string, dim: number | number[] | undefined, keepdim: boolean): Tensor {
+    return new Tensor(native.reduce(opCode('reduce', op), this.handle, dimsOf(dim, this.ndim), keepdim));
   }
-  sum(dim?: number | number[], keepdim = false): Tensor { return this.#r(REDUCE.sum, dim, keepdim); }
-  mean(dim?: number | number[], keepdim = false): Tensor { return this.#r(REDUCE.mean, dim, keepdim); }
-  amax(dim?: number | number[], keepdim = false): Tensor { return this.#r(REDUCE.amax, dim, keepdim); }
-  amin(dim?: number | number[], keepdim = false): Tensor { return this.#r(REDUCE.amin, dim, keepdim); }
-  prod(dim?: number, keepdim = false): Tensor { return this.#r(REDUCE.prod, dim, keepdim); }
-  any(dim?: number, keepdim = false): Tensor { return this.#r(REDUCE.any, dim, keepdim); }
-  all(dim?: number, keepdim = false): Tensor { return this.#r(REDUCE.all, dim, keepdim); }
-  logsumexp(dim: number | number[], keepdim = false): Tensor { return this.#r(REDUCE.logsumexp, dim, keepdim); }
+  sum(dim?: number | number[], keepdim = false): Tensor { return this.#r('sum', dim, keepdim); }
+  mean(dim?: number | number[], keepdim = false): Tensor { return this.#r('mean', dim, keepdim); }
+  amax(dim?: number | number[], keepdim = false): Tensor { return this.#r('amax', dim, keepdim); }
+  amin(dim?: number | number[], keepdim = false): Tensor { return this.#r('amin', dim, keepdim); }
+  prod(dim?: number, keepdim = false): Tensor { return this.#r('prod', dim, keepdim); }
+  any(dim?: number, keepdim = false): Tensor { return this.#r('any', dim, keepdim); }
+  all(dim?: number, keepdim = false): Tensor { return this.#r('all', dim, keepdim); }
+  logsumexp(dim: number | number[], keepdim = false): Tensor { return this.#r('logsumexp', dim, keepdim); }
   /** Variance; `correction` 1 (default) is Bessel's, 0 the population variance. */
   var(dim?: number | number[], opts: { correction?: 0 | 1; keepdim?: boolean } = {}): Tensor {
     return new Tensor(native.variance(this.handle, dimsOf(dim, this.ndim), opts.correction ?? 1, opts.keepdim ?? false, false));
