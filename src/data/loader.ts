@@ -82,11 +82,15 @@ export class DataLoader implements AsyncIterable<Batch> {
     return this.epoch(this.#nextEpoch++);
   }
 
-  /** The batches of epoch e. Stopping early (break) is fine: the pending fetch is released. */
-  async *epoch(e: number): AsyncGenerator<Batch, void, undefined> {
-    const order = this.order(e);
+  /**
+   * The batches of epoch e. Stopping early (break) is fine: the pending fetch is released.
+   * `order` replaces the epoch's shuffle with these positions, in this order (an epoch-level
+   * sampler such as InfoBatch's, which visits a pruned subset): its batches are full but the
+   * last, and augmentation still draws from (seed, e, batch).
+   */
+  async *epoch(e: number, order: Int32Array = this.order(e)): AsyncGenerator<Batch, void, undefined> {
     const bs = this.o.batchSize;
-    const nb = this.length;
+    const nb = this.o.dropLast ? Math.floor(order.length / bs) : Math.ceil(order.length / bs);
     const slice = (i: number): Int32Array => order.subarray(i * bs, Math.min((i + 1) * bs, order.length));
     let pending: Promise<Tensor> | null = null;
     try {

@@ -19,7 +19,8 @@ export interface SGDOptions {
 export class SGD {
   readonly params: Tensor[];
   lr: number;
-  readonly momentum: number;
+  /** Mutable: a schedule may drive it (onecycle's cycle_momentum), read at every step. */
+  momentum: number;
   readonly dampening: number;
   readonly weightDecay: number;
   readonly nesterov: boolean;

@@ -6,7 +6,7 @@
 import type { RunRecord } from '../experiments/run-record.js';
 import { PHASES } from '../train/records.js';
 import type { Stat } from './stats.js';
-import { buildTables, type AtBudget, type Comparison, type DatasetTable, type Row, type Tables } from './tables.js';
+import { buildTables, type AtBudget, type Comparison, type DatasetTable, type EqualSamplesComparison, type Row, type Tables } from './tables.js';
 
 export type Unit = 'pct' | 'loss' | 'sec' | 'count';
 
@@ -52,6 +52,20 @@ export function textTable(header: string[], rows: string[][]): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
+/** The reference model's test accuracy, "weak" when it cannot be told from chance. */
+export function formatReference(r: Row): string {
+  const ref = r.reference;
+  if (!ref) return '—';
+  return `${formatStat(ref.accuracy, 'pct')}${ref.weak ? ` (weak: chance ${(100 * ref.chance!).toFixed(1)})` : ''}`;
+}
+
+/** Δ best validation accuracy against random within equal gradient samples. */
+export function formatAtSamples(c: EqualSamplesComparison | null): string {
+  if (!c) return '—';
+  if (c.pairs === 0) return `no paired validation within ${Math.round(c.gradientSamples).toLocaleString('en-US')}`;
+  return `${formatStat(c.valAccuracy, 'pct', { signed: true })} @ ${Math.round(c.gradientSamples).toLocaleString('en-US')}`;
+}
+
 const targetText = (t: DatasetTable): string => (t.target === null ? 'no validation metrics' : `${(t.target * 100).toFixed(1)}% val acc${t.targetSource === 'auto' ? ' (auto)' : ''}`);
 
 /** The terminal summary: per dataset, test accuracy, time, costs and the differences to none and random. */
@@ -60,10 +74,10 @@ export function formatTables(t: Tables): string {
   for (const d of t.datasets) {
     out.push(`dataset ${d.dataset} (time to target: ${targetText(d)}; mean ± 95% CI over seeds)`);
     out.push(textTable(
-      ['label', 'ratio', 'n', 'test acc %', 'val acc %', 'wall s', 'to target s', 'grad samples', 'steps', 'Δacc vs none', 'Δacc vs random', 'Δs vs random'],
+      ['label', 'ratio', 'n', 'test acc %', 'val acc %', 'wall s', 'to target s', 'grad samples', 'steps', 'Δacc vs none', 'Δacc vs random', 'Δs vs random', 'Δval vs random @ grad samples', 'reference acc %'],
       d.rows.map((r) => [r.label, r.filterRatios.join('/'), String(r.n), formatStat(r.testAccuracy, 'pct'), formatStat(r.valAccuracy, 'pct'), formatStat(r.wallSeconds, 'sec'),
         formatTimeToTarget(r), formatStat(r.gradientSamples, 'count'), formatStat(r.optimizerSteps, 'count'),
-        formatComparison(r.vsNone, 'acc'), formatComparison(r.vsRandom, 'acc'), formatComparison(r.vsRandom, 'wall')]),
+        formatComparison(r.vsNone, 'acc'), formatComparison(r.vsRandom, 'acc'), formatComparison(r.vsRandom, 'wall'), formatAtSamples(r.vsRandomAtSamples), formatReference(r)]),
     ));
     out.push('');
   }
@@ -87,17 +101,17 @@ function htmlTable(caption: string, header: string[], rows: string[][]): string 
 export function datasetTablesHtml(d: DatasetTable): string {
   const ttt = d.target === null ? 'time to target (no validation metrics)' : `time to ${(d.target * 100).toFixed(1)}% val acc, s${d.targetSource === 'auto' ? ' (auto target)' : ''}`;
   const main = htmlTable(`${d.dataset}: accuracy, loss and time (mean ± 95% CI over seeds)`,
-    ['method', 'filter ratio', 'seeds', 'train acc %', 'train loss', 'val acc %', 'val loss', 'test acc %', 'wall time, s', ttt],
+    ['method', 'filter ratio', 'seeds', 'train acc %', 'train loss', 'val acc %', 'val loss', 'test acc %', 'wall time, s', ttt, 'reference model test acc %'],
     d.rows.map((r) => [r.label, r.filterRatios.join(', '), String(r.n), formatStat(r.trainAccuracy, 'pct'), formatStat(r.trainLoss, 'loss'), formatStat(r.valAccuracy, 'pct'),
-      formatStat(r.valLoss, 'loss'), formatStat(r.testAccuracy, 'pct'), formatStat(r.wallSeconds, 'sec'), formatTimeToTarget(r)]));
+      formatStat(r.valLoss, 'loss'), formatStat(r.testAccuracy, 'pct'), formatStat(r.wallSeconds, 'sec'), formatTimeToTarget(r), formatReference(r)]));
   const costs = htmlTable(`${d.dataset}: costs (samples are counts over the whole run; seconds per phase)`,
     ['method', 'gradient samples', 'scored samples', 'reference samples', 'feature samples', 'optimizer steps', ...PHASES.map((p) => `${p}, s`)],
     d.rows.map((r) => [r.label, formatStat(r.gradientSamples, 'count'), formatStat(r.scoredSamples, 'count'), formatStat(r.referenceSamples, 'count'),
       formatStat(r.featureSamples, 'count'), formatStat(r.optimizerSteps, 'count'), ...PHASES.map((p) => formatStat(r.phases[p], 'sec'))]));
   const cmp = htmlTable(`${d.dataset}: differences to the controls (this method − control, paired by seed; accuracy in percentage points)`,
-    ['method', 'Δ test acc vs none', 'Δ wall s vs none', 'wall ratio vs none', 'Δ test acc vs random (same ratio)', 'Δ wall s vs random', 'wall ratio vs random'],
+    ['method', 'Δ test acc vs none', 'Δ wall s vs none', 'wall ratio vs none', 'Δ test acc vs random (same ratio)', 'Δ wall s vs random', 'wall ratio vs random', 'Δ best val acc vs random at equal gradient samples'],
     d.rows.map((r) => [r.label, formatComparison(r.vsNone, 'acc'), formatComparison(r.vsNone, 'wall'), r.vsNone ? r.vsNone.wallRatio.toFixed(2) : '—',
-      formatComparison(r.vsRandom, 'acc'), formatComparison(r.vsRandom, 'wall'), r.vsRandom ? r.vsRandom.wallRatio.toFixed(2) : '—']));
+      formatComparison(r.vsRandom, 'acc'), formatComparison(r.vsRandom, 'wall'), r.vsRandom ? r.vsRandom.wallRatio.toFixed(2) : '—', formatAtSamples(r.vsRandomAtSamples)]));
   const atBudget = (a: AtBudget | null): string => (a === null || a.reached === 0 ? 'no validation within it' : `${formatStat(a.accuracy, 'pct')}${a.reached < a.of ? ` (${a.reached}/${a.of} seeds)` : ''}`);
   const budget = d.budget === null ? '' : `\n${htmlTable(`${d.dataset}: equal budgets — best validation accuracy (%) among validations (epoch ends, and --eval-every points) within the cheapest method's mean wall time (${d.budget.seconds.toFixed(1)} s) and mean gradient samples (${Math.round(d.budget.gradientSamples).toLocaleString('en-US')})`,
     ['method', `val acc within ${d.budget.seconds.toFixed(1)} s`, `val acc within ${Math.round(d.budget.gradientSamples).toLocaleString('en-US')} gradient samples`],

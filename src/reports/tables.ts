@@ -59,6 +59,31 @@ export interface Row {
   atSamples: AtBudget | null;
   vsNone: Comparison | null;
   vsRandom: Comparison | null;
+  /** This row against random at an equal number of gradient samples (any filter ratio, same selection mode). */
+  vsRandomAtSamples: EqualSamplesComparison | null;
+  /** jest / rho-loss: their reference model's own test accuracy over seeds (config.json extra.reference_test_accuracy). */
+  reference: ReferenceAccuracy | null;
+}
+
+/**
+ * A method against random at the same number of gradient samples: each side's best validation
+ * accuracy within `gradientSamples` (the smaller of the two rows' mean gradient samples; mid-epoch
+ * --eval-every validations count), differences paired by seed. A method whose keep ratio varies
+ * (InfoBatch) or differs from random's meets its control at equal work rather than equal ratio.
+ */
+export interface EqualSamplesComparison {
+  against: string;
+  gradientSamples: number;
+  /** Seeds where both sides validated within the budget. */
+  pairs: number;
+  valAccuracy: Stat;
+}
+
+/** The reference model's test accuracy; weak when its 95% CI reaches chance (1/classes), or with one seed, its value does. */
+export interface ReferenceAccuracy {
+  accuracy: Stat;
+  chance: number | null;
+  weak: boolean;
 }
 
 /** Best validation accuracy within a budget every method can afford, over the seeds that got there. */
@@ -134,7 +159,23 @@ function buildRow(dataset: string, label: string, runs: RunRecord[], target: num
     atSamples: null,
     vsNone: null,
     vsRandom: null,
+    vsRandomAtSamples: null,
+    reference: referenceAccuracy(runs),
   };
+}
+
+/** The runs' reference accuracy (null when none of them records one) and whether it is weak. */
+function referenceAccuracy(runs: readonly RunRecord[]): ReferenceAccuracy | null {
+  const accs = runs.map((r) => r.config.extra?.reference_test_accuracy).filter((v): v is number => typeof v === 'number');
+  if (!accs.length) return null;
+  const classes = runs.map((r) => {
+    const e = r.config.extra;
+    return Array.isArray(e?.classes) ? e.classes.length : typeof e?.classes_count === 'number' ? e.classes_count : null;
+  }).find((c): c is number => c !== null && c > 0);
+  const accuracy = summarize(accs);
+  const chance = classes ? 1 / classes : null;
+  const low = accuracy.half === null ? accuracy.mean : accuracy.mean - accuracy.half;
+  return { accuracy, chance, weak: chance !== null && low <= chance };
 }
 
 /** This row minus the reference, paired by seed (see Comparison). */
@@ -172,7 +213,26 @@ function attachComparisons(rows: Row[]): void {
     const randoms = rows.filter((r) => r !== row && onlyMethod(r, 'random') && sameSet(r.filterRatios, row.filterRatios) && modesOf(r) === modesOf(row));
     const random = randoms.find((r) => r.label === 'random') ?? randoms[0];
     if (random && !onlyMethod(row, 'none')) row.vsRandom = compare(row, random);
+    // At equal gradient samples: the random row of the same mode (and ratio, when there is one) whose mean is closest.
+    const sameMode = rows.filter((r) => r !== row && onlyMethod(r, 'random') && modesOf(r) === modesOf(row));
+    const control = random ?? [...sameMode].sort((a, b) => Math.abs(a.gradientSamples.mean - row.gradientSamples.mean) - Math.abs(b.gradientSamples.mean - row.gradientSamples.mean))[0];
+    if (control && !onlyMethod(row, 'random')) row.vsRandomAtSamples = compareAtSamples(row, control);
   }
+}
+
+/** Best validation accuracy within the smaller mean gradient samples, row − control, paired by seed. */
+export function compareAtSamples(row: Row, ref: Row): EqualSamplesComparison {
+  const budget = Math.min(row.gradientSamples.mean, ref.gradientSamples.mean);
+  const bySeed = new Map(ref.runs.map((r) => [r.seed, r]));
+  const diffs: number[] = [];
+  for (const r of row.runs) {
+    const o = bySeed.get(r.seed);
+    if (!o) continue;
+    const a = accuracyWithin(validationSeries(r.metrics), budget, 'gradientSamples');
+    const b = accuracyWithin(validationSeries(o.metrics), budget, 'gradientSamples');
+    if (a !== null && b !== null) diffs.push(a - b);
+  }
+  return { against: ref.label, gradientSamples: budget, pairs: diffs.length, valAccuracy: summarize(diffs) };
 }
 
 /** A validation accuracy every label reaches on average: the lowest label mean of the best epoch's. */

@@ -33,6 +33,8 @@ export interface CheckpointState {
   stoppedBy?: StoppedBy;
   /** The 1-based epoch and step whose train loss was not finite. */
   divergedAt?: { epoch: number; step: number };
+  /** Seconds the reference took to precompute its scores (jest / rho-loss, precomputed). */
+  referenceScoringSeconds?: number;
 }
 
 export function saveCheckpoint(path: string, model: Learner, opt: SGD, state: CheckpointState): void {

@@ -12,6 +12,12 @@
  * must deliver batches of D (with a filter-ratio schedule D changes per epoch and the loop asks
  * the source for that epoch's D via withBatchSize); an epoch is one pass of the scoring side.
  *
+ * Epoch-level samplers (InfoBatch's official mode) give the epoch's own index list
+ * (Selector.epochOrder): the source batches it in full batches, so such an epoch has fewer steps.
+ *
+ * Learning rate (lr-plan.ts): a function of the optimizer-step counter (in the checkpoint), times
+ * k/B under linear lr scaling.
+ *
  * Budgets (budget.ts): the run stops after the step that reaches the budget; that epoch is
  * validated and recorded with partial: true, checkpointed with stoppedBy, then tested. A step
  * whose loss is NaN or infinite stops the run the same way, with stoppedBy 'non-finite loss'.
@@ -32,7 +38,10 @@ import { crossesMultiple, type ValPoint } from './eval-every.js';
 import { evaluate, onDevice } from './evaluate.js';
 import type { SelectionExample } from './examples.js';
 import { drawnBatchSize, keepFor, type LrScaling, type SelectionMode, type TrainDevice } from './modes.js';
+import type { LrSchedule } from '../optim/lr-schedule.js';
+import { lrScheduleFor, scheduledLr } from './lr-plan.js';
 import type { Learner } from './models.js';
+import type { ReferenceScores } from './reference-scores.js';
 import { PHASES, zeroCounts, zeroPhases, type EpochMetrics, type Summary, type TrainConfig } from './records.js';
 import { ratioAt } from './schedule.js';
 import type { Selector } from './selectors/index.js';
@@ -47,6 +56,8 @@ export interface FitOptions {
   selector: Selector;
   /** jest / rho-loss: the reference (irreducible-loss) model; it is only evaluated, in eval mode. */
   reference?: Learner;
+  /** jest / rho-loss: reference losses precomputed by id; a fresh run counts their cost once. */
+  referenceScores?: ReferenceScores;
   /** A restored checkpoint (a resume), or absent for a fresh run. */
   state?: CheckpointState;
   callbacks?: readonly FitCallback[];
@@ -73,6 +84,8 @@ interface Run {
   optimizer: SGD;
   selector: Selector;
   reference?: Learner;
+  referenceScores?: ReferenceScores;
+  lrSchedule: LrSchedule | null;
   mode: SelectionMode;
   lrScaling: LrScaling;
   device: TrainDevice;
@@ -87,9 +100,17 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const cfg = o.config;
   const state = o.state ?? freshState(cfg.seed);
   if (o.state && o.selector.loadState && state.selector !== null) o.selector.loadState(state.selector);
+  if (!o.state && o.referenceScores) {
+    // The reference's one pass over the training set is this run's cost, counted once.
+    state.counts.reference_samples += o.referenceScores.samples;
+    state.phases.scoring += o.referenceScores.seconds;
+    state.wallSeconds += o.referenceScores.seconds;
+    state.referenceScoringSeconds = o.referenceScores.seconds;
+  }
   const callbacks = o.callbacks ?? [];
   const run: Run = {
-    cfg, data: o.data, model: o.model, optimizer: o.optimizer, selector: o.selector, reference: o.reference,
+    cfg, data: o.data, model: o.model, optimizer: o.optimizer, selector: o.selector, reference: o.reference, referenceScores: o.referenceScores,
+    lrSchedule: lrScheduleFor(cfg, o.data.train, { variableK: o.selector.variableK }),
     mode: cfg.selectionMode ?? 'in-batch', lrScaling: cfg.lrScaling ?? 'none', device: cfg.device ?? 'cpu',
     state, clock: new PhaseClock(state.wallSeconds), callbacks, wantsExamples: callbacks.some((c) => c.onSelectionExample),
   };
@@ -118,6 +139,7 @@ interface EpochTally {
   stoppedBy: StoppedBy | null;
   partial: boolean;
   points: ValPoint[];
+  lr?: number;
 }
 
 async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
@@ -129,9 +151,12 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
   manualSeed(deriveSeed(cfg.seed, 'engine', epoch));
   run.model.train();
   const tally: EpochTally = { lossSum: 0, correct: 0, trained: 0, seen: 0, steps: 0, stoppedBy: null, partial: false, points: [] };
-  const begun = run.selector.beginEpoch?.(epoch, cfg.epochs, cfg.seed);
-  notify(run.callbacks, 'onEpochStart', { epoch, epochs: cfg.epochs, samples: source.samples });
-  const it = source.epoch(epoch)[Symbol.asyncIterator]();
+  const shaped = epochOrder(run, source, epoch);
+  const begun = shaped ? shaped.report : run.selector.beginEpoch?.(epoch, cfg.epochs, cfg.seed);
+  const samples = shaped ? shaped.positions.length : source.samples;
+  const batches = shaped ? Math.ceil(samples / (source.batchSize ?? drawn)) : source.batches;
+  notify(run.callbacks, 'onEpochStart', { epoch, epochs: cfg.epochs, samples });
+  const it = source.epoch(epoch, shaped ?? undefined)[Symbol.asyncIterator]();
   try {
     for (let bi = 0; ; bi++) {
       const next = await clock.timeAsync('data', () => it.next());
@@ -142,7 +167,7 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
         disposeBatch(next.value);
         break;
       }
-      await runBatch(run, epoch, bi, next.value, { ratio, drawn, batches: source.batches }, tally);
+      await runBatch(run, epoch, bi, next.value, { ratio, drawn, batches }, tally);
     }
   } finally {
     await it.return?.();
@@ -171,15 +196,21 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
     const n = b.ids.length;
     const k = keepFor(n, plan.ratio, cfg.batchSize, run.mode);
     tally.seen += n;
-    const scoring: ScoreInputs = { selector: run.selector, model: run.model, reference: run.reference, featureLookup: run.data.featureLookup, seed: cfg.seed, epoch };
+    const scoring: ScoreInputs = {
+      selector: run.selector, model: run.model, reference: run.reference, referenceScores: run.referenceScores?.losses, featureLookup: run.data.featureLookup,
+      scoreMode: cfg.scoreMode, seed: cfg.seed, epoch,
+    };
     const ctx = clock.time('scoring', () => scoreBatch(b, k, scoring, counts, owned));
     const kept = clock.time('selection', () => selectKept(run.selector, ctx, run.mode));
     if (bi === 0 && run.wantsExamples && ctx.features && seesFeatures(run.selector)) offerExample(run, epoch, b, ctx.features, kept);
     clock.time('train', () => {
       const keptIds = kept.map((i) => b.ids[i]!);
       const weights = run.selector.weights?.(keptIds);
-      // lr·k/B under linear scaling; 'none' keeps lr for every batch (the paper's setting).
-      run.optimizer.lr = run.lrScaling === 'linear' ? (cfg.lr * Math.min(kept.length, cfg.batchSize)) / cfg.batchSize : cfg.lr;
+      // The schedule's lr at this step, ·k/B under linear scaling ('none' keeps it for every batch, the paper's setting).
+      const at = scheduledLr(cfg, run.lrSchedule, counts.optimizer_steps, epoch);
+      run.optimizer.lr = run.lrScaling === 'linear' ? (at.lr * Math.min(kept.length, cfg.batchSize)) / cfg.batchSize : at.lr;
+      if (at.momentum !== undefined) run.optimizer.momentum = at.momentum;
+      tally.lr = run.optimizer.lr;
       const r = trainStep(b, kept, { model: run.model, optimizer: run.optimizer, weights, perSample: Boolean(weights || run.selector.observe) });
       run.selector.observe?.(keptIds, r.perSample!);
       notify(run.callbacks, 'onBatchKept', { epoch, batch: bi, kept: keptIds });
@@ -212,6 +243,13 @@ function diverged(run: Run, epoch: number, tally: EpochTally): StoppedBy | null 
   if (Number.isFinite(tally.lossSum)) return null;
   run.state.divergedAt = { epoch: epoch + 1, step: tally.steps };
   return 'non-finite loss';
+}
+
+/** The epoch's own index list from an epoch-level sampler (Selector.epochOrder), or null. */
+function epochOrder(run: Run, source: BatchSource, epoch: number): { positions: number[]; report: Record<string, number> } | null {
+  if (!run.selector.epochOrder) return null;
+  if (!source.ids) throw new Error(`${run.selector.name} chooses each epoch's samples itself, but the train source does not list its ids (BatchSource.ids)`);
+  return run.selector.epochOrder(epoch, run.cfg.epochs, run.cfg.seed, source.ids);
 }
 
 function seesFeatures(selector: Selector): boolean {
@@ -263,6 +301,7 @@ function epochMetrics(run: Run, epoch: number, e: EpochEnd): EpochMetrics {
     },
   };
   if (t.partial) m.partial = true;
+  if (t.lr !== undefined) m.lr = t.lr;
   if (run.cfg.evalEvery !== undefined) m.val_points = t.points;
   state.metrics.push(m);
   if (e.val && (state.bestVal === null || e.val.accuracy > state.bestVal)) state.bestVal = e.val.accuracy;
@@ -307,6 +346,7 @@ async function test(run: Run, resumedFrom: number): Promise<Summary> {
     wall_seconds: state.wallSeconds, phases: state.phases, counts: state.counts, resumed_from_epoch: resumedFrom, epochs_done: state.epochsDone,
     stopped_by: state.stoppedBy ?? 'epochs', selection_mode: run.mode, batch_size: cfg.batchSize, lr_scaling: run.lrScaling, device: run.device,
     ...(state.divergedAt ? { diverged_at: state.divergedAt } : {}),
+    ...(state.referenceScoringSeconds !== undefined ? { reference_scoring_seconds: state.referenceScoringSeconds } : {}),
   };
 }
 

@@ -52,6 +52,13 @@ export const TRAIN_OPTIONS = [
   { key: 'referenceHoldout', type: 'int', min: 1, arg: 'n', help: 'hold out n class-balanced training samples: jest and rho-loss train their reference on them first; other methods skip them too, to train on the same samples' },
   { key: 'referenceEpochs', type: 'int', min: 1, arg: 'n', help: 'with --reference-holdout: the reference\'s epochs (default: --epochs)' },
   { key: 'referenceDir', type: 'string', arg: 'dir', help: 'with --reference-holdout: where the reference run goes (default RUN_DIR/reference); a finished one with the same holdout is reused' },
+  { key: 'referenceLr', type: 'number', min: 0, gt: true, arg: 'x', help: 'with --reference-holdout: the reference\'s SGD learning rate (default: --lr)' },
+  { key: 'referenceMomentum', type: 'number', min: 0, arg: 'm', help: 'with --reference-holdout: the reference\'s SGD momentum (default: --momentum)' },
+  { key: 'referenceWeightDecay', type: 'number', min: 0, arg: 'w', help: 'with --reference-holdout: the reference\'s SGD weight decay (default: --weight-decay)' },
+  { key: 'referenceValFraction', type: 'number', min: 0, lt: 1, range: RATIO, default: 0.1, arg: 'f', help: 'with --reference-holdout: a class-balanced fraction f of the holdout validates the reference, which keeps its epoch of lowest validation loss (0: no split, the last epoch)' },
+  { key: 'referenceScores', type: 'string', choices: ['precomputed', 'online'], default: 'precomputed', arg: 'mode', help: 'jest, rho-loss: precomputed (the reference scores every training sample once, un-augmented, before training; RHO-LOSS\'s official pipeline) or online (the reference scores each batch as drawn)' },
+  { key: 'scoreMode', type: 'string', choices: ['train', 'eval'], default: 'train', arg: 'mode', help: 'how the learner is scored (loss-topk, rho-loss, jest, saln learner): train (RHO-LOSS\'s official selection_train_mode: BatchNorm uses the batch\'s statistics and updates its running statistics, no gradients) or eval' },
+  { key: 'infobatchMode', type: 'string', choices: ['official', 'in-batch'], default: 'official', arg: 'mode', help: 'infobatch: official (pruned samples leave the epoch; full batches, fewer steps) or in-batch (pruned samples leave their batch; as many steps)' },
   { key: 'jestChunks', type: 'int', min: 1, default: 16, arg: 'n', help: 'jest: the number of chunks the kept samples are drawn in' },
   { key: 'epochs', type: 'int', min: 1, default: 25, arg: 'n', help: 'epochs' },
   { key: 'batchSize', type: 'int', min: 1, default: 128, arg: 'b', help: 'batch size B (before selection)' },
@@ -73,6 +80,10 @@ export const TRAIN_OPTIONS = [
   { key: 'augment', type: 'boolean', default: true, help: 'no train-time augmentation (flip, rotation, color jitter)' },
   { key: 'threads', type: 'int', min: 1, max: MAX_THREADS, range: `must be an integer from 1 to ${MAX_THREADS}`, arg: 'n', help: 'intra-op engine threads (default: OMP_NUM_THREADS, else every core)' },
   { key: 'selectionMode', type: 'string', choices: ['in-batch', 'super-batch'], default: 'in-batch', arg: 'mode', help: 'in-batch (train k of each batch of B) or super-batch (draw ⌈B/(1 − f)⌉, train B)' },
+  { key: 'lrSchedule', type: 'string', choices: ['constant', 'cosine', 'step', 'onecycle'], default: 'constant', arg: 'kind', help: 'learning rate per optimizer step: constant (the paper\'s), cosine (to 0 over the run\'s steps), step (× --lr-gamma after each of --lr-milestones epochs) or onecycle (PyTorch\'s OneCycleLR defaults, max lr --lr)' },
+  { key: 'warmupEpochs', type: 'number', min: 0, default: 0, arg: 'n', help: 'linear learning-rate warmup over the first n epochs\' steps (not with onecycle, which warms up itself)' },
+  { key: 'lrMilestones', type: 'string', arg: 'e1,e2', help: 'step schedule: the epochs after which the learning rate is multiplied by --lr-gamma (default: half the epochs)' },
+  { key: 'lrGamma', type: 'number', min: 0, gt: true, default: 0.1, arg: 'g', help: 'step schedule: the factor at each milestone' },
   { key: 'lrScaling', type: 'string', choices: ['none', 'linear'], default: 'none', arg: 's', help: 'none (constant lr, the paper\'s setting) or linear (lr·k/B for a trained batch of k < B)' },
   { key: 'budgetSeconds', type: 'number', min: 0, gt: true, range: 'must be > 0', arg: 's', help: 'stop after the step that reaches S wall seconds (not deterministic)' },
   { key: 'budgetGradientSamples', type: 'int', min: 1, range: 'must be >= 1', arg: 'n', help: 'stop after the step that reaches N samples through backward (deterministic)' },
@@ -91,6 +102,20 @@ type HasValue<O> = O extends { default: unknown } | { required: true } ? true : 
  */
 export type RunSpec = { [O in Option as HasValue<O> extends true ? O['key'] : never]: ValueOf<O> } & { [O in Option as HasValue<O> extends true ? never : O['key']]?: ValueOf<O> };
 export type OptionKey = Option['key'];
+
+/**
+ * What a saved run spec without a key meant: the behaviour before that option existed. A run
+ * directory's spec is read with these under it (RunDir.spec), so resuming an older run keeps
+ * training it as it started.
+ */
+export const LEGACY_SPEC_DEFAULTS: Readonly<Record<string, string | number>> = { referenceScores: 'online', scoreMode: 'eval', infobatchMode: 'in-batch', referenceValFraction: 0 };
+
+/** The epochs of a --lr-milestones list ('30,60'), or null when it is not a list of integers. */
+export function parseMilestones(text: string): number[] | null {
+  const parts = text.split(',').map((p) => p.trim());
+  if (!parts.every((p) => /^\d+$/.test(p))) return null;
+  return parts.map(Number);
+}
 
 /** The trainer's defaults for library callers who build a TrainConfig by hand (the paper's: SGD, momentum 0.9, lr 0.001, 25 epochs). */
 export const DEFAULTS = { epochs: 25, lr: 0.001, momentum: 0.9, weightDecay: 0, seed: 0, filterRatio: 0, featureSource: 'cache', solver: 'auto', saveSelections: false } as const;

@@ -12,6 +12,7 @@ import type { StoppedBy } from './budget.js';
 import type { ValPoint } from './eval-every.js';
 import type { LrScaling, SelectionMode, TrainDevice } from './modes.js';
 import type { FilterSchedule } from './schedule.js';
+import type { LrScheduleKind } from '../optim/lr-schedule.js';
 import type { FeatureSource } from './selectors/saln.js';
 import type { Method } from './selectors/index.js';
 
@@ -52,9 +53,34 @@ export interface TrainConfig {
    * needs a validation split. A multiple reached at an epoch's last step is that epoch's own validation.
    */
   evalEvery?: number;
+  /**
+   * The learning-rate schedule over optimizer steps (lr-plan.ts; absent: constant, the paper's).
+   * step: lr·gamma after each milestone epoch (default: half the epochs, gamma 0.1).
+   */
+  lrSchedule?: { kind: LrScheduleKind; warmupEpochs?: number; milestones?: number[]; gamma?: number };
+  /**
+   * How the learner is scored (loss-topk, rho-loss, jest, saln 'learner'): 'train' (RHO-LOSS's
+   * official selection_train_mode: BatchNorm normalizes with the batch's statistics and updates its
+   * running statistics, without gradients) or 'eval' (absent: eval, what runs before it did).
+   */
+  scoreMode?: ScoreMode;
+  /**
+   * jest / rho-loss: 'precomputed' (the reference scores every training sample once, un-augmented,
+   * before training; looked up by id) or 'online' (absent: online, the reference scores each batch).
+   */
+  referenceScores?: ReferenceScoresMode;
+  /** infobatch: 'official' (prune the epoch's index list; full batches, fewer steps) or 'in-batch' (absent: in-batch). */
+  infobatchMode?: InfoBatchMode;
   /** Anything else the caller wants recorded (dataset, paths, limits, the run spec). */
   extra?: Record<string, unknown>;
 }
+
+export const SCORE_MODES = ['train', 'eval'] as const;
+export type ScoreMode = (typeof SCORE_MODES)[number];
+export const REFERENCE_SCORES = ['precomputed', 'online'] as const;
+export type ReferenceScoresMode = (typeof REFERENCE_SCORES)[number];
+export const INFOBATCH_MODES = ['official', 'in-batch'] as const;
+export type InfoBatchMode = (typeof INFOBATCH_MODES)[number];
 
 export const PHASES = ['data', 'scoring', 'selection', 'train', 'eval', 'checkpoint'] as const;
 export type Phase = (typeof PHASES)[number];
@@ -111,6 +137,8 @@ export interface EpochMetrics {
   partial?: true;
   /** With evalEvery: the validations inside this epoch, in step order (the epoch-end one is val_*). */
   val_points?: ValPoint[];
+  /** The learning rate of the epoch's last step (after any schedule and lr scaling). */
+  lr?: number;
 }
 
 export interface Summary {
@@ -137,6 +165,11 @@ export interface Summary {
   device: TrainDevice;
   /** With stopped_by 'non-finite loss': the 1-based epoch and step whose train loss was NaN or infinite. */
   diverged_at?: { epoch: number; step: number };
+  /**
+   * jest / rho-loss with precomputed reference scores: the seconds the reference took to score
+   * the training set once (in phases.scoring and wall_seconds; its samples in counts.reference_samples).
+   */
+  reference_scoring_seconds?: number;
 }
 
 /** Version-1 rows lack `cumulative`: sum the epochs (training and validation time, trained samples). */
@@ -186,6 +219,10 @@ export const trainConfigSchema = z.looseObject({
   budget: z.object({ seconds: z.number().optional(), gradientSamples: z.number().optional() }).optional(),
   device: z.enum(['cpu', 'cuda']).optional(),
   evalEvery: z.number().int().optional(),
+  lrSchedule: z.object({ kind: z.enum(['constant', 'cosine', 'step', 'onecycle']), warmupEpochs: z.number().optional(), milestones: z.array(z.number().int()).optional(), gamma: z.number().optional() }).optional(),
+  scoreMode: z.enum(SCORE_MODES).optional(),
+  referenceScores: z.enum(REFERENCE_SCORES).optional(),
+  infobatchMode: z.enum(INFOBATCH_MODES).optional(),
   extra: z.record(z.string(), z.unknown()).optional(),
 });
 
@@ -212,6 +249,7 @@ export const epochMetricsSchema = z.looseObject({
   }).optional(),
   partial: z.literal(true).optional(),
   val_points: z.array(valPoint).optional(),
+  lr: z.number().optional(),
 });
 
 export const summarySchema = z.looseObject({

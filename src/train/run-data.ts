@@ -53,6 +53,8 @@ export interface RunData {
   /** Positions in trainSet held out for the reference, or null. */
   held: number[] | null;
   trainTransform: BatchTransform;
+  /** The un-augmented transform of validation, tests and precomputed reference scores. */
+  evalTransform: BatchTransform;
   loaders: TrainData;
 }
 
@@ -75,9 +77,11 @@ export async function buildRunData(spec: RunSpec, o: { preparedDir: string; warn
       train: loaderSource(new DataLoader(learnerSet, { batchSize: drawnBatchSize(spec.selectionMode, spec.batchSize, spec.filterRatio ?? 0), seed: spec.seed, transform: trainT })),
       val: valSet ? loaderSource(new DataLoader(valSet, { batchSize: evalBatch, shuffle: false, transform: evalT })) : null,
       test: loaderSource(new DataLoader(testSet, { batchSize: evalBatch, shuffle: false, transform: evalT })),
+      // Precomputed reference scores see the training images un-augmented (RHO-LOSS's official pipeline).
+      trainScoring: loaderSource(new DataLoader(learnerSet, { batchSize: evalBatch, shuffle: false, transform: evalT })),
       numClasses: loaded.classes.length,
     };
-    return { loaded, kind, trainSet, learnerSet, valSet, testSet, held, trainTransform: trainT, loaders };
+    return { loaded, kind, trainSet, learnerSet, valSet, testSet, held, trainTransform: trainT, evalTransform: evalT, loaders };
   } catch (e) {
     await loaded.close();
     throw e;

@@ -29,6 +29,7 @@ import type { BatchKeptInfo, CheckpointInfo, FitCallback } from './callbacks.js'
 import { loadCheckpoint, saveCheckpoint, type CheckpointState } from './checkpoint.js';
 import { readSelectionExamples, writeSelectionExamples, type RecordedExamples, type SelectionExample } from './examples.js';
 import type { Learner } from './models.js';
+import { LEGACY_SPEC_DEFAULTS } from './options.js';
 import {
   epochMetricsSchema, RUN_DIR_VERSION, summarySchema, trainConfigSchema,
   withCumulative, type EpochMetrics, type Summary, type TrainConfig,
@@ -42,6 +43,8 @@ export const RUN_FILES = {
   selections: 'selections.jsonl',
   examples: 'selection_examples.safetensors',
   trainIds: 'train_ids.json',
+  /** A reference run's weights at its epoch of lowest validation loss (metadata: epoch, val_loss, test_accuracy). */
+  bestModel: 'best_model.safetensors',
   lock: 'run.lock',
 } as const;
 export type RunFile = keyof typeof RUN_FILES;
@@ -143,7 +146,7 @@ export class RunDir {
   /** The run spec it was started with (null: not started by runTraining, e.g. the library's train()). */
   spec(): Record<string, unknown> | null {
     const v = this.config().extra?.[SPEC_FIELD];
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+    return v && typeof v === 'object' && !Array.isArray(v) ? { ...LEGACY_SPEC_DEFAULTS, ...(v as Record<string, unknown>) } : null;
   }
 
   /** The dataset's name in reports: an experiment's label for its entry, else the spec's dataset, else 'unknown'. */

@@ -12,7 +12,7 @@ import { setNumThreads } from '../tensor/index.js';
 import type { FeatureCache } from '../features/index.js';
 import type { FitCallback } from './callbacks.js';
 import type { Learner } from './models.js';
-import type { RunSpec } from './options.js';
+import { parseMilestones, type RunSpec } from './options.js';
 import type { Summary, TrainConfig } from './records.js';
 import { buildRunData, type RunData } from './run-data.js';
 import { trainFeatures } from './run-features.js';
@@ -128,6 +128,8 @@ function trainConfig(spec: RunSpec, data: RunData, ref: Reference, o: RunTrainin
     lr: spec.lr, momentum: spec.momentum, weightDecay: spec.weightDecay, seed: spec.seed, featureSource: spec.featureSource,
     solver: spec.solver, saveSelections: spec.saveSelections, jestChunks: spec.jestChunks, reference: ref.note,
     selectionMode: spec.selectionMode, lrScaling: spec.lrScaling, device: spec.device,
+    scoreMode: spec.scoreMode, referenceScores: spec.referenceScores, infobatchMode: spec.infobatchMode,
+    ...(spec.lrSchedule !== 'constant' || spec.warmupEpochs > 0 ? { lrSchedule: lrScheduleConfig(spec) } : {}),
     ...(spec.evalEvery !== undefined ? { evalEvery: spec.evalEvery } : {}),
     ...(budget ? { budget } : {}),
     ...(spec.filterSchedule !== 'constant' ? { schedule: { kind: spec.filterSchedule, end: spec.filterRatioEnd! } } : {}),
@@ -135,6 +137,14 @@ function trainConfig(spec: RunSpec, data: RunData, ref: Reference, o: RunTrainin
       [SPEC_FIELD]: spec, cache_dir: o.cacheDir ?? null, dataset_kind: data.kind, ...(o.datasetLabel !== undefined ? { [DATASET_LABEL_FIELD]: o.datasetLabel } : {}),
       train_samples: data.learnerSet.length, val_samples: data.valSet?.length ?? 0, test_samples: data.testSet.length, classes: data.loaded.classes, ...ref.extra,
     },
+  };
+}
+
+/** The learning-rate schedule's part of the trainer's configuration. */
+function lrScheduleConfig(spec: RunSpec): NonNullable<TrainConfig['lrSchedule']> {
+  return {
+    kind: spec.lrSchedule, ...(spec.warmupEpochs > 0 ? { warmupEpochs: spec.warmupEpochs } : {}),
+    ...(spec.lrSchedule === 'step' ? { milestones: spec.lrMilestones !== undefined ? parseMilestones(spec.lrMilestones)! : [Math.floor(spec.epochs / 2)], gamma: spec.lrGamma } : {}),
   };
 }
 
@@ -146,10 +156,17 @@ async function reference(spec: RunSpec, data: RunData, o: RunTrainingOptions): P
       return { extra: { held_out_samples: data.held.length } };
     }
     const dir = spec.referenceDir ?? join(spec.out!, REFERENCE_SUBDIR);
-    const r = await trainHoldoutReference(spec, data.trainSet.subset(data.held), dir, data.loaders, data.trainTransform, { ...o, callbacks: o.referenceCallbacks });
-    const note = `${spec.model} trained by saln on ${data.held.length} held-out training samples (not in this run's training set) for ${r.epochs} epochs, in ${dir}; its test accuracy ${(100 * r.testAccuracy).toFixed(2)}%, ${r.wallSeconds.toFixed(1)} s`;
+    const r = await trainHoldoutReference(spec, data.trainSet.subset(data.held), dir, data.loaders, { train: data.trainTransform, eval: data.evalTransform }, { ...o, callbacks: o.referenceCallbacks });
+    const kept = r.bestEpoch !== null ? `its epoch ${r.bestEpoch} of lowest validation loss (${r.bestValLoss!.toFixed(4)} on ${r.valSamples} held-out samples)` : 'its last epoch';
+    const note = `${spec.model} trained by saln on ${data.held.length} held-out training samples (not in this run's training set) for ${r.epochs} epochs, in ${dir}; ${kept}: test accuracy ${(100 * r.testAccuracy).toFixed(2)}%, ${r.wallSeconds.toFixed(1)} s`;
     o.log(`reference model: ${note}`);
-    return { model: r.model, note, extra: { reference_dir: dir, reference_wall_seconds: r.wallSeconds, reference_test_accuracy: r.testAccuracy, reference_samples: data.held.length } };
+    return {
+      model: r.model, note,
+      extra: {
+        reference_dir: dir, reference_wall_seconds: r.wallSeconds, reference_test_accuracy: r.testAccuracy, reference_samples: data.held.length,
+        reference_best_epoch: r.bestEpoch, reference_val_samples: r.valSamples,
+      },
+    };
   }
   if (spec.reference === undefined) return { extra: {} };
   const model = await loadReference(spec.reference, data.loaders.numClasses, o);

@@ -10,13 +10,23 @@ export interface BatchLike {
   ids: string[];
 }
 
-/** A deterministic source of batches: epoch e's batches depend only on its seed and e. */
+/**
+ * A deterministic source of batches: epoch e's batches depend only on its seed and e (and the
+ * order given, when one is).
+ */
 export interface BatchSource {
   readonly samples: number;
   readonly batches: number;
   /** Samples per batch (the last may be smaller); super-batch mode checks it. */
   readonly batchSize?: number;
-  epoch(e: number): AsyncIterable<BatchLike>;
+  /** Every sample's id, by position: what an epoch-level sampler chooses from (sources that allow an order). */
+  readonly ids?: readonly string[];
+  /**
+   * Epoch e's batches: the source's own shuffle, or `order.positions` in that order (an
+   * epoch-level sampler's pruned, shuffled index list: InfoBatch's official mode), in full
+   * batches but the last. Only sources with `ids` take an order.
+   */
+  epoch(e: number, order?: EpochOrder): AsyncIterable<BatchLike>;
   /**
    * The same data in batches of n (same seed and transforms). Super-batch mode uses it when the
    * drawn size changes with a filter-ratio schedule.
@@ -24,9 +34,15 @@ export interface BatchSource {
   withBatchSize?(n: number): BatchSource;
 }
 
+/** An epoch's own index list: positions into the source, in visiting order. */
+export interface EpochOrder {
+  positions: readonly number[];
+}
+
 export function loaderSource(loader: DataLoader): BatchSource {
   return {
-    samples: loader.set.length, batches: loader.length, batchSize: loader.o.batchSize, epoch: (e) => loader.epoch(e),
+    samples: loader.set.length, batches: loader.length, batchSize: loader.o.batchSize, ids: loader.set.ids,
+    epoch: (e, order) => loader.epoch(e, order ? Int32Array.from(order.positions) : undefined),
     withBatchSize: (n) => loaderSource(new DataLoader(loader.set, { ...loader.o, batchSize: n })),
   };
 }
@@ -39,11 +55,13 @@ export function tensorSource(x: Tensor, labels: ArrayLike<number>, ids: readonly
     samples: n,
     batches,
     batchSize: o.batchSize,
+    ids,
     withBatchSize: (bs) => tensorSource(x, labels, ids, { ...o, batchSize: bs }),
-    async *epoch(e: number) {
-      const order = o.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : new Rng(deriveSeed(o.seed ?? 0, 'shuffle', e)).permutation(n);
-      for (let b = 0; b < batches; b++) {
-        const pos = Array.from(order.subarray(b * o.batchSize, Math.min(n, (b + 1) * o.batchSize)));
+    async *epoch(e: number, given?: EpochOrder) {
+      const order = given ? Int32Array.from(given.positions) : o.shuffle === false ? Int32Array.from({ length: n }, (_, i) => i) : new Rng(deriveSeed(o.seed ?? 0, 'shuffle', e)).permutation(n);
+      const nb = Math.ceil(order.length / o.batchSize);
+      for (let b = 0; b < nb; b++) {
+        const pos = Array.from(order.subarray(b * o.batchSize, Math.min(order.length, (b + 1) * o.batchSize)));
         const idx = tensor(pos, { dtype: 'int64' });
         const xb = x.indexSelect(0, idx);
         idx.dispose();
@@ -60,6 +78,11 @@ export interface TrainData {
   val: BatchSource | null;
   test: BatchSource;
   numClasses: number;
+  /**
+   * The training set un-augmented, in any fixed order: what the reference scores once with
+   * precomputed reference scores (jest, rho-loss).
+   */
+  trainScoring?: BatchSource;
   /** Cached features by sample id, [ids.length, D] (a new tensor), for saln's 'cache' source. */
   featureLookup?: (ids: readonly string[]) => Tensor;
 }

@@ -12,7 +12,7 @@ import { ZOO } from '../models/zoo.js';
 import { keptCount } from '../selection/index.js';
 import { cudaDeviceCount } from '../tensor/index.js';
 import { LEARNERS } from './models.js';
-import { optionByKey, TRAIN_OPTIONS, type OptionDef, type RunSpec } from './options.js';
+import { optionByKey, parseMilestones, TRAIN_OPTIONS, type OptionDef, type RunSpec } from './options.js';
 import { locatePretrained, PRETRAINED_LEARNERS } from './pretrained.js';
 import { RUN_FILES } from './run-dir.js';
 import { METHODS, REFERENCE_METHODS } from './selectors/index.js';
@@ -85,6 +85,17 @@ export const runSpecSchema = z.object(Object.fromEntries((TRAIN_OPTIONS as reado
     if (c.filterRatioEnd === undefined) issue('filterRatioEnd', `the ${c.filterSchedule} schedule needs an end ratio`);
     else keeps(c.filterRatioEnd, 'filterRatioEnd');
     if (c.method === 'none') issue('filterSchedule', 'method none trains every sample: a schedule needs another method');
+  }
+  if (c.lrMilestones !== undefined) {
+    const ms = parseMilestones(c.lrMilestones);
+    if (ms === null) issue('lrMilestones', 'expected epochs separated by commas, such as 30,60');
+    else if (ms.some((m) => m < 1 || m >= c.epochs)) issue('lrMilestones', `every milestone must be an epoch from 1 to {epochs} − 1 (${c.epochs - 1})`);
+    if (c.lrSchedule !== 'step') issue('lrMilestones', 'milestones are for {lrSchedule} step');
+  }
+  if (c.warmupEpochs > 0 && c.lrSchedule === 'onecycle') issue('warmupEpochs', 'onecycle warms up by itself (its first 30% of steps); use warmup with constant, cosine or step');
+  if (c.warmupEpochs >= c.epochs) issue('warmupEpochs', `must be less than {epochs} (${c.epochs})`);
+  if (c.method === 'infobatch' && c.infobatchMode === 'official' && c.selectionMode === 'super-batch') {
+    issue('infobatchMode', 'official infobatch prunes each epoch\'s index list and trains full batches: use {selectionMode} in-batch, or {infobatchMode} in-batch');
   }
   if (c.method === 'none' && c.filterRatio !== 0) issue('filterRatio', 'method none trains every sample: use filter ratio 0 (or another method)');
   if (!existsSync(c.dataDir)) issue('dataDir', `${c.dataDir} does not exist`);

@@ -3,15 +3,22 @@
  *   scoreBatch  computes only what the selector declares (features, learner or reference losses);
  *   selectKept  lets the selector choose, and checks what it chose;
  *   trainStep   forward/backward/step on the kept samples only.
- * Scoring forwards run in eval mode without gradients, so they do not change BatchNorm's
- * running statistics: the learner sees only the selected samples' forward/backward.
+ * Scoring forwards run without gradients, in the run's score mode (TrainConfig.scoreMode):
+ *   'train'  as RHO-LOSS's official code scores (MultiModels.training_step, selection_train_mode
+ *            True; selection_methods.py scores under torch.no_grad()): BatchNorm normalizes with the
+ *            scored batch's own statistics and updates its running statistics (and
+ *            num_batches_tracked) from that forward, although no gradient flows;
+ *   'eval'   BatchNorm uses and keeps its running statistics: only the trained samples' forward
+ *            moves them.
+ * Reference losses are either looked up (precomputed once per sample, before training) or
+ * computed per batch by the reference model in eval mode ('online').
  */
 import { F } from '../nn/index.js';
 import type { SGD } from '../optim/sgd.js';
 import { noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import type { SelectionMode } from './modes.js';
 import type { Learner } from './models.js';
-import type { Counts } from './records.js';
+import type { Counts, ScoreMode } from './records.js';
 import type { SelectContext, Selector, SelectorNeeds } from './selectors/index.js';
 
 /** One drawn batch on the training device. */
@@ -27,7 +34,11 @@ export interface ScoreInputs {
   selector: Selector;
   model: Learner;
   reference?: Learner;
+  /** Irreducible (reference) losses by sample id, computed before training: no reference forward per batch. */
+  referenceScores?: ReadonlyMap<string, number>;
   featureLookup?: (ids: readonly string[]) => Tensor;
+  /** How the learner is scored (default 'eval'). */
+  scoreMode?: ScoreMode;
   seed: number;
   epoch: number;
 }
@@ -47,20 +58,22 @@ export function scoreBatch(b: DrawnBatch, k: number, s: ScoreInputs, counts: Cou
     counts.feature_samples += n;
   }
   if (needs.learnerFeatures || needs.learnerLoss) {
-    scoreWithLearner(b, s.model, needs, ctx, owned);
+    scoreWithLearner(b, s.model, needs, ctx, owned, s.scoreMode ?? 'eval');
     if (needs.learnerFeatures) counts.feature_samples += n;
     counts.scored_samples += n;
   }
-  if (needs.referenceLoss) {
+  if (needs.referenceLoss && s.referenceScores) {
+    ctx.referenceLoss = lookupScores(s.referenceScores, b.ids);
+  } else if (needs.referenceLoss) {
     ctx.referenceLoss = referenceLosses(b, s.reference!);
     counts.reference_samples += n;
   }
   return ctx;
 }
 
-/** The learner's features and/or per-sample losses, in eval mode without gradients. */
-function scoreWithLearner(b: DrawnBatch, model: Learner, needs: Readonly<SelectorNeeds>, ctx: SelectContext, owned: Tensor[]): void {
-  model.eval();
+/** The learner's features and/or per-sample losses without gradients, in the score mode (see the file comment). */
+function scoreWithLearner(b: DrawnBatch, model: Learner, needs: Readonly<SelectorNeeds>, ctx: SelectContext, owned: Tensor[], mode: ScoreMode): void {
+  if (mode === 'eval') model.eval();
   try {
     noGrad(() => {
       if (needs.learnerFeatures) {
@@ -72,6 +85,14 @@ function scoreWithLearner(b: DrawnBatch, model: Learner, needs: Readonly<Selecto
   } finally {
     model.train();
   }
+}
+
+function lookupScores(scores: ReadonlyMap<string, number>, ids: readonly string[]): Float32Array {
+  return Float32Array.from(ids, (id) => {
+    const v = scores.get(id);
+    if (v === undefined) throw new Error(`no precomputed reference loss for sample ${id}`);
+    return v;
+  });
 }
 
 function referenceLosses(b: DrawnBatch, reference: Learner): Float32Array {

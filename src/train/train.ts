@@ -14,6 +14,7 @@ import { fit, freshState } from './fit.js';
 import type { TrainDevice } from './modes.js';
 import { buildLearner, type Learner } from './models.js';
 import type { EpochMetrics, Summary, TrainConfig } from './records.js';
+import { precomputeReferenceScores } from './reference-scores.js';
 import { RunDir, RunDirWriter } from './run-dir.js';
 import { createSelector, type Selector } from './selectors/index.js';
 import type { TrainData } from './source.js';
@@ -62,9 +63,15 @@ function prepareSelector(cfg: TrainConfig, o: TrainOptions): Selector {
   if (cfg.method === 'none' && mode === 'super-batch' && (cfg.filterRatio !== 0 || (cfg.schedule && cfg.schedule.kind !== 'constant'))) {
     throw new Error('method none trains every sample: super-batch mode needs filter ratio 0 (then it is plain training)');
   }
-  const selector = createSelector(cfg.method, { featureSource: cfg.featureSource, solver: cfg.solver, jestChunks: cfg.jestChunks, filterRatio: cfg.filterRatio });
+  if (cfg.method === 'infobatch' && cfg.infobatchMode === 'official' && mode === 'super-batch') {
+    throw new Error('infobatch in its official mode prunes each epoch\'s index list and trains full batches of B: use in-batch selection mode (or infobatch mode in-batch)');
+  }
+  const selector = createSelector(cfg.method, { featureSource: cfg.featureSource, solver: cfg.solver, jestChunks: cfg.jestChunks, filterRatio: cfg.filterRatio, infobatchMode: cfg.infobatchMode });
   if (selector.needs.features && !o.data.featureLookup) throw new Error(`method ${cfg.method} with feature source 'cache' needs cached features (data.featureLookup)`);
   if (selector.needs.referenceLoss && !o.reference) throw new Error(`method ${cfg.method} needs a reference model (TrainOptions.reference)`);
+  if (selector.needs.referenceLoss && cfg.referenceScores === 'precomputed' && !o.data.trainScoring) {
+    throw new Error(`method ${cfg.method} with precomputed reference scores needs the training set un-augmented (TrainData.trainScoring)`);
+  }
   const every = cfg.evalEvery;
   if (every !== undefined && !(Number.isInteger(every) && every >= 1)) throw new Error(`evalEvery: expected an integer >= 1, got ${every}`);
   if (every !== undefined && !o.data.val) throw new Error('evalEvery: validating every N gradient samples needs a validation split (TrainData.val is null)');
@@ -97,6 +104,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   }
   if (o.onEvent) callbacks.push(eventCallback(o.onEvent));
   callbacks.push(...(o.callbacks ?? []));
-  const res = await fit({ config: cfg, data: o.data, model, optimizer, selector, reference: o.reference, state, callbacks, stopAfterEpochs: o.stopAfterEpochs });
+  // Precomputed irreducible losses: computed again on a resume (deterministic), counted once (fit).
+  const referenceScores = selector.needs.referenceLoss && cfg.referenceScores === 'precomputed' ? await precomputeReferenceScores(o.reference!, o.data.trainScoring!, device) : undefined;
+  const res = await fit({ config: cfg, data: o.data, model, optimizer, selector, reference: o.reference, referenceScores, state, callbacks, stopAfterEpochs: o.stopAfterEpochs });
   return { summary: res.summary, metrics: res.state.metrics, model };
 }

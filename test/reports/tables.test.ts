@@ -200,3 +200,36 @@ test('the validation curves and accuracy against gradient samples draw the --eva
   assert.deepEqual(byEpoch.filter((v) => v.split === 'val').map((v) => v.epoch), [0.5, 1, 2]);
   assert.deepEqual(byEpoch.filter((v) => v.split === 'train').map((v) => v.epoch), [1, 2], 'train points stay per epoch');
 });
+
+test('random at equal gradient samples: a method whose keep ratio differs (infobatch) still meets its control, at the smaller mean of gradient samples', () => {
+  // infobatch trains 80 per epoch (cumulative 80, 160, 240), random at another ratio 50 (50, 100, 150): the budget is 150.
+  const ib = (seed: number, vals: number[]) => fakeRun({ id: 10 + seed, label: 'infobatch', seed, ratio: 0.3, test: 0.6, wall: 3, epochs: vals.map((val) => ({ val, wall: 1, trained: 80 })) });
+  const rnd = (seed: number, vals: number[]) => fakeRun({ id: 20 + seed, label: 'random', seed, ratio: 0.5, test: 0.5, wall: 3, epochs: vals.map((val) => ({ val, wall: 1, trained: 50 })) });
+  const rows = buildTables([ib(0, [0.4, 0.7, 0.8]), ib(1, [0.5, 0.6, 0.9]), rnd(0, [0.3, 0.45, 0.5]), rnd(1, [0.2, 0.35, 0.55])]).datasets[0]!.rows;
+  const row = rows.find((r) => r.label === 'infobatch')!;
+  assert.equal(row.vsRandom, null, 'no random at the same filter ratio');
+  const c = row.vsRandomAtSamples!;
+  assert.equal(c.against, 'random');
+  assert.equal(c.gradientSamples, 150);
+  assert.equal(c.pairs, 2);
+  // Within 150: infobatch's first epoch only (0.4, 0.5); random's best of three (0.5, 0.55): differences −0.1, −0.05.
+  assert.ok(Math.abs(c.valAccuracy.mean - -0.075) < 1e-12, `mean ${c.valAccuracy.mean}`);
+  assert.match(formatSummaryTable([ib(0, [0.4, 0.7, 0.8]), rnd(0, [0.3, 0.45, 0.5])]), /-10\.0 ± n\/a @ 150/);
+});
+
+test('the reference model\'s accuracy appears beside jest and rho-loss, flagged weak when its 95% CI reaches chance', () => {
+  const withRef = (id: number, label: string, seed: number, acc: number) => {
+    const r = fakeRun({ id, label, seed, ratio: 0.5, test: 0.5, wall: 2 });
+    return { ...r, config: { ...r.config, extra: { reference_test_accuracy: acc, classes: ['a', 'b', 'c'] } } };
+  };
+  // Weak: 34% and 36% (mean 35, half-width 12.706·0.01414/√2 = 12.7 points) reach chance 33.3%; strong: 80% and 82%.
+  const rows = buildTables([withRef(1, 'jest', 0, 0.34), withRef(2, 'jest', 1, 0.36), withRef(3, 'rho-loss', 0, 0.8), withRef(4, 'rho-loss', 1, 0.82), fakeRun({ id: 5, label: 'random', seed: 0, ratio: 0.5, test: 0.5, wall: 2 })]).datasets[0]!.rows;
+  const row = (l: string) => rows.find((r) => r.label === l)!;
+  assert.ok(Math.abs(row('jest').reference!.accuracy.mean - 0.35) < 1e-12);
+  assert.equal(row('jest').reference!.weak, true);
+  assert.equal(row('rho-loss').reference!.weak, false);
+  assert.equal(row('random').reference, null);
+  const text = formatSummaryTable(rows.flatMap((r) => r.runs));
+  assert.match(text, /35\.0 ± 12\.7 \(weak: chance 33\.3\)/);
+  assert.match(text, /81\.0 ± 12\.7(?! \(weak)/);
+});

@@ -103,7 +103,8 @@ test('--reference-holdout trains the reference on held-out samples the learner n
   assert.match(r.err, /training the reference model on 20 held-out samples for 2 epochs/);
   const learnerIds = JSON.parse(readFileSync(join(jest, 'train_ids.json'), 'utf8')) as string[];
   const refIds = JSON.parse(readFileSync(join(shared, 'train_ids.json'), 'utf8')) as string[];
-  assert.equal(refIds.length, 20);
+  // --reference-val-fraction 0.1 (the default): 2 of the 20 validate the reference, which keeps its epoch of lowest validation loss.
+  assert.equal(refIds.length, 18);
   assert.equal(learnerIds.length, 50 - 20);
   assert.equal(learnerIds.filter((id) => refIds.includes(id)).length, 0, 'learner and reference are disjoint');
   const s = JSON.parse(readFileSync(join(jest, 'summary.json'), 'utf8'));
@@ -112,6 +113,10 @@ test('--reference-holdout trains the reference on held-out samples the learner n
   const cfg = JSON.parse(readFileSync(join(jest, 'config.json'), 'utf8'));
   assert.match(cfg.reference, /trained by saln on 20 held-out training samples \(not in this run's training set\) for 2 epochs/);
   assert.equal(typeof cfg.extra.reference_wall_seconds, 'number');
+  assert.equal(cfg.extra.reference_val_samples, 2);
+  assert.ok([1, 2].includes(cfg.extra.reference_best_epoch), `best epoch ${cfg.extra.reference_best_epoch}`);
+  assert.match(cfg.reference, /its epoch [12] of lowest validation loss \([0-9.]+ on 2 held-out samples\)/);
+  assert.ok(existsSync(join(shared, 'best_model.safetensors')));
   assert.equal(JSON.parse(readFileSync(join(shared, 'summary.json'), 'utf8')).epochs, 2);
   // rho-loss with the same seed and holdout reuses it.
   const rho = await run([...common(), '--method', 'rho-loss', '--filter-ratio', '0.5', '--reference-holdout', '20', '--reference-epochs', '2', '--reference-dir', shared, '--epochs', '1', '--out', join(dir, 'holdout-rho')]);

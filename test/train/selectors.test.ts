@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { keptCount, selectSpectral } from '../../src/selection/index.js';
 import { tensor } from '../../src/tensor/index.js';
-import { createSelector, InfoBatchSelector, JestSelector, LossTopKSelector, NoneSelector, RandomSelector, RhoLossSelector, SalnSelector, type SelectContext } from '../../src/train/selectors/index.js';
+import { createSelector, InBatchInfoBatchSelector, JestSelector, LossTopKSelector, NoneSelector, RandomSelector, RhoLossSelector, SalnSelector, type SelectContext } from '../../src/train/selectors/index.js';
 
 function ctx(b: number, filterRatio: number, extra: Partial<SelectContext> = {}): SelectContext {
   return {
@@ -110,8 +110,8 @@ test('jest: k distinct samples drawn in chunks, deterministic per seed, followin
   assert.ok(Math.abs(first / trials - 0.75) < 0.035, `P(first) = ${first / trials}`);
 });
 
-test('infobatch prunes below-mean samples with probability r, rescales the survivors, anneals, and checkpoints its state', () => {
-  const s = new InfoBatchSelector({ ratio: 0.5 });
+test('infobatch in-batch mode prunes below-mean samples with probability r, rescales the survivors, anneals, and checkpoints its state', () => {
+  const s = new InBatchInfoBatchSelector({ ratio: 0.5 });
   assert.equal(s.variableK, true);
   const ids = Array.from({ length: 40 }, (_, i) => `s${i}`);
   assert.deepEqual(s.beginEpoch(0, 8, 1), { pruned: 0, rescaled: 0 }, 'nothing is known before the first epoch');
@@ -126,7 +126,7 @@ test('infobatch prunes below-mean samples with probability r, rescales the survi
   const w = s.weights(kept.map((i) => ids[i]!));
   kept.forEach((i, j) => assert.equal(w[j], i < 20 ? 2 : 1));
   // Same seed and epoch, same pruning; the state restores it.
-  const t = new InfoBatchSelector({ ratio: 0.5 });
+  const t = new InBatchInfoBatchSelector({ ratio: 0.5 });
   t.loadState(JSON.parse(JSON.stringify(s.state())));
   t.beginEpoch(1, 8, 1);
   assert.deepEqual(t.select(c), kept);

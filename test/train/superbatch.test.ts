@@ -69,7 +69,7 @@ test('super-batch mode trains exactly B per optimizer step, for every selector a
     }
     // infobatch: prunes within the super-batch and trains at most B; unpruned (epoch 1), exactly B.
     const run = join(dir, 'infobatch');
-    const res = await train({ config: { ...base, method: 'infobatch', filterRatio: 0.5, epochs: 3, selectionMode: 'super-batch', saveSelections: true }, data: s.data, runDir: run });
+    const res = await train({ config: { ...base, method: 'infobatch', infobatchMode: 'in-batch', filterRatio: 0.5, epochs: 3, selectionMode: 'super-batch', saveSelections: true }, data: s.data, runDir: run });
     const rows = selectionRows(run);
     assert.deepEqual(rows.filter((r) => r.epoch === 0).map((r) => r.kept.length), Array(6).fill(8));
     assert.ok(rows.every((r) => r.kept.length >= 1 && r.kept.length <= 8));

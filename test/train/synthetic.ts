@@ -44,6 +44,7 @@ export function synthetic(seed: number, o: SyntheticOptions = {}): Synthetic {
   for (const s of [tr, va, te]) s.ids.forEach((id, i) => feats.set(id, [0, 1, 2].map((c) => (c === s.labels[i] ? 1 : 0) + 0.1 * Math.sin(i + c))));
   const data: TrainData = {
     train: tensorSource(tr.x, tr.labels, tr.ids, { batchSize: o.batchSize ?? 16, seed: 3 }),
+    trainScoring: tensorSource(tr.x, tr.labels, tr.ids, { batchSize: 32, shuffle: false }),
     val: o.val === false ? null : tensorSource(va.x, va.labels, va.ids, { batchSize: evalBatch, shuffle: false }),
     test: tensorSource(te.x, te.labels, te.ids, { batchSize: evalBatch, shuffle: false }),
     numClasses: 3,

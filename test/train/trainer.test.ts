@@ -123,11 +123,11 @@ test('jest and rho-loss score with the reference model; without one they are ref
   }
 });
 
-test('infobatch trains fewer samples after the first epoch, and resumes exactly (its state is checkpointed)', async () => {
+test('infobatch (in-batch mode) trains fewer samples after the first epoch, and resumes exactly (its state is checkpointed)', async () => {
   const s = synthetic(7, { n: 48 });
   const a = tmp();
   try {
-    const cfg: TrainConfig = { ...base, method: 'infobatch', filterRatio: 0.5, epochs: 8 };
+    const cfg: TrainConfig = { ...base, method: 'infobatch', infobatchMode: 'in-batch', filterRatio: 0.5, epochs: 8 };
     const full = await train({ config: cfg, data: s.data });
     assert.equal(full.metrics[0]!.trained_samples, 48);
     assert.ok(full.metrics[1]!.trained_samples < 48 && full.metrics[2]!.trained_samples < 48);

@@ -26,10 +26,15 @@ forward and backward with gradients. Methods:
               softmax sampling without replacement; with per-sample cross-entropy the joint term
               vanishes and this is independent learnability sampling (implemented chunk-wise all
               the same)
-  infobatch   epoch-level: each epoch, samples whose last loss is below the mean are pruned
-              with probability r = --filter-ratio, the survivors' loss scaled by 1/(1 − r); no
-              pruning after 87.5% of the epochs. Pruned samples leave their batches (batches
-              shrink; the step count is unchanged)
+  infobatch   epoch-level (--infobatch-mode official, the official code's sampler): each epoch,
+              of the samples whose last loss is below the mean exactly int((1 − r)·n) stay, with
+              loss weight 1/(1 − r), r = --filter-ratio; the others leave the epoch, whose batches
+              stay full (fewer steps); no pruning in the last 12.5% of the epochs. --infobatch-mode
+              in-batch prunes inside each batch instead (batches shrink, as many steps)
+jest and rho-loss score the learner in train mode (--score-mode train, as RHO-LOSS's code:
+BatchNorm's running statistics move, no gradients) and look up reference losses computed once
+per training sample before training (--reference-scores precomputed); super-batch mode is their
+papers' (and the recommended) setting.
 The reference model of jest and rho-loss comes one of two ways, and the run says which:
   --reference-holdout N   train it here, first: standard training of the same model on N
                           class-balanced training samples held out from the learner (its time is
@@ -43,7 +48,7 @@ Selection modes (--selection-mode):
                is one pass of the scoring side over the data (about (1 − f) of it is trained);
                a partial last super-batch trains the same proportion (at least 1); with a
                filter-ratio schedule the drawn size follows each epoch's ratio; none needs f = 0;
-               infobatch prunes within the super-batch and trains at most B of the survivors
+               infobatch (in-batch mode only) prunes within the super-batch and trains at most B
 --lr-scaling: none keeps the learning rate for every batch (the paper's setting: a constant
 learning rate whatever k); linear uses lr·k/B for a trained batch of k < B.
 --budget-seconds S / --budget-gradient-samples N stop the run after the step that reaches the

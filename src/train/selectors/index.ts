@@ -2,14 +2,14 @@
 import { LossTopKSelector, NoneSelector, RandomSelector } from './basic.js';
 import { SalnSelector, type FeatureSource } from './saln.js';
 import { JestSelector, RhoLossSelector } from './reference.js';
-import { InfoBatchSelector } from './infobatch.js';
+import { InBatchInfoBatchSelector, InfoBatchSelector } from './infobatch.js';
 import type { Selector } from './types.js';
 
 export * from './types.js';
 export { NoneSelector, RandomSelector, LossTopKSelector, topKPositions } from './basic.js';
 export { SalnSelector, FEATURE_SOURCES, type FeatureSource } from './saln.js';
 export { JestSelector, RhoLossSelector } from './reference.js';
-export { InfoBatchSelector } from './infobatch.js';
+export { InfoBatchSelector, InBatchInfoBatchSelector } from './infobatch.js';
 
 /** Methods this version implements. */
 export const METHODS = ['none', 'random', 'saln', 'loss-topk', 'jest', 'rho-loss', 'infobatch'] as const;
@@ -26,6 +26,8 @@ export interface SelectorOptions {
   jestChunks?: number;
   /** infobatch: the pruning probability r (the run's filter ratio). */
   filterRatio?: number;
+  /** infobatch: 'official' (the epoch's index list is pruned) or 'in-batch' (default, pruned inside each batch). */
+  infobatchMode?: 'official' | 'in-batch';
 }
 
 export function createSelector(method: Method, o: SelectorOptions = {}): Selector {
@@ -34,7 +36,7 @@ export function createSelector(method: Method, o: SelectorOptions = {}): Selecto
     case 'random': return new RandomSelector();
     case 'loss-topk': return new LossTopKSelector();
     case 'rho-loss': return new RhoLossSelector();
-    case 'infobatch': return new InfoBatchSelector({ ratio: o.filterRatio ?? 0 });
+    case 'infobatch': return o.infobatchMode === 'official' ? new InfoBatchSelector({ ratio: o.filterRatio ?? 0 }) : new InBatchInfoBatchSelector({ ratio: o.filterRatio ?? 0 });
     case 'jest': return new JestSelector({ chunks: o.jestChunks });
     case 'saln': return new SalnSelector(o.featureSource ?? 'cache', { solver: o.solver ?? 'auto' });
     default: throw new Error(`unknown method ${JSON.stringify(method)}; methods: ${METHODS.join(', ')}`);

@@ -2,7 +2,10 @@
  * Selectors that compare the learner with a reference model.
  *
  * `rho-loss` (Mindermann et al. 2022): the k highest reducible losses, learner loss − irreducible
- * loss, where the irreducible-loss model was trained on a holdout split.
+ * loss, where the irreducible-loss model was trained on a holdout split (OATML/RHO-Loss
+ * src/curricula/selection_methods.py, reducible_loss_selection: top_x_indices of
+ * model_loss − irreducible_loss). How the losses are made (precomputed by id, train-mode
+ * scoring) is the trainer's: reference-scores.ts, step.ts, reference.ts.
  *
  * `jest` (Evans et al. 2024): learnability = learner loss − reference loss, per sample; the k kept
  * samples are drawn in n chunks (default 16), each chunk by softmax sampling without replacement
@@ -13,7 +16,8 @@
  * per-sample scores over the remaining samples, and the method reduces to independent
  * learnability sampling without replacement. It is implemented faithfully all the same: chunk by
  * chunk, each chunk's scores recomputed given the chosen set (here: unchanged), drawn with a
- * seeded generator from (seed, epoch, batch).
+ * seeded generator from (seed, epoch, batch). Super-batch selection mode is its paper's setting
+ * (and the recommended one); it shares rho-loss's reference machinery (precomputed scores).
  */
 import { deriveSeed, Rng } from '../../data/rng.js';
 import { topKPositions } from './basic.js';

@@ -48,6 +48,14 @@ export interface Selector {
   readonly variableK?: boolean;
   /** Called at the start of every epoch, before its first batch. */
   beginEpoch?(epoch: number, epochs: number, seed: number): Record<string, number> | void;
+  /**
+   * Epoch-level samplers (InfoBatch's official mode) shape the epoch itself: given every id of the
+   * train source by position, the positions this epoch visits, in order (the loader batches them
+   * in full batches), and what to report in the epoch's metrics. Called at the start of every
+   * epoch instead of beginEpoch; it must depend only on (seed, epoch) and the checkpointed state,
+   * so a resumed run visits the same samples.
+   */
+  epochOrder?(epoch: number, epochs: number, seed: number, ids: readonly string[]): { positions: number[]; report: Record<string, number> };
   /** Per-sample loss weights for the kept samples, by id (default: all 1). */
   weights?(ids: readonly string[]): Float32Array;
   /** The kept samples' training losses, after each step. */
