@@ -110,12 +110,13 @@ struct InitOptions {
   std::string host;
   int port = 0;
   std::string path;
-  int64_t timeoutMs = 1800000;
+  int64_t timeoutMs = 1800000;            // each collective
+  int64_t rendezvousTimeoutMs = 1800000;  // joining: the store and connecting the group
   std::vector<std::string> ifnames;  // GLOO_SOCKET_IFNAME, split
 };
 
 static c10::intrusive_ptr<c10d::Store> MakeStore(const InitOptions& o) {
-  const Ms timeout(o.timeoutMs);
+  const Ms timeout(o.rendezvousTimeoutMs);
   c10::intrusive_ptr<c10d::Store> store;
   if (o.store == "tcp") {
     c10d::TCPStoreOptions so;
@@ -200,7 +201,7 @@ static std::vector<std::string> Strings(const Napi::Value& v) {
   return out;
 }
 
-// distInit({ backend, store, rank, worldSize, host, port, path, timeoutMs, ifnames }) -> Promise<group>
+// distInit({ backend, store, rank, worldSize, host, port, path, timeoutMs, rendezvousTimeoutMs, ifnames }) -> Promise<group>
 SALN_OP(distInit, "initProcessGroup") {
   auto o = call.Info()[0].As<Napi::Object>();
   InitOptions opts;
@@ -212,6 +213,7 @@ SALN_OP(distInit, "initProcessGroup") {
   opts.port = o.Get("port").As<Napi::Number>().Int32Value();
   opts.path = o.Get("path").As<Napi::String>().Utf8Value();
   opts.timeoutMs = o.Get("timeoutMs").As<Napi::Number>().Int64Value();
+  opts.rendezvousTimeoutMs = o.Get("rendezvousTimeoutMs").As<Napi::Number>().Int64Value();
   opts.ifnames = Strings(o.Get("ifnames"));
   auto* w = new InitWorker(call.Env(), std::move(opts));
   Napi::Promise p = w->Promise();

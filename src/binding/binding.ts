@@ -174,7 +174,10 @@ export interface NativeDistInit {
   host: string;
   port: number;
   path: string;
+  /** Each collective's limit. */
   timeoutMs: number;
+  /** Joining's limit: the store's operations and connecting the group. */
+  rendezvousTimeoutMs: number;
   /** Gloo: network interfaces to use (GLOO_SOCKET_IFNAME); empty: the hostname's address. */
   ifnames: string[];
 }

@@ -47,6 +47,8 @@ export interface InitOptions {
   filePath?: string;
   /** How long rendezvous and each collective may wait for the others (default: SALN_DIST_TIMEOUT seconds, else 30 min). */
   timeoutMs?: number;
+  /** How long joining may wait for the other ranks, when it should differ from timeoutMs (ranks start at different times). */
+  rendezvousTimeoutMs?: number;
   /** Environment to read torchrun's variables from (default process.env). */
   env?: Readonly<Record<string, string | undefined>>;
 }
@@ -93,10 +95,11 @@ function resolveOptions(o: InitOptions): Parameters<typeof native.distInit>[0] {
   const rank = checkInt(o.rank ?? te.rank ?? 0, 'rank', 0, worldSize - 1);
   const port = checkInt(o.masterPort ?? te.masterPort ?? 29500, 'masterPort', 1, 65535);
   const timeoutMs = checkInt(o.timeoutMs ?? timeoutFromEnv(env) ?? DEFAULT_TIMEOUT_MS, 'timeoutMs', 1, 2 ** 31 - 1);
+  const rendezvousTimeoutMs = checkInt(o.rendezvousTimeoutMs ?? timeoutMs, 'rendezvousTimeoutMs', 1, 2 ** 31 - 1);
   const host = o.masterAddr ?? te.masterAddr ?? '127.0.0.1';
   if (store === 'file' && !o.filePath) throw new DistConfigError("store 'file' needs filePath (the same file for every rank)", { field: 'filePath' });
   const ifnames = (env.GLOO_SOCKET_IFNAME ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  return { backend, store, rank, worldSize, host, port, path: o.filePath ?? '', timeoutMs, ifnames };
+  return { backend, store, rank, worldSize, host, port, path: o.filePath ?? '', timeoutMs, rendezvousTimeoutMs, ifnames };
 }
 
 /**

@@ -77,3 +77,28 @@ pg.destroy();
   for (const p of res) assert.equal(p.code, 0, p.stderr);
   assert.deepEqual(res[0]!.result, ['timer', 'allReduce']);
 });
+
+test("store 'file' (file://): ranks meet through a shared file", async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'saln-filestore-'));
+  try {
+    const script = `
+import { initProcessGroup } from DIST;
+import { tensor } from TENSOR;
+const pg = await initProcessGroup({ store: 'file', filePath: process.env.STORE_FILE, timeoutMs: 20000 });
+const t = tensor([pg.rank + 1]);
+await pg.allReduce(t);
+console.log(JSON.stringify(Array.from(t.toTypedArray())));
+pg.destroy();
+`;
+    const res = await runRanks<number[]>(script, 2, { env: { STORE_FILE: join(dir, 'store') } });
+    for (const p of res) {
+      assert.equal(p.code, 0, p.stderr);
+      assert.deepEqual(p.result, [3]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

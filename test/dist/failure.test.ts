@@ -12,7 +12,7 @@ const SCRIPT = `
 import { initProcessGroup } from DIST;
 import { zeros } from TENSOR;
 const mode = process.argv[1];
-const pg = await initProcessGroup({ timeoutMs: Number(process.env.TEST_TIMEOUT_MS) });
+const pg = await initProcessGroup({ timeoutMs: Number(process.env.TEST_TIMEOUT_MS), rendezvousTimeoutMs: 60000 });
 await pg.barrier();
 if (pg.rank === 1) {
   if (mode === 'exit') process.exit(3);
