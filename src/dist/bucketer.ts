@@ -42,8 +42,19 @@ function bytesPer(t: Tensor): number {
   return t.dtype === 'float64' || t.dtype === 'int64' ? 8 : t.dtype === 'float16' || t.dtype === 'bfloat16' ? 2 : 4;
 }
 
+/** Where the last sync() spent its time, in ms (bench:dist reads it). */
+export interface SyncTimings {
+  /** Flattening the gradients into the buckets. */
+  packMs: number;
+  /** The all-reduces, from issue to the last completion. */
+  allReduceMs: number;
+  /** Dividing by the world size and copying back into the gradients. */
+  unpackMs: number;
+}
+
 export class GradBucketer {
   readonly group: ProcessGroup;
+  readonly last: SyncTimings = { packMs: 0, allReduceMs: 0, unpackMs: 0 };
   /** The buckets, each a list of parameters; in reverse registration order, as DDP's. */
   readonly buckets: readonly (readonly Tensor[])[];
 
@@ -63,12 +74,16 @@ export class GradBucketer {
    */
   async sync(): Promise<void> {
     if (this.group.worldSize === 1) return;
+    const t0 = performance.now();
     const flats = tidy(() => this.buckets.map((b) => keep(cat(b.map((p) => (p.grad ?? zeros([...p.shape], { dtype: p.dtype, device: p.device })).reshape(-1))))));
     try {
+      const t1 = performance.now();
       await this.group.allReduce(flats, 'sum');
+      const t2 = performance.now();
       tidy(() => {
         for (let i = 0; i < flats.length; i++) this.#unpack(this.buckets[i]!, flats[i]!.div_(this.group.worldSize));
       });
+      Object.assign(this.last, { packMs: t1 - t0, allReduceMs: t2 - t1, unpackMs: performance.now() - t2 });
     } finally {
       for (const f of flats) f.dispose();
     }

@@ -18,6 +18,6 @@ export {
 export { readTorchrunEnv, isDistributedLaunch, type TorchrunEnv } from './env.js';
 export { DistConfigError } from './errors.js';
 export { broadcastModule, verifySameLayout, moduleStateTensors } from './module.js';
-export { GradBucketer, assignBuckets, type GradBucketerOptions } from './bucketer.js';
+export { GradBucketer, assignBuckets, type GradBucketerOptions, type SyncTimings } from './bucketer.js';
 export { distributedIndices, distributedNumSamples, type DistributedSamplerOptions } from './sampler.js';
 export { shardIndices, reduceSums, reduceRecord, allGatherCat } from './eval.js';
