@@ -1,8 +1,8 @@
 /**
  * bench:dist — the cost of data-parallel gradient sync: ResNet-18 (CIFAR stem) at batch 64 per
- * rank, 2 ranks on loopback (Gloo), each with half the cores. Every step is forward + backward,
- * GradBucketer.sync() (flatten into 25 MiB buckets, all-reduce them together, average back into
- * the gradients), and SGD's step. Medians over the timed steps of rank 0:
+ * rank, 2 ranks on loopback (Gloo), each with half the cores. Every step is forward + backward
+ * (into the gradients as views of 25 MiB buckets), GradBucketer.sync() (all-reduce the buckets
+ * together, divide by the world size), and SGD's step. Medians over the timed steps of rank 0:
  *   allreduce_ms  the all-reduces alone (issue to last completion)
  *   sync_ms       the whole sync (pack + all-reduce + unpack)
  *   step_ms       the whole step, less the wait for the slower rank's backward (wait_ms, reported
@@ -43,6 +43,7 @@ interface RankReport {
   allReduceMs: number[];
   packMs: number[];
   unpackMs: number[];
+  copiedBuckets: number;
   torch: string;
 }
 
@@ -63,14 +64,14 @@ async function worker(): Promise<void> {
   const y = randint(0, 10, [bs], { dtype: 'int64' });
   const r: RankReport = {
     rank: pg.rank, threads: getNumThreads(), buckets: bucketer.buckets.length, params: model.parameters().reduce((a, p) => a + p.numel, 0),
-    stepMs: [], waitMs: [], computeMs: [], syncMs: [], allReduceMs: [], packMs: [], unpackMs: [], torch: engineInfo().torch,
+    stepMs: [], waitMs: [], computeMs: [], syncMs: [], allReduceMs: [], packMs: [], unpackMs: [], copiedBuckets: 0, torch: engineInfo().torch,
   };
   const warmup = Number(args.warmup);
   for (let step = 0; step < warmup + Number(args.steps); step++) {
     await pg.barrier(); // every rank starts the step together, so one's late start is not counted as the other's sync
     const t0 = performance.now();
     tidy(() => {
-      opt.zeroGrad();
+      bucketer.zeroGrad(); // gradients as bucket views: backward writes into the buckets
       crossEntropy(model.forward(x), y).backward();
     });
     const tb = performance.now();
@@ -90,6 +91,7 @@ async function worker(): Promise<void> {
     r.allReduceMs.push(bucketer.last.allReduceMs);
     r.packMs.push(bucketer.last.packMs);
     r.unpackMs.push(bucketer.last.unpackMs);
+    r.copiedBuckets = Math.max(r.copiedBuckets, bucketer.last.copiedBuckets);
   }
   console.log(JSON.stringify(r));
   pg.destroy();
@@ -140,6 +142,7 @@ async function main(): Promise<void> {
     wait_ms: round(upperMedian(r0.waitMs)),
     batch_per_rank: Number(args['batch-size']),
     buckets: r0.buckets,
+    copied_buckets: r0.copiedBuckets,
     grad_mib: round((r0.params * 4) / 2 ** 20),
     threads_per_rank: r0.threads,
     steps: r0.stepMs.length,

@@ -459,6 +459,10 @@ SALN_OP(distSetGrad, "setGrad") {
   return call.Env().Undefined();
 }
 
+// distIsSame(a, b): whether two handles hold the same tensor (not a copy): the bucketer checks that
+// each gradient is still its bucket view.
+SALN_OP(distIsSame, "isSame") { return Napi::Boolean::New(call.Env(), call.T(0).is_same(call.T(1))); }
+
 SALN_OP(distAvailable, "distAvailable") { return Napi::Boolean::New(call.Env(), true); }
 
 SALN_OP(distBackends, "distBackends") {
@@ -481,6 +485,7 @@ void InitDist(Napi::Env env, Napi::Object exports) {
   SALN_EXPORT(exports, distBroadcastCoalesced);
   SALN_EXPORT(exports, distDestroy);
   SALN_EXPORT(exports, distSetGrad);
+  SALN_EXPORT(exports, distIsSame);
 }
 
 #endif  // SALN_WITH_DIST

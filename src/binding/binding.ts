@@ -160,6 +160,7 @@ export interface NativeBinding {
   distBroadcastCoalesced(g: NativeGroup, ts: H[], src: Num, bucketBytes: Num): Promise<void>;
   distDestroy(g: NativeGroup): void;
   distSetGrad(param: H, grad: H): void;
+  distIsSame(a: H, b: H): boolean;
 }
 
 /** An opaque native process group handle (dist.cc). */
