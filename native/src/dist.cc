@@ -46,7 +46,11 @@ void InitDist(Napi::Env env, Napi::Object exports) {
 #else
 
 // libtorch 2.x split ProcessGroup into a dispatcher over Backends, and ProcessGroupGloo/NCCL became
-// Backends; 1.13 has them as ProcessGroups. Both expose the same collective methods.
+// Backends; 1.13 has them as ProcessGroups. Both expose the same collective methods. Other 2.x
+// changes this file stays clear of: Options derive from Backend::Options (same timeout field),
+// createDefaultDevice/createDeviceForInterface gained a defaulted lazyInit argument, TCPStoreOptions
+// gained useLibUV (defaulted), and ProcessGroupGloo.hpp is guarded by USE_C10D_GLOO (binding.gyp
+// defines it).
 #if TORCH_VERSION_MAJOR >= 2
 using PgBase = c10d::Backend;
 #else

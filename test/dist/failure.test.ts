@@ -74,3 +74,15 @@ try { await initProcessGroup(); } catch (e) { console.log(JSON.stringify({ name:
   const [q] = await runRanks<{ field: string; message: string }>(script, 1, { env: { MASTER_PORT: 'http' } });
   assert.equal(q!.result!.field, 'MASTER_PORT');
 });
+
+test('in a build without c10d, initProcessGroup fails with an error saying how to get it', async () => {
+  const { native } = await import('../../src/binding/binding.js');
+  const { initProcessGroup } = await import('../../src/dist/index.js');
+  const real = native.distAvailable;
+  native.distAvailable = () => false; // what dist.cc exports when built without the Gloo headers
+  try {
+    await assert.rejects(initProcessGroup({ worldSize: 1 }), { name: 'EngineError', message: /built without distributed support \(c10d\).*apt-get install libgloo-dev.*npm run build:native/ });
+  } finally {
+    native.distAvailable = real;
+  }
+});
