@@ -20,9 +20,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { engineInfo, getNumThreads, setNumThreads } from '../src/tensor/index.js';
-import { parseCliConfig } from '../src/train/config.js';
-import { runCliTraining, type RunIO } from '../src/train/run.js';
-import type { Summary } from '../src/train/trainer.js';
+import type { Summary } from '../src/train/records.js';
+import { runTraining, type RunTrainingOptions } from '../src/train/run.js';
+import { parseRunSpec } from '../src/train/spec.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,12 +44,12 @@ const { values: args } = parseArgs({
 if (Number(args.threads) > 0) setNumThreads(Number(args.threads));
 const dir = mkdtempSync(join(tmpdir(), 'saln-bench-train-'));
 const say = (t: string): void => void process.stderr.write(`${t}\n`);
-const io = (): RunIO => ({ resume: false, json: false, progress: false, out: () => {}, warn: (t) => say(`warning: ${t}`), log: say, usage: (m) => new Error(m) });
+const io = (): RunTrainingOptions => ({ resume: false, progress: false, warn: (t) => say(`warning: ${t}`), log: say });
 
 /** A bench method: a selector, and `-super` for super-batch mode (saln-super). */
 const config = (name: string) => {
   const method = name.replace(/-super$/, '');
-  return parseCliConfig({
+  return parseRunSpec({
     dataset: 'cifar10', dataDir: args['data-dir'], model: args.model, method, filterRatio: method === 'none' ? 0 : Number(args['filter-ratio']),
     selectionMode: name.endsWith('-super') ? 'super-batch' : 'in-batch',
     epochs: 1, batchSize: Number(args['batch-size']), lr: 0.001, momentum: 0.9, weightDecay: 0, seed: Number(args.seed),
@@ -68,7 +68,7 @@ try {
   if (methods.some((m) => m.startsWith('saln'))) {
     // Extract (or find) the features first, so the timed saln run only looks them up.
     const t = performance.now();
-    await runCliTraining({ ...config('saln'), out: join(dir, 'warm'), limitVal: 10, limitTest: 10, epochs: 1, batchSize: 2000 }, io()).catch(() => null);
+    await runTraining({ ...config('saln'), out: join(dir, 'warm'), limitVal: 10, limitTest: 10, epochs: 1, batchSize: 2000 }, io()).catch(() => null);
     featuresSeconds = (performance.now() - t) / 1000;
   }
   const results: Record<string, {
@@ -77,7 +77,7 @@ try {
   }> = {};
   for (const m of methods) {
     say(`bench:train: ${m} ...`);
-    const s = (await runCliTraining(config(m), io()))!;
+    const s = (await runTraining(config(m), io()))!;
     results[m] = {
       wall_seconds: s.wall_seconds, epoch_seconds: epochSeconds(s), phases: s.phases, gradient_samples: s.counts.gradient_samples, optimizer_steps: s.counts.optimizer_steps,
       scored_samples: s.counts.scored_samples, feature_samples: s.counts.feature_samples, seconds_per_gradient_sample: epochSeconds(s) / s.counts.gradient_samples,

@@ -14,10 +14,10 @@
  * temporary name and renamed, the index last, so a reader sees a complete cache or none.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { writeFileAtomic } from '../io/atomic.js';
+import { cleanStaleTemps, writeFileAtomic } from '../io/atomic.js';
+import { readRegularFile, readRegularFileAsync } from '../io/files.js';
 import { interpolate } from '../nn/functional.js';
 import { fromBytes, tensor, tidy } from '../tensor/index.js';
 import { decodeImage, RESIZE_KERNEL, type ResizePolicy } from './decode.js';
@@ -50,7 +50,29 @@ export interface PrepareOptions extends OpenPreparedOptions {
   onProgress?: (done: number, total: number) => void;
   /** Where warnings go (default: stderr). */
   warn?: WarnFn;
+  /** The largest image file read, in bytes (default: $SALN_MAX_IMAGE_BYTES, else 64 MiB); a larger one is skipped. */
+  maxImageBytes?: number;
 }
+
+/** Image files larger than this are skipped (or fail under strict) unless the limit is raised. */
+export const DEFAULT_MAX_IMAGE_BYTES = 64 * 1024 * 1024;
+
+/** The image size limit: the option, else $SALN_MAX_IMAGE_BYTES, else DEFAULT_MAX_IMAGE_BYTES. */
+export function maxImageBytes(o: { maxImageBytes?: number } = {}): number {
+  if (o.maxImageBytes !== undefined) {
+    if (!Number.isSafeInteger(o.maxImageBytes) || o.maxImageBytes < 1) throw new DataError(`Expected a whole number of bytes >= 1 for maxImageBytes but received ${o.maxImageBytes}`, { field: 'maxImageBytes' });
+    return o.maxImageBytes;
+  }
+  const env = process.env.SALN_MAX_IMAGE_BYTES;
+  if (env === undefined || env === '') return DEFAULT_MAX_IMAGE_BYTES;
+  const v = Number(env);
+  if (!/^\d+$/.test(env.trim()) || !Number.isSafeInteger(v) || v < 1) {
+    throw new DataError(`SALN_MAX_IMAGE_BYTES must be a whole number of bytes >= 1, not ${JSON.stringify(env)}`, { field: 'SALN_MAX_IMAGE_BYTES' });
+  }
+  return v;
+}
+
+const LIMIT_HINT = 'raise it with --max-image-bytes or SALN_MAX_IMAGE_BYTES';
 
 function sizeOf(o: PrepareOptions): [number, number] {
   const [h, w] = typeof o.size === 'number' ? [o.size, o.size] : o.size;
@@ -63,6 +85,7 @@ function sizeOf(o: PrepareOptions): [number, number] {
 /** The content key of a split's cache (see the file comment). */
 export function cacheKey(src: DatasetSource, split: SplitName, samples: readonly SourceSample[], o: PrepareOptions): string {
   const [h, w] = sizeOf(o);
+  const limit = src.kind === 'cifar10-bin' ? Number.MAX_SAFE_INTEGER : maxImageBytes(o);
   const hash = createHash('sha256');
   hash.update(JSON.stringify({ v: PREPARED_VERSION, kind: src.kind, split, classes: src.classes, h, w, resize: o.resize ?? 'squash', kernel: RESIZE_KERNEL, verify: o.verify ?? 'stat' }));
   const stats = new Map<string, string>();
@@ -72,9 +95,10 @@ export function cacheKey(src: DatasetSource, split: SplitName, samples: readonly
       try {
         const st = statSync(p);
         s = `${st.size}:${st.mtimeMs}`;
-        if (o.verify === 'content') s += `:${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
+        // Only regular files are hashed: a FIFO would block here and /dev/zero never end.
+        if (o.verify === 'content') s += `:${st.isFile() ? createHash('sha256').update(readRegularFile(p, { maxBytes: limit })).digest('hex') : 'not-regular'}`;
       } catch {
-        s = 'missing';
+        s = 'unreadable';
       }
       stats.set(p, s);
     }
@@ -98,6 +122,9 @@ export async function prepareSplit(src: DatasetSource, split: SplitName, o: Prep
   const warn = o.warn ?? defaultWarn;
   const dir = o.cacheDir ?? join(cacheRoot(), 'prepared');
   mkdirSync(dir, { recursive: true });
+  maxImageBytes(o); // a bad limit fails before any work
+  // Temporaries of a killed earlier prepare (never renamed into place) are garbage.
+  for (const f of cleanStaleTemps(dir)) warn(`removed ${join(dir, f)}, left by an interrupted prepare`);
   const key = cacheKey(src, split, samples, o);
   const rootHash = createHash('sha256').update(src.root).digest('hex').slice(0, 8);
   const slug = `${src.kind}-${split}-${h}x${w}-${resize}-${rootHash}${o.limit !== undefined ? `-first${o.limit}` : ''}${o.verify === 'content' ? '-content' : ''}`;
@@ -153,7 +180,7 @@ export async function prepareSplit(src: DatasetSource, split: SplitName, o: Prep
   for (const f of stale) {
     try { unlinkSync(join(dir, f)); } catch { /* raced with another cleaner */ }
   }
-  if (skipped.length > 0) warn(`skipped ${skipped.length} of ${samples.length} ${split} image(s) that did not decode (the first: ${skipped[0]!.path})`);
+  if (skipped.length > 0) warn(`skipped ${skipped.length} of ${samples.length} ${split} image(s) that could not be read or decoded (the first: ${skipped[0]!.path}: ${skipped[0]!.reason})`);
   return PreparedSet.open(indexPath, { ...openOpts, fromCache: false });
 }
 
@@ -164,35 +191,53 @@ export async function prepareDataset(src: DatasetSource, o: PrepareOptions): Pro
   return out;
 }
 
+/** Why one image was left out: it could not be read (not a regular file, too big) or not decoded. */
+class ImageFailure extends Error {
+  constructor(readonly stage: 'read' | 'decode', message: string) {
+    super(message);
+  }
+}
+
+async function readAndDecode(path: string, limit: number, h: number, w: number, resize: ResizePolicy): Promise<Uint8Array | ImageFailure> {
+  let bytes: Buffer;
+  try {
+    bytes = await readRegularFileAsync(path, limit, LIMIT_HINT);
+  } catch (e) {
+    return new ImageFailure('read', (e as Error).message);
+  }
+  try {
+    return (await decodeImage(bytes, { size: [h, w], resize })).data;
+  } catch (e) {
+    return new ImageFailure('decode', e instanceof Error ? e.message : String(e));
+  }
+}
+
 async function writeDecodedRows(
   samples: readonly SourceSample[], h: number, w: number, resize: ResizePolicy, write: (d: Uint8Array) => void,
   ids: string[], labels: number[], skipped: { path: string; reason: string }[], o: PrepareOptions, warn: WarnFn,
 ): Promise<void> {
   const conc = Math.max(1, o.concurrency ?? 8);
+  const limit = maxImageBytes(o);
   const CHUNK = 256;
   for (let start = 0; start < samples.length; start += CHUNK) {
     const chunk = samples.slice(start, start + CHUNK);
-    const results: (Uint8Array | Error)[] = new Array(chunk.length);
+    const results: (Uint8Array | ImageFailure)[] = new Array(chunk.length);
     let next = 0;
     // Reading the file into memory first, then decoding from the buffer, is faster in sharp than
-    // handing it the path.
+    // handing it the path. The read takes only a regular file under the limit (never a FIFO or a device).
     const worker = async (): Promise<void> => {
       while (next < chunk.length) {
         const i = next++;
-        try {
-          results[i] = (await decodeImage(await readFile(chunk[i]!.path), { size: [h, w], resize })).data;
-        } catch (e) {
-          results[i] = e instanceof Error ? e : new Error(String(e));
-        }
+        results[i] = await readAndDecode(chunk[i]!.path, limit, h, w, resize);
       }
     };
     await Promise.all(Array.from({ length: Math.min(conc, chunk.length) }, worker));
     for (let i = 0; i < chunk.length; i++) {
       const r = results[i]!;
       const s = chunk[i]!;
-      if (r instanceof Error) {
+      if (r instanceof ImageFailure) {
         const reason = r.message.split('\n')[0]!;
-        if (o.strict) throw new DataError(`cannot decode ${s.path}: ${reason}`, { path: s.path });
+        if (o.strict) throw new DataError(`cannot ${r.stage} ${s.path}: ${reason}`, { path: s.path });
         warn(`skipping ${s.path}: ${reason}`);
         skipped.push({ path: s.path, reason });
         continue;

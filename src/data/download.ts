@@ -11,7 +11,9 @@ import { get as httpsGet } from 'node:https';
 import { dirname, join } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { x as untar } from 'tar';
+import { extractArchive } from '../io/archive.js';
+import { regularFileSize } from '../io/files.js';
+import { redirectProblem } from '../io/redirects.js';
 import { DataError } from './errors.js';
 
 export interface DownloadOptions {
@@ -27,6 +29,8 @@ export interface DownloadOptions {
   onLog?: (message: string) => void;
   /** Wait between tries in ms (default 1000·try). */
   backoffMs?: (attempt: number) => number;
+  /** Hosts a redirect may lead to besides the address's own ("*.example.org" for subdomains); redirects must stay on https. */
+  allowedHosts?: readonly string[];
 }
 
 export interface DownloadResult {
@@ -42,6 +46,7 @@ export interface DownloadResult {
 
 /** SHA-256 of a file, streamed. */
 export async function sha256File(path: string): Promise<string> {
+  regularFileSize(path); // a FIFO or a device would never end
   const h = createHash('sha256');
   await pipeline(createReadStream(path), h);
   return h.digest('hex');
@@ -53,7 +58,15 @@ class HttpStatusError extends Error {
   }
 }
 
-function request(url: string, headers: Record<string, string>, idleMs: number, redirects = 5): Promise<{ res: IncomingMessage; url: string }> {
+interface RequestPolicy {
+  idleMs: number;
+  /** The address the download began at: redirects are judged against it. */
+  origin?: URL;
+  allowedHosts: readonly string[];
+}
+
+function request(url: string, headers: Record<string, string>, policy: RequestPolicy, redirects = 5): Promise<{ res: IncomingMessage; url: string }> {
+  const idleMs = policy.idleMs;
   return new Promise((resolve, reject) => {
     let u: URL;
     try {
@@ -62,6 +75,7 @@ function request(url: string, headers: Record<string, string>, idleMs: number, r
       reject(new DataError(`not a valid URL: ${url}`));
       return;
     }
+    const origin = policy.origin ?? u;
     const get = u.protocol === 'https:' ? httpsGet : u.protocol === 'http:' ? httpGet : null;
     if (get === null) {
       reject(new DataError(`unsupported URL scheme ${u.protocol} in ${url} (expected http: or https:)`));
@@ -75,7 +89,13 @@ function request(url: string, headers: Record<string, string>, idleMs: number, r
           reject(new Error(`too many redirects from ${url}`));
           return;
         }
-        request(new URL(res.headers.location, u).toString(), headers, idleMs, redirects - 1).then(resolve, reject);
+        const to = new URL(res.headers.location, u);
+        const refused = redirectProblem(origin, to, policy.allowedHosts);
+        if (refused !== null) {
+          reject(new DataError(`${url}: ${refused}`));
+          return;
+        }
+        request(to.toString(), headers, { ...policy, origin }, redirects - 1).then(resolve, reject);
         return;
       }
       resolve({ res, url });
@@ -89,7 +109,7 @@ function request(url: string, headers: Record<string, string>, idleMs: number, r
 async function fetchInto(url: string, part: string, o: DownloadOptions): Promise<boolean> {
   const have = existsSync(part) ? statSync(part).size : 0;
   const idleMs = o.idleTimeoutMs ?? 60_000;
-  const { res, url: finalUrl } = await request(url, have > 0 ? { range: `bytes=${have}-` } : {}, idleMs);
+  const { res, url: finalUrl } = await request(url, have > 0 ? { range: `bytes=${have}-` } : {}, { idleMs, allowedHosts: o.allowedHosts ?? [] });
   const status = res.statusCode ?? 0;
   if (status === 416 && have > 0) {
     // Nothing left past what we have: complete if the server's length says so, else start over.
@@ -191,7 +211,8 @@ export async function download(urls: string | string[], dest: string, o: Downloa
 /**
  * Unpacks a .tar.gz into destDir: first into a temporary folder inside it, then each top-level
  * entry is moved into place (replacing an older one), so an interrupted unpack leaves no half
- * folder under its final name. Entries with absolute paths or '..' are refused by tar.
+ * folder under its final name. Only plain files and folders are unpacked, without setuid/setgid
+ * bits (see io/archive.ts); a rejected archive's files are removed with the temporary folder.
  */
 export async function unpackTarGz(file: string, destDir: string): Promise<string[]> {
   mkdirSync(destDir, { recursive: true });
@@ -199,9 +220,9 @@ export async function unpackTarGz(file: string, destDir: string): Promise<string
   mkdirSync(tmp);
   try {
     try {
-      await untar({ file, cwd: tmp, strict: true });
+      await extractArchive(file, tmp);
     } catch (e) {
-      throw new DataError(`cannot unpack ${file}: ${(e as Error).message}`, { path: file });
+      throw new DataError((e as Error).message, { path: file });
     }
     const top = (await readdir(tmp)).sort();
     for (const name of top) {

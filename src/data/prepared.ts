@@ -8,7 +8,8 @@
  *   that batch (the full Oxford-IIIT Pet at 224 px is about 1.1 GB).
  */
 import { open, type FileHandle } from 'node:fs/promises';
-import { readFileSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { readRegularFile, readRegularText, regularFileSize } from '../io/files.js';
 import { fromBytes, keep, tensor, type Tensor } from '../tensor/index.js';
 import type { DatasetKind, SplitName } from './sources.js';
 import type { ResizePolicy } from './decode.js';
@@ -108,6 +109,29 @@ export interface OpenPreparedOptions {
   device?: string;
 }
 
+/** A prepared index holds ids and labels: 256 MiB is millions of samples. */
+const MAX_INDEX_BYTES = 256 * 1024 * 1024;
+
+/** The fields PreparedSet.open relies on, so a damaged or foreign index fails with its field named. */
+function checkIndex(index: PreparedIndex, path: string): void {
+  const fail = (field: string, what: string): never => {
+    throw new DataError(`${path}: ${field} ${what} (a damaged prepared index: delete it to rebuild)`, { path, field });
+  };
+  if (index === null || typeof index !== 'object' || index.format !== 'saln-prepared') throw new DataError(`${path} is not a saln prepared index`, { path });
+  for (const f of ['height', 'width', 'channels', 'dataBytes'] as const) {
+    if (!Number.isSafeInteger(index[f]) || index[f] < 0) fail(f, 'must be a non-negative integer');
+  }
+  if (!Array.isArray(index.ids) || !index.ids.every((i) => typeof i === 'string')) fail('ids', 'must be an array of strings');
+  if (!Array.isArray(index.labels) || index.labels.length !== index.ids.length || !index.labels.every((l) => Number.isInteger(l) && l >= 0)) {
+    fail('labels', 'must be one non-negative integer per id');
+  }
+  // The data file sits next to the index: a name with a folder in it would read elsewhere.
+  if (typeof index.dataFile !== 'string' || index.dataFile === '' || basename(index.dataFile) !== index.dataFile || index.dataFile.startsWith('.')) {
+    fail('dataFile', `must be a file name in the index's folder, not ${JSON.stringify(index.dataFile)}`);
+  }
+  if (!Array.isArray(index.skipped)) fail('skipped', 'must be an array');
+}
+
 export class PreparedSet {
   readonly index: PreparedIndex;
   readonly indexPath: string;
@@ -137,13 +161,18 @@ export class PreparedSet {
   static open(indexPath: string, o: OpenPreparedOptions & { fromCache?: boolean } = {}): PreparedSet {
     let index: PreparedIndex;
     try {
-      index = JSON.parse(readFileSync(indexPath, 'utf8')) as PreparedIndex;
+      index = JSON.parse(readRegularText(indexPath, { maxBytes: MAX_INDEX_BYTES })) as PreparedIndex;
     } catch (e) {
-      throw new DataError(`cannot read prepared index ${indexPath}: ${(e as Error).message}`, { path: indexPath });
+      throw new DataError(`cannot read prepared index ${indexPath}: ${(e as Error).message.replace(`cannot read ${indexPath}: `, '')}`, { path: indexPath });
     }
-    if (index.format !== 'saln-prepared') throw new DataError(`${indexPath} is not a saln prepared index`, { path: indexPath });
-    const dataPath = indexPath.replace(/[^/\\]+$/, index.dataFile);
-    const size = statSync(dataPath).size;
+    checkIndex(index, indexPath);
+    const dataPath = join(dirname(indexPath), index.dataFile);
+    let size: number;
+    try {
+      size = regularFileSize(dataPath);
+    } catch (e) {
+      throw new DataError(`${(e as Error).message} (the prepared index ${indexPath} names it)`, { path: dataPath });
+    }
     const rowBytes = index.height * index.width * index.channels;
     if (size !== index.dataBytes || size !== index.ids.length * rowBytes) {
       throw new DataError(`${dataPath} is ${size} bytes but its index promises ${index.ids.length} rows of ${rowBytes} bytes (damaged cache)`, { path: dataPath });
@@ -153,7 +182,7 @@ export class PreparedSet {
     const shape: [number, number, number] = [index.height, index.width, index.channels];
     let store: Store;
     if (inMemory && index.ids.length > 0) {
-      const bytes = readFileSync(dataPath);
+      const bytes = readRegularFile(dataPath, { maxBytes: size });
       let all = fromBytes(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), [index.ids.length, ...shape], 'uint8');
       if (o.device !== undefined && o.device !== 'cpu') {
         const moved = all.to({ device: o.device });

@@ -9,9 +9,10 @@
  * same archives. They were not re-verified from this machine, which cannot reach those addresses:
  * pass `--sha256` to override one if an archive is ever re-issued.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readRegularText, regularFileSize } from '../io/files.js';
 import { cacheRoot } from './paths.js';
 import { download, sha256File, unpackTarGz, type DownloadResult } from './download.js';
 import { DataError } from './errors.js';
@@ -148,7 +149,7 @@ export async function pullDataset(name: string, o: PullOptions = {}): Promise<Pu
   const markerPath = join(dest, MARKER);
   if (existsSync(markerPath)) {
     try {
-      const m = JSON.parse(readFileSync(markerPath, 'utf8')) as { archives: { file: string; sha256: string }[] };
+      const m = JSON.parse(readRegularText(markerPath, { maxBytes: 1 << 20 })) as { archives: { file: string; sha256: string }[] };
       const same = ds.archives.every((a) => m.archives.some((x) => x.file === a.file && x.sha256 === expected(a)));
       const root = ds.rootIn(dest);
       if (same && root !== null) {
@@ -168,6 +169,7 @@ export async function pullDataset(name: string, o: PullOptions = {}): Promise<Pu
     let source: PullResult['archives'][number]['source'];
     if (o.dataDir !== undefined) {
       path = join(resolve(o.dataDir), a.file);
+      regularFileSize(path, { what: 'archive' }); // a FIFO or /dev/zero would never finish hashing
       log(`verifying ${path}`);
       sha = await sha256File(path);
       if (sha !== expected(a)) {
@@ -182,6 +184,8 @@ export async function pullDataset(name: string, o: PullOptions = {}): Promise<Pu
       log(`fetching ${a.file} from ${urls[0]}`);
       const r: DownloadResult = await download(urls, join(downloads, a.file), {
         sha256: expected(a), retries: o.retries, onLog: log, onProgress: (got, total) => o.onProgress?.(a.file, got, total ?? a.bytes),
+        // Redirects may move between the dataset's own mirrors, nowhere else.
+        allowedHosts: ds.archives.flatMap((x) => x.urls.map((u) => new URL(u).hostname)),
       });
       path = r.path;
       sha = r.sha256;

@@ -14,8 +14,10 @@
  * path relative to root ('train/cat/0001.jpg', 'images/Abyssinian_12.jpg'), or
  * 'cifar10-bin/<split>/<n>' for the binary form.
  */
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { closeSync, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { extname, join, relative, resolve, sep } from 'node:path';
+import { readRegularFile, readRegularText } from '../io/files.js';
 import { DataError, defaultWarn, type WarnFn } from './errors.js';
 
 export type DatasetKind = 'cifar10-bin' | 'cifar10-folder' | 'oxford-pets' | 'folder';
@@ -103,6 +105,41 @@ class Ctx {
   }
 }
 
+/** Text and binary index files (annotations, CIFAR batches) larger than this are refused unread. */
+const MAX_LIST_BYTES = 256 * 1024 * 1024;
+
+/** A folder entry whose name is valid UTF-8. */
+interface Entry {
+  name: string;
+  isDirectory: boolean;
+  /** Anything but a folder: a regular file, a link, or a FIFO, device or socket (refused, with that reason, when read). */
+  isFileOrLink: boolean;
+  isLink: boolean;
+}
+
+/** A byte name as text, with the bytes that are not printable ASCII as \xNN escapes. */
+function escapeName(name: Buffer): string {
+  return Array.from(name, (b) => (b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+}
+
+/**
+ * The entries of dir, by byte name: a name that is not valid UTF-8 cannot become a sample id or
+ * be opened again through a string path, so it is a layout problem (a warning naming it, with its
+ * bytes escaped, or an error under strict) rather than a file that silently fails to read.
+ */
+function listDir(dir: string, ctx: Ctx): Entry[] {
+  const out: Entry[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true, encoding: 'buffer' })) {
+    const raw = e.name as unknown as Buffer;
+    if (!isUtf8(raw)) {
+      ctx.problem(`a file name that is not valid UTF-8, left out (rename it): ${join(dir, escapeName(raw))}`, dir);
+      continue;
+    }
+    out.push({ name: raw.toString('utf8'), isDirectory: e.isDirectory(), isFileOrLink: !e.isDirectory(), isLink: e.isSymbolicLink() });
+  }
+  return out;
+}
+
 function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();
@@ -132,7 +169,7 @@ function openCifar10Binary(root: string): DatasetSource {
     for (const f of files) {
       const path = join(dir, f);
       if (!existsSync(path)) throw new DataError(`missing CIFAR-10 file ${path}`, { path });
-      const bytes = readFileSync(path);
+      const bytes = readRegularFile(path, { what: 'CIFAR-10 file', maxBytes: MAX_LIST_BYTES });
       if (bytes.length === 0 || bytes.length % CIFAR10_RECORD_BYTES !== 0) {
         throw new DataError(`${path} is ${bytes.length} bytes, not a whole number of ${CIFAR10_RECORD_BYTES}-byte CIFAR-10 records (truncated?)`, { path });
       }
@@ -175,12 +212,12 @@ export function readCifarRecords(path: string, start: number, count: number): Ui
 function listImages(dir: string, ctx: Ctx): string[] {
   const out: string[] = [];
   const walk = (d: string): void => {
-    const entries = readdirSync(d, { withFileTypes: true }).sort((a, b) => byCodePoint(a.name, b.name));
+    const entries = listDir(d, ctx).sort((a, b) => byCodePoint(a.name, b.name));
     for (const e of entries) {
       if (e.name.startsWith('.')) continue;
       const p = join(d, e.name);
-      if (e.isDirectory()) walk(p);
-      else if ((e.isFile() || e.isSymbolicLink()) && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
+      if (e.isDirectory) walk(p);
+      else if (e.isFileOrLink && IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) out.push(p);
       else ctx.ignore(p);
     }
   };
@@ -190,9 +227,9 @@ function listImages(dir: string, ctx: Ctx): string[] {
 
 function classDirs(dir: string, ctx: Ctx): string[] {
   const names: string[] = [];
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
+  for (const e of listDir(dir, ctx)) {
     if (e.name.startsWith('.')) continue;
-    if (e.isDirectory() || (e.isSymbolicLink() && isDir(join(dir, e.name)))) names.push(e.name);
+    if (e.isDirectory || (e.isLink && isDir(join(dir, e.name)))) names.push(e.name);
     else ctx.ignore(join(dir, e.name));
   }
   return names.sort(byCodePoint);
@@ -270,7 +307,7 @@ function parsePetAnnotations(path: string): PetEntry[] {
     throw new DataError(`missing annotation file ${path} (the Oxford-IIIT Pet layout needs annotations/trainval.txt and annotations/test.txt)`, { path });
   }
   const out: PetEntry[] = [];
-  const lines = readFileSync(path, 'utf8').split(/\r?\n/);
+  const lines = readRegularText(path, { what: 'annotation file', maxBytes: MAX_LIST_BYTES }).split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const text = lines[i]!.trim();
     if (text === '' || text.startsWith('#')) continue;
@@ -349,7 +386,7 @@ function openOxfordPets(root: string, ctx: Ctx): DatasetSource {
   }
 
   const onDisk = new Set<string>();
-  for (const e of readdirSync(imagesDir, { withFileTypes: true })) {
+  for (const e of listDir(imagesDir, ctx)) {
     if (IMAGE_EXTENSIONS.has(extname(e.name).toLowerCase())) onDisk.add(e.name);
   }
   const missing: { path: string; reason: string }[] = [];

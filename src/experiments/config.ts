@@ -16,7 +16,7 @@
  *   reference: { holdout: 400, epochs: 3 }
  *
  * Keys under datasets, train and each method are `saln train`'s options in camelCase
- * (the names of src/train/config.ts); the most specific wins: method > dataset > train.
+ * (the keys of src/train/options.ts); the most specific wins: method > dataset > train.
  * Relative paths (out, dataDir, featuresFile) resolve against the config file's folder.
  */
 import { readFileSync } from 'node:fs';
@@ -24,11 +24,11 @@ import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError, type InputErrorWhere } from '../errors.js';
-import { cliConfigSchema } from '../train/config.js';
+import { TRAIN_OPTIONS } from '../train/options.js';
 
 /** The run options a config may set (every `saln train` option but the ones the grid owns). */
 const GRID_OWNED = ['method', 'seed', 'out', 'reference', 'referenceHoldout', 'referenceEpochs', 'referenceDir'] as const;
-const RUN_KEYS: readonly string[] = Object.keys(cliConfigSchema.shape).filter((k) => !(GRID_OWNED as readonly string[]).includes(k));
+const RUN_KEYS: readonly string[] = TRAIN_OPTIONS.map((o) => o.key as string).filter((k) => !(GRID_OWNED as readonly string[]).includes(k));
 const PATH_KEYS = ['dataDir', 'featuresFile'] as const;
 
 const runOptions = z.record(z.string(), z.unknown()).superRefine((o, ctx) => {

@@ -13,9 +13,9 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { InputError } from '../errors.js';
 import { cacheDir } from '../models/cache.js';
-import type { EpochMetrics, Summary, TrainConfig } from '../train/trainer.js';
-import { readRunDir, RunDirError } from './run-dir.js';
-import type { RunRecord, RunStatus } from './run-record.js';
+import { withCumulative, type EpochMetrics, type Summary, type TrainConfig } from '../train/records.js';
+import { RunDir, RunDirError } from '../train/run-dir.js';
+import { readRunDir, type RunRecord, type RunStatus } from './run-record.js';
 
 /** Marks the file as a saln registry ('SALN'), so another program's database is refused. */
 const APPLICATION_ID = 0x53414c4e;
@@ -148,7 +148,7 @@ export class Registry {
     const c = readRunDir(runDir);
     const seen = new Set<number>();
     for (const m of c.metrics) {
-      if (seen.has(m.epoch)) throw new RunDirError(`${join(c.runDir, 'metrics.jsonl')}: epoch ${m.epoch} appears twice`, join(c.runDir, 'metrics.jsonl'));
+      if (seen.has(m.epoch)) throw new RunDirError(`${RunDir.at(c.runDir).file('metrics')}: epoch ${m.epoch} appears twice`, RunDir.at(c.runDir).file('metrics'));
       seen.add(m.epoch);
     }
     const now = new Date().toISOString();
@@ -226,7 +226,8 @@ export class Registry {
   private toRecord(r: RunRow, metrics: EpochMetrics[]): RunRecord {
     return {
       id: r.id, runDir: r.run_dir, experiment: r.experiment, dataset: r.dataset, label: r.label, method: r.method, seed: r.seed, status: r.status,
-      config: JSON.parse(r.config) as TrainConfig, metrics, summary: r.summary === null ? null : (JSON.parse(r.summary) as Summary),
+      // Rows registered before metrics carried `cumulative` get it derived, as run directories do.
+      config: JSON.parse(r.config) as TrainConfig, metrics: withCumulative(metrics), summary: r.summary === null ? null : (JSON.parse(r.summary) as Summary),
       createdAt: r.created_at, updatedAt: r.updated_at,
     };
   }

@@ -1,9 +1,10 @@
 /**
  * One training run as the registry stores it and the report reads it: the run directory's
- * config.json, metrics.jsonl and summary.json, plus how the experiment labelled it.
+ * config, metrics and summary (read through RunDir), plus how the experiment labelled it.
  * The registry (registry.ts) produces these; reports (src/reports) only consume them.
  */
-import type { EpochMetrics, Summary, TrainConfig } from '../train/trainer.js';
+import type { EpochMetrics, Summary, TrainConfig } from '../train/records.js';
+import { RunDir } from '../train/run-dir.js';
 
 export type RunStatus = 'complete' | 'incomplete';
 
@@ -14,7 +15,7 @@ export interface RunRecord {
   runDir: string;
   /** The experiment that made it (null: registered by hand). */
   experiment: string | null;
-  /** The dataset name (config.extra.cli.dataset, e.g. 'cifar10'), or 'unknown'. */
+  /** The dataset's name: the experiment's label for its entry, else the spec's dataset (e.g. 'cifar10'), else 'unknown'. */
   dataset: string;
   /** How reports group runs: the experiment's label for the method (default: the method). */
   label: string;
@@ -28,4 +29,18 @@ export interface RunRecord {
   /** ISO 8601 times of the first and latest registration. */
   createdAt: string;
   updatedAt: string;
+}
+
+/** What a run directory says of a run (the rest of a RunRecord is the registry's). */
+export type RunDirContents = Pick<RunRecord, 'runDir' | 'dataset' | 'method' | 'seed' | 'status' | 'config' | 'metrics' | 'summary'>;
+
+/** Reads a run directory through its owner (RunDir); a bad file is a RunDirError naming it. */
+export function readRunDir(dir: string): RunDirContents {
+  const run = RunDir.open(dir);
+  const config = run.config();
+  const summary = run.summary();
+  return {
+    runDir: run.path, dataset: run.datasetLabel(), method: config.method, seed: config.seed,
+    status: summary ? 'complete' : 'incomplete', config, metrics: run.metrics(), summary,
+  };
 }

@@ -1,7 +1,8 @@
 /**
  * Runs an experiment's grid (datasets × seeds × methods) one run after another, each through the
- * same path as `saln train`. Finished runs are skipped, interrupted ones resume from their last
- * checkpoint, so an experiment stopped at any point continues where it was by running it again.
+ * same path as `saln train` (runTraining). Finished runs are skipped, interrupted ones resume
+ * from their last checkpoint, so an experiment stopped at any point continues where it was by
+ * running it again.
  *
  * Layout under the experiment's out folder:
  *   runs/<dataset>/<label>/seed-<s>/     one run directory per cell
@@ -9,53 +10,59 @@
  * With a reference holdout, every method skips the held-out samples, so all of them train on
  * exactly the same data and the selector stays the only variable.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CHECKPOINT_FILE } from '../train/checkpoint.js';
-import { ConfigError, parseCliConfig, type CliConfig } from '../train/config.js';
-import { TRAIN_DEFAULTS } from '../train/defaults.js';
-import { runCliTraining, type RunIO } from '../train/run.js';
-import type { Summary, TrainEvent } from '../train/trainer.js';
+import type { FitCallback } from '../train/callbacks.js';
+import { optionDefaults, type RunSpec } from '../train/options.js';
+import type { Summary } from '../train/records.js';
+import { RunDir, type RunStatus } from '../train/run-dir.js';
+import { runTraining } from '../train/run.js';
+import { parseRunSpec, SpecError } from '../train/spec.js';
 import { ExperimentConfigError, type ExperimentConfig } from './config.js';
 
 export interface PlannedRun {
   /** 1-based position in the grid. */
   index: number;
+  /** The dataset entry's label (its dataset name unless the file gives one): its identity. */
   dataset: string;
   label: string;
   method: string;
   seed: number;
   runDir: string;
-  config: CliConfig;
+  config: RunSpec;
 }
 
-export type RunState = 'new' | 'interrupted' | 'done';
+export type RunState = RunStatus;
 
-/** Every cell's validated `saln train` configuration; all problems at once, each naming its cell. */
+/** One cell's raw options: the run options' defaults, then the file's, most specific last. */
+function cellOptions(exp: ExperimentConfig, d: ExperimentConfig['datasets'][number], m: ExperimentConfig['methods'][number], seed: number, runDir: string, dataset: string): Record<string, unknown> {
+  const { label: _label, ...dOpts } = d;
+  const raw: Record<string, unknown> = {
+    ...optionDefaults(), model: exp.model, filterRatio: m.method === 'none' ? 0 : 0.8,
+    ...exp.train, ...dOpts, ...m.options,
+    method: m.method, seed, out: runDir,
+    ...(exp.reference ? { referenceHoldout: exp.reference.holdout, referenceEpochs: exp.reference.epochs, referenceDir: join(exp.out, 'references', dataset, `seed-${seed}`) } : {}),
+  };
+  // none trains every sample, whatever the shared filter ratio says.
+  if (m.method === 'none' && m.options.filterRatio === undefined) raw.filterRatio = 0;
+  return raw;
+}
+
+/** Every cell's validated run spec; all problems at once, each naming its cell. */
 export function planExperiment(exp: ExperimentConfig, o: { cacheDir?: string } = {}): PlannedRun[] {
   const plans: PlannedRun[] = [];
   const problems: string[] = [];
-  for (const d of exp.datasets) {
-    const { label: dLabel, ...dOpts } = d;
-    const dataset = dLabel ?? d.dataset;
+  for (const [di, d] of exp.datasets.entries()) {
+    const dataset = d.label ?? d.dataset;
     for (const seed of exp.seeds) {
-      for (const m of exp.methods) {
+      for (const [mi, m] of exp.methods.entries()) {
         const runDir = join(exp.out, 'runs', dataset, m.label, `seed-${seed}`);
-        const raw: Record<string, unknown> = {
-          // saln train's own defaults, then the file's, most specific last.
-          ...TRAIN_DEFAULTS, model: exp.model, filterRatio: m.method === 'none' ? 0 : 0.8,
-          ...exp.train, ...dOpts, ...m.options,
-          method: m.method, seed, out: runDir,
-          ...(exp.reference ? { referenceHoldout: exp.reference.holdout, referenceEpochs: exp.reference.epochs, referenceDir: join(exp.out, 'references', dataset, `seed-${seed}`) } : {}),
-        };
-        // none trains every sample, whatever the shared filter ratio says.
-        if (m.method === 'none' && m.options.filterRatio === undefined) raw.filterRatio = 0;
         try {
-          plans.push({ index: plans.length + 1, dataset, label: m.label, method: m.method, seed, runDir, config: parseCliConfig(raw, o) });
+          const config = parseRunSpec(cellOptions(exp, d, m, seed, runDir, dataset), o);
+          plans.push({ index: plans.length + 1, dataset, label: m.label, method: m.method, seed, runDir, config });
         } catch (e) {
-          if (!(e instanceof ConfigError)) throw e;
-          const where = `datasets[${exp.datasets.indexOf(d)}] (${dataset}), methods[${exp.methods.indexOf(m)}] (${m.label}), seed ${seed}`;
-          for (const line of e.message.split('\n').slice(1)) problems.push(`${where}: ${line.trim().replace(/^--([a-z-]+)/, (_, f: string) => f.replace(/-([a-z])/g, (__, c: string) => c.toUpperCase()))}`);
+          if (!(e instanceof SpecError)) throw e;
+          const where = `datasets[${di}] (${dataset}), methods[${mi}] (${m.label}), seed ${seed}`;
+          for (const i of e.issues) problems.push(`${where}: ${i.key}: ${i.message}`);
         }
       }
     }
@@ -71,14 +78,12 @@ function canonical(v: unknown): string {
 
 /** Whether a cell still has to run, and whether its run directory belongs to this configuration. */
 export function runState(p: PlannedRun): RunState {
-  const cfgPath = join(p.runDir, 'config.json');
-  if (!existsSync(cfgPath)) return 'new';
-  const saved = (JSON.parse(readFileSync(cfgPath, 'utf8')) as { extra?: { cli?: unknown } }).extra?.cli;
-  if (canonical(JSON.parse(JSON.stringify(saved ?? null))) !== canonical(JSON.parse(JSON.stringify(p.config)))) {
+  if (!RunDir.exists(p.runDir)) return 'new';
+  const run = RunDir.open(p.runDir);
+  if (canonical(JSON.parse(JSON.stringify(run.spec()))) !== canonical(JSON.parse(JSON.stringify(p.config)))) {
     throw new ExperimentConfigError(`${p.runDir} holds a run with another configuration than this experiment's ${p.dataset}/${p.label}/seed ${p.seed}; delete it or give the experiment another out folder`);
   }
-  if (existsSync(join(p.runDir, 'summary.json'))) return 'done';
-  return existsSync(join(p.runDir, CHECKPOINT_FILE)) ? 'interrupted' : 'new';
+  return run.status();
 }
 
 export interface ExperimentIO {
@@ -86,10 +91,10 @@ export interface ExperimentIO {
   progress: boolean;
   log(text: string): void;
   warn(text: string): void;
-  usage(message: string): Error;
   /** Before a cell runs (or is skipped), and after every epoch and at its end: a registry keeps up. */
   onRun?(p: PlannedRun, phase: 'start' | 'epoch' | 'end'): void;
-  onEvent?(p: PlannedRun, e: TrainEvent): void;
+  /** Observers of each cell's loop (the CLI's progress bar), given the cell. */
+  callbacks?(p: PlannedRun): readonly FitCallback[];
 }
 
 export interface RunOutcome {
@@ -106,36 +111,33 @@ export async function runExperiment(exp: ExperimentConfig, io: ExperimentIO): Pr
   const todo = states.filter((s) => s !== 'done').length;
   io.log(`experiment ${exp.name}: ${plans.length} runs (${plans.length - todo} done, ${todo} to run) in ${exp.out}`);
   const outcomes: RunOutcome[] = [];
-  for (const [i, p] of plans.entries()) {
-    const state = states[i]!;
-    const tag = `[${p.index}/${plans.length}] ${p.dataset} ${p.label} seed ${p.seed}`;
-    io.onRun?.(p, 'start');
-    if (state === 'done') {
-      io.log(`${tag}: done, skipped`);
-      outcomes.push({ plan: p, state, summary: JSON.parse(readFileSync(join(p.runDir, 'summary.json'), 'utf8')) as Summary });
-      io.onRun?.(p, 'end');
-      continue;
-    }
-    io.log(`${tag}: ${state === 'interrupted' ? 'resuming' : 'training'} ...`);
-    const runIO: RunIO = {
-      resume: state === 'interrupted', cacheDir: io.cacheDir, json: false, progress: io.progress,
-      out: () => {}, warn: io.warn, log: (t) => io.log(`  ${t}`), usage: io.usage,
-    };
-    let summary: Summary | null;
-    try {
-      summary = await runCliTraining(p.config, runIO, {
-        onEvent: (e) => {
-          io.onEvent?.(p, e);
-          if (e.event === 'epoch') io.onRun?.(p, 'epoch');
-        },
-      });
-    } catch (e) {
-      const err = e as Error;
-      err.message = `${tag}: ${err.message}`;
-      throw err;
-    }
-    io.onRun?.(p, 'end');
-    outcomes.push({ plan: p, state, summary });
-  }
+  for (const [i, p] of plans.entries()) outcomes.push(await runCell(p, states[i]!, plans.length, io));
   return outcomes;
+}
+
+async function runCell(p: PlannedRun, state: RunState, total: number, io: ExperimentIO): Promise<RunOutcome> {
+  const tag = `[${p.index}/${total}] ${p.dataset} ${p.label} seed ${p.seed}`;
+  io.onRun?.(p, 'start');
+  if (state === 'done') {
+    io.log(`${tag}: done, skipped`);
+    const summary = RunDir.open(p.runDir).summary();
+    io.onRun?.(p, 'end');
+    return { plan: p, state, summary };
+  }
+  io.log(`${tag}: ${state === 'interrupted' ? 'resuming' : 'training'} ...`);
+  let summary: Summary | null;
+  try {
+    summary = await runTraining(p.config, {
+      resume: state === 'interrupted', cacheDir: io.cacheDir, progress: io.progress, datasetLabel: p.dataset,
+      warn: io.warn, log: (t) => io.log(`  ${t}`),
+      callbacks: [...(io.callbacks?.(p) ?? []), { onEpochEnd: () => io.onRun?.(p, 'epoch') }],
+      referenceCallbacks: io.callbacks?.(p),
+    });
+  } catch (e) {
+    const err = e as Error;
+    err.message = `${tag}: ${err.message}`;
+    throw err;
+  }
+  io.onRun?.(p, 'end');
+  return { plan: p, state, summary };
 }

@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineError } from '../binding/errors.js';
+import { FileError } from '../io/errors.js';
 import { loadSafetensors } from '../io/safetensors.js';
 import { cacheDir } from '../models/cache.js';
 import { preprocessSpec, type PreprocessName, type PreprocessSpec } from '../models/preprocess.js';
@@ -90,13 +91,13 @@ export class FeatureCache {
 
   /** Opens a cache file; refuses anything that is not a complete feature cache. */
   static open(path: string): FeatureCache {
-    if (!existsSync(path)) throw new EngineError(`no feature cache at ${path}`);
+    if (!existsSync(path)) throw new FileError(`no feature cache at ${path}`, { path });
     const f = loadSafetensors(path);
     const md = f.metadata;
     const features = f.tensors.get('features');
     const fail = (why: string): never => {
       for (const t of f.tensors.values()) t.dispose();
-      throw new EngineError(`${path} is not a complete feature cache: ${why}`);
+      throw new FileError(`${path} is not a complete feature cache: ${why}`, { path });
     };
     if (md.saln_format !== FEATURES_FORMAT) fail(`saln_format is ${JSON.stringify(md.saln_format)}, expected ${FEATURES_FORMAT}`);
     if (md.complete !== 'true') fail('it is not marked complete');

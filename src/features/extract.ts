@@ -20,7 +20,8 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { EngineError } from '../binding/errors.js';
-import { writeFileAtomic } from '../io/atomic.js';
+import { DataError } from '../data/errors.js';
+import { cleanStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { preprocess as applyPreprocess, type PreprocessName, type PreprocessSpec } from '../models/preprocess.js';
 import { startProgress, type ProgressSetting } from '../models/progress.js';
@@ -127,6 +128,20 @@ function writeFinal(path: string, chunks: Chunk[], dim: number, key: Record<stri
   return rows;
 }
 
+/**
+ * Throws a DataError naming the first sample whose input holds NaN or an infinity: its features
+ * would be NaN, and a NaN row poisons every similarity computed from the cache later. Floating
+ * inputs only (uint8 images cannot hold them); one reduction per batch.
+ */
+function checkFinitePixels(x: Tensor, ids: readonly string[]): void {
+  if (x.dtype !== 'float32' && x.dtype !== 'float64' && x.dtype !== 'float16' && x.dtype !== 'bfloat16') return;
+  const ok = tidy(() => x.isfinite().flatten(1).all(1).to({ device: 'cpu' }).toTypedArray<'bool'>());
+  const bad = ok.findIndex((v) => v === 0);
+  if (bad >= 0) {
+    throw new DataError(`sample ${JSON.stringify(ids[bad])} has NaN or infinite pixel values: its features would be NaN (fix or drop that sample)`, { field: ids[bad] });
+  }
+}
+
 /** Computes pooled features for every sample of source into the cache (see the file comment). */
 export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult> {
   const key = normalizeKey(o.key);
@@ -140,6 +155,9 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
   }
   const partialDir = `${path}.partial`;
   if (o.force) rmSync(partialDir, { recursive: true, force: true });
+  // Temporaries of a killed earlier run (a chunk or the final file mid-write) are garbage.
+  cleanStaleTemps(dirname(path));
+  cleanStaleTemps(partialDir);
   const chunks = readChunks(partialDir, keyHash);
   const done = new Set<string>();
   for (const c of chunks) for (const id of c.ids) done.add(id);
@@ -193,6 +211,7 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
         if (!Array.isArray(ids) || x.ndim !== 4 || ids.length !== x.shape[0]) {
           throw new EngineError(`feature source: a batch needs ids.length === x.shape[0] and x [B, C, H, W]; got ${ids?.length} ids and x [${x.shape.join(', ')}]`);
         }
+        checkFinitePixels(x, ids);
         const rows: number[] = [];
         const seen = new Set<string>();
         ids.forEach((id, i) => {

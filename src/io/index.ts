@@ -1,3 +1,8 @@
-export { loadSafetensors, saveSafetensors, parseSafetensors, serializeSafetensors, type SafetensorsFile } from './safetensors.js';
-export { loadNpy, saveNpy, readNpyArray, parseNpy, encodeNpy, type NpyArray } from './npy.js';
-export { writeFileAtomic } from './atomic.js';
+export {
+  loadSafetensors, saveSafetensors, parseSafetensors, parseSafetensorsHeader, serializeSafetensors, SAFETENSORS_MAX_HEADER_BYTES,
+  type SafetensorsFile, type SafetensorsHeader, type SafetensorsEntry,
+} from './safetensors.js';
+export { loadNpy, saveNpy, readNpyArray, parseNpy, encodeNpy, NPY_MAX_HEADER_BYTES, type NpyArray } from './npy.js';
+export { writeFileAtomic, cleanStaleTemps } from './atomic.js';
+export { FileError } from './errors.js';
+export { RegularFile, readRegularFile, readRegularText, readRegularFileAsync, regularFileSize, regularFileProblem, fileKind, type ReadOptions } from './files.js';

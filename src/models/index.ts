@@ -4,7 +4,7 @@ export { freezeStages, replaceLinearHead, type FreezeOptions, type Staged } from
 export { TfSameConv2d, tfSamePads, zeroPad2d } from './layers.js';
 export { PREPROCESS, preprocess, preprocessSpec, type PreprocessSpec, type PreprocessName } from './preprocess.js';
 export {
-  loadWeights, fetchToCache, loadStateDictChecked, normalizeKeys, resolveHfUrl, sha256File,
+  loadWeights, fetchToCache, loadStateDictChecked, normalizeKeys, resolveHfUrl, sha256File, downloadVerified, weightsDir, DownloadError, HF_HOSTS,
   type Naming, type FetchOptions, type Fetched, type LoadWeightsOptions, type LoadedWeights,
 } from './weights.js';
 export {
@@ -12,8 +12,10 @@ export {
   convKernelToOIHW, depthwiseKernelToOIHW, denseKernelToLinear, type TfjsLayersModel, type KerasLayer,
 } from './tfjs.js';
 export {
-  ZOO, zooEntry, pullNpmModel, locateNpmModel, npmModelDir, RESNET50_KERAS_PACKAGE,
-  type ZooEntry, type ZooOptions, type FeatureExtractor, type NpmPackageSpec,
+  ZOO, zooEntry, pullNpmModel, fetchNpmModel, locateNpmModel, npmModelDir, npmRegistry, npmTarballUrl, RESNET50_KERAS_PACKAGE, HF_WEIGHTS,
+  ensureModel, pullCommand,
+  type ZooEntry, type ZooOptions, type EnsureOptions, type FeatureExtractor, type NpmPackageSpec,
 } from './zoo.js';
 export { cacheDir } from './cache.js';
 export { startProgress, type Progress, type ProgressSetting } from './progress.js';
+export { ModelError } from './errors.js';

@@ -10,7 +10,8 @@ export type ProgressSetting = boolean | { stream: NodeJS.WritableStream; everyMs
 
 export interface Progress {
   increment(n?: number): void;
-  update(value: number): void;
+  /** Moves to value; `fields` fills the `{name}` placeholders of the start option `fields`. */
+  update(value: number, fields?: Record<string, string>): void;
   setTotal(total: number): void;
   stop(): void;
 }
@@ -25,7 +26,7 @@ function mib(v: number): string {
  * Starts a bar. `units: 'bytes'` shows MiB. `start` is where a resumed job begins (counted as done,
  * and left out of the rate and ETA by cli-progress' moving average after a few updates).
  */
-export function startProgress(label: string, total: number, o: { setting?: ProgressSetting; units?: 'bytes' | string; start?: number } = {}): Progress {
+export function startProgress(label: string, total: number, o: { setting?: ProgressSetting; units?: 'bytes' | string; start?: number; fields?: Record<string, string> } = {}): Progress {
   const setting = o.setting ?? true;
   if (setting === false) return NOOP;
   const custom = typeof setting === 'object';
@@ -33,7 +34,8 @@ export function startProgress(label: string, total: number, o: { setting?: Progr
   const bytes = o.units === 'bytes';
   const unit = bytes ? 'MiB' : (o.units ?? 'items');
   const bar = new cliProgress.SingleBar({
-    format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit} | {duration_formatted} elapsed | ETA {eta_formatted}`,
+    // Extra fields (a training epoch's img/s and loss) go between the count and the times.
+    format: `${label} [{bar}] {percentage}% | {value}/{total} ${unit}${Object.keys(o.fields ?? {}).map((k) => ` | {${k}}`).join('')} | {duration_formatted} elapsed | ETA {eta_formatted}`,
     stream,
     noTTYOutput: custom,
     notTTYSchedule: custom ? (setting.everyMs ?? 2000) : 2000,
@@ -41,10 +43,10 @@ export function startProgress(label: string, total: number, o: { setting?: Progr
     hideCursor: null,
     formatValue: bytes ? (v, _o, type) => (type === 'value' || type === 'total' ? mib(v) : String(v)) : undefined,
   }, cliProgress.Presets.shades_classic);
-  bar.start(Math.max(total, 0), o.start ?? 0);
+  bar.start(Math.max(total, 0), o.start ?? 0, o.fields);
   return {
     increment: (n = 1) => bar.increment(n),
-    update: (v) => bar.update(v),
+    update: (v, fields) => (fields ? bar.update(v, fields) : bar.update(v)),
     setTotal: (t) => bar.setTotal(t),
     stop: () => bar.stop(),
   };

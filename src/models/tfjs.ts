@@ -15,8 +15,11 @@
  * Conv2D classifier becomes a Linear. BatchNormalization gamma/beta/moving_mean/moving_variance
  * become weight/bias/running_mean/running_var.
  */
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { z } from 'zod';
+import { readRegularFile, readRegularText, regularFileSize } from '../io/files.js';
+import { ModelError } from './errors.js';
 import { EngineError } from '../binding/errors.js';
 import { BatchNorm2d, Conv2d, Linear, type Module, type StateDict } from '../nn/index.js';
 import { fromBytes } from '../tensor/create.js';
@@ -58,8 +61,8 @@ interface ManifestEntry {
 
 const BYTES: Record<string, number> = { float32: 4, int32: 4, uint8: 1, uint16: 2, float16: 2, bool: 1 };
 
-function bad(path: string, msg: string): EngineError {
-  return new EngineError(`${path}: ${msg}`);
+function bad(path: string, msg: string): ModelError {
+  return new ModelError(`${path}: ${msg}`, { path });
 }
 
 /** Decodes one manifest entry's bytes into a float32 tensor (int32/bool keep their dtype). */
@@ -82,50 +85,114 @@ function decode(e: ManifestEntry, bytes: Uint8Array, path: string): Tensor {
   return fromBytes(bytes, e.shape, dt);
 }
 
+/**
+ * One manifest group: its files' sizes must be exactly what its weights declare (checked before
+ * anything is read), then the files are read, concatenated and cut into tensors in order.
+ */
+function readGroup(group: z.infer<typeof ManifestSchema>[number], dir: string, path: string, weights: Map<string, Tensor>): void {
+  const files = group.paths.map((p) => weightPath(dir, p, path));
+  const sizes = files.map((f, i) => {
+    try {
+      return regularFileSize(f);
+    } catch (e) {
+      throw bad(path, `weight file ${group.paths[i]} of the manifest: ${(e as Error).message.replace(`cannot read ${f}: `, '')}`);
+    }
+  });
+  const total = sizes.reduce((a, b) => a + b, 0);
+  const spans: [ManifestEntry, number, number][] = [];
+  let off = 0;
+  for (const e of group.weights) {
+    const n = e.shape.reduce((a, b) => a * b, 1);
+    const bpe = BYTES[e.quantization?.dtype ?? e.dtype];
+    if (!bpe) throw bad(path, `weight ${e.name}: unsupported dtype ${JSON.stringify(e.quantization?.dtype ?? e.dtype)}`);
+    const end = off + n * bpe;
+    if (end > total) throw bad(path, `weight ${e.name} needs bytes [${off}, ${end}) but its group's files (${group.paths.join(', ')}) hold ${total}`);
+    spans.push([e as ManifestEntry, off, end]);
+    off = end;
+  }
+  if (off !== total) throw bad(path, `group ${group.paths.join(', ')} holds ${total} bytes but its weights use ${off}`);
+  const bufs = files.map((f, i) => readRegularFile(f, { maxBytes: sizes[i]! }));
+  const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
+  for (const [e, begin, end] of spans) {
+    const name = e.name.replace(/:0$/, '');
+    if (weights.has(name)) throw bad(path, `weight ${name} appears twice in the manifest`);
+    weights.set(name, decode(e, data.subarray(begin, end), path));
+  }
+}
+
+/** The weights manifest of model.json, checked before any weight file is touched. */
+const ManifestSchema = z.array(z.object({
+  paths: z.array(z.string().min(1)).min(1),
+  weights: z.array(z.object({
+    name: z.string().min(1),
+    shape: z.array(z.number().int().nonnegative()),
+    dtype: z.string(),
+    quantization: z.object({ dtype: z.string(), scale: z.number().optional(), min: z.number().optional() }).optional(),
+  })),
+}));
+
+/** model.json is small (ResNet-50's is 100 KB): anything near this is not one. */
+const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
+
+/** The first schema problem, as "weightsManifest[2].weights[0].shape[1]: expected …". */
+function schemaProblem(e: z.ZodError): string {
+  const issue = e.issues[0]!;
+  const at = issue.path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : `${acc}.${String(k)}`), 'weightsManifest');
+  return `${at}: ${issue.message}`;
+}
+
+/**
+ * A weight file's path: it must stay inside the model's folder, both as written (no '..', not
+ * absolute) and once links are followed, so a manifest cannot make saln read elsewhere.
+ */
+function weightPath(dir: string, p: string, modelJson: string): string {
+  const full = resolve(dir, p);
+  const inside = (root: string, f: string): boolean => {
+    const rel = relative(root, f);
+    return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+  };
+  let real = full;
+  try {
+    real = realpathSync(full);
+  } catch {
+    // missing: reported when it is read
+  }
+  if (!inside(dir, full) || !inside(realpathSync(dir), real)) {
+    throw new ModelError(`${modelJson}: weight file ${JSON.stringify(p)} of the manifest lies outside the model folder ${dir}`, { path: modelJson, field: 'weightsManifest.paths' });
+  }
+  return full;
+}
+
 /** Reads a TF.js layers model: `dirOrJson` is model.json or the folder holding it. */
 export function readTfjsLayersModel(dirOrJson: string): TfjsLayersModel {
   let path = dirOrJson;
   try {
     if (statSync(path).isDirectory()) path = join(path, 'model.json');
   } catch (e) {
-    throw new EngineError(`cannot read TF.js model ${dirOrJson}: ${(e as Error).message}`);
+    throw new ModelError(`cannot read TF.js model ${dirOrJson}: ${(e as Error).message}`, { path: dirOrJson });
   }
   let j: Record<string, any>;
   try {
-    j = JSON.parse(readFileSync(path, 'utf8'));
+    j = JSON.parse(readRegularText(path, { maxBytes: MAX_MODEL_JSON_BYTES }));
   } catch (e) {
-    throw new EngineError(`cannot read TF.js model ${path}: ${(e as Error).message}`);
+    throw new ModelError(`cannot read TF.js model ${path}: ${(e as Error).message.replace(`cannot read ${path}: `, '')}`, { path });
   }
+  if (j === null || typeof j !== 'object') throw bad(path, 'model.json is not a JSON object');
   const topo = j.modelTopology;
   if (!topo || typeof topo !== 'object') throw bad(path, 'no modelTopology: is this a TF.js layers model (graph models are not supported)?');
   const cfg = topo.model_config ?? topo;
   const layers = cfg?.config?.layers;
   if (!Array.isArray(layers)) throw bad(path, 'modelTopology has no config.layers');
   if (!Array.isArray(j.weightsManifest)) throw bad(path, 'no weightsManifest');
+  const parsed = ManifestSchema.safeParse(j.weightsManifest);
+  if (!parsed.success) throw bad(path, `malformed manifest: ${schemaProblem(parsed.error)}`);
   const dir = dirname(path);
   const weights = new Map<string, Tensor>();
-  for (const group of j.weightsManifest as Array<{ paths: string[]; weights: ManifestEntry[] }>) {
-    const bufs = group.paths.map((p) => {
-      try {
-        return readFileSync(join(dir, p));
-      } catch (e) {
-        throw bad(path, `weight file ${p} of the manifest: ${(e as Error).message}`);
-      }
-    });
-    const data = bufs.length === 1 ? bufs[0]! : Buffer.concat(bufs);
-    let off = 0;
-    for (const e of group.weights) {
-      const n = e.shape.reduce((a, b) => a * b, 1);
-      const bpe = BYTES[e.quantization?.dtype ?? e.dtype];
-      if (!bpe) throw bad(path, `weight ${e.name}: unsupported dtype ${JSON.stringify(e.quantization?.dtype ?? e.dtype)}`);
-      const end = off + n * bpe;
-      if (end > data.length) throw bad(path, `weight ${e.name} needs bytes [${off}, ${end}) but its group's files (${group.paths.join(', ')}) hold ${data.length}`);
-      const name = e.name.replace(/:0$/, '');
-      if (weights.has(name)) throw bad(path, `weight ${name} appears twice in the manifest`);
-      weights.set(name, decode(e, data.subarray(off, end), path));
-      off = end;
-    }
-    if (off !== data.length) throw bad(path, `group ${group.paths.join(', ')} holds ${data.length} bytes but its weights use ${off}`);
+  try {
+    for (const group of parsed.data) readGroup(group, dir, path, weights);
+  } catch (e) {
+    for (const t of weights.values()) t.dispose();
+    throw e;
   }
   return {
     path,

@@ -12,10 +12,13 @@
  * `num_batches_tracked`. normalizeKeys() handles both.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { EngineError } from '../binding/errors.js';
+import { cleanStaleTemps } from '../io/atomic.js';
+import { readRegularText, regularFileSize } from '../io/files.js';
+import { redirectProblem } from '../io/redirects.js';
 import { loadSafetensors } from '../io/safetensors.js';
 import type { Module, StateDict } from '../nn/index.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -78,6 +81,8 @@ export interface FetchOptions {
   progress?: ProgressSetting;
   /** File name in the cache (default: the URL's last path segment). */
   fileName?: string;
+  /** Hosts a redirect may lead to besides the URL's own (default: Hugging Face's download hosts). */
+  allowedHosts?: readonly string[];
 }
 
 export interface Fetched {
@@ -87,15 +92,22 @@ export interface Fetched {
   downloaded: boolean;
 }
 
-/** hf://owner/repo[/file] → the Hugging Face resolve URL (file defaults to model.safetensors). */
+/** Where huggingface.co's resolve URLs redirect to (its LFS and Xet storage). */
+export const HF_HOSTS: readonly string[] = ['huggingface.co', '*.huggingface.co', '*.hf.co'];
+
+/**
+ * hf://owner/repo[@revision][/file] → the Hugging Face resolve URL (file defaults to
+ * model.safetensors, revision to main; pin a commit so a pinned hash stays valid).
+ */
 export function resolveHfUrl(spec: string): string {
-  const m = /^hf:\/\/([^/]+\/[^/]+)(?:\/(.+))?$/.exec(spec);
+  const m = /^hf:\/\/([^/@]+\/[^/@]+)(?:@([\w.-]+))?(?:\/(.+))?$/.exec(spec);
   if (!m) return spec;
-  return `https://huggingface.co/${m[1]}/resolve/main/${m[2] ?? 'model.safetensors'}`;
+  return `https://huggingface.co/${m[1]}/resolve/${m[2] ?? 'main'}/${m[3] ?? 'model.safetensors'}`;
 }
 
 /** The SHA-256 of a file, hex. */
 export async function sha256File(path: string): Promise<string> {
+  regularFileSize(path); // a FIFO or a device would never end
   const h = createHash('sha256');
   for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
   return h.digest('hex');
@@ -108,13 +120,7 @@ function checkSha(s: string | undefined): string | undefined {
   return v;
 }
 
-/**
- * Downloads url into `<cache>/weights/<hash of url>/<file>` unless a verified copy is there.
- * The download goes to a temporary file that is renamed into place only after its SHA-256 checks
- * out, so the cache never holds a partial or wrong file under the final name.
- */
-export async function fetchToCache(url: string, o: FetchOptions = {}): Promise<Fetched> {
-  const href = resolveHfUrl(url);
+function parseHttpUrl(url: string, href: string): URL {
   let u: URL;
   try {
     u = new URL(href);
@@ -122,31 +128,64 @@ export async function fetchToCache(url: string, o: FetchOptions = {}): Promise<F
     throw new EngineError(`Expected an http(s) URL but received ${JSON.stringify(url)}`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new EngineError(`Expected an http(s) URL but received ${JSON.stringify(url)}`);
-  const want = checkSha(o.sha256);
-  const dir = join(cacheDir(o.cacheDir), 'weights', createHash('sha256').update(href).digest('hex').slice(0, 16));
-  const name = o.fileName ?? (basename(u.pathname) || 'weights.safetensors');
-  const dest = join(dir, name);
-  const sidecar = `${dest}.sha256`;
-  if (existsSync(dest)) {
-    const have = await sha256File(dest);
-    const recorded = existsSync(sidecar) ? readFileSync(sidecar, 'utf8').trim() : undefined;
-    if ((want ?? recorded) === have) return { path: dest, sha256: have, downloaded: false };
-    rmSync(dest, { force: true }); // stale or corrupt: fetch again
+  return u;
+}
+
+/** A download that could not happen (no network, refused, HTTP error): what ensureModel reports as "offline". */
+export class DownloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DownloadError';
   }
-  mkdirSync(dir, { recursive: true });
-  let res: Response;
-  try {
-    res = await fetch(href, { redirect: 'follow' });
-  } catch (e) {
-    const cause = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
-    throw new Error(`cannot download ${href}: ${cause}`);
+}
+
+/** GET href, following at most 5 redirects, each checked by redirectProblem (https only, listed hosts). */
+async function fetchChecked(href: string, allowedHosts: readonly string[]): Promise<Response> {
+  const origin = new URL(href);
+  let at = origin;
+  for (let hop = 0; hop <= 5; hop++) {
+    let res: Response;
+    try {
+      res = await fetch(at, { redirect: 'manual' });
+    } catch (e) {
+      const cause = (e as { cause?: Error }).cause?.message ?? (e as Error).message;
+      throw new DownloadError(`cannot download ${href}: ${cause}`);
+    }
+    const location = res.headers.get('location');
+    if (res.status >= 300 && res.status < 400 && location !== null) {
+      await res.body?.cancel();
+      const to = new URL(location, at);
+      const refused = redirectProblem(origin, to, allowedHosts);
+      if (refused !== null) throw new DownloadError(`cannot download ${href}: ${refused}`);
+      at = to;
+      continue;
+    }
+    return res;
   }
-  if (!res.ok || !res.body) throw new Error(`cannot download ${href}: HTTP ${res.status} ${res.statusText}`);
+  throw new DownloadError(`cannot download ${href}: more than 5 redirects`);
+}
+
+export interface VerifiedDownload {
+  /** The final file: written only once complete and (when sha256 is given) matching it. */
+  dest: string;
+  sha256?: string;
+  progress?: ProgressSetting;
+  label: string;
+  allowedHosts: readonly string[];
+}
+
+/**
+ * Downloads href into dest through a temporary file (`<dest>.part-<pid>-<time>`) that is renamed
+ * into place only when complete and, if given, matching sha256. Returns the file's SHA-256.
+ */
+export async function downloadVerified(href: string, o: VerifiedDownload): Promise<string> {
+  const res = await fetchChecked(href, o.allowedHosts);
+  if (!res.ok || !res.body) throw new DownloadError(`cannot download ${href}: HTTP ${res.status} ${res.statusText}`);
   const total = Number(res.headers.get('content-length') ?? 0);
-  const tmp = `${dest}.part-${process.pid}-${Date.now()}`;
+  const tmp = `${o.dest}.part-${process.pid}-${Date.now()}`;
   const fh = await open(tmp, 'w');
   const hash = createHash('sha256');
-  const bar = startProgress(`download ${name}`, total, { setting: o.progress, units: 'bytes' });
+  const bar = startProgress(o.label, total, { setting: o.progress, units: 'bytes' });
   let got = 0;
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
@@ -159,7 +198,7 @@ export async function fetchToCache(url: string, o: FetchOptions = {}): Promise<F
   } catch (e) {
     await fh.close();
     rmSync(tmp, { force: true });
-    throw new Error(`download of ${href} failed after ${got} bytes: ${(e as Error).message}`);
+    throw new DownloadError(`download of ${href} failed after ${got} bytes: ${(e as Error).message}`);
   } finally {
     bar.stop();
   }
@@ -167,13 +206,44 @@ export async function fetchToCache(url: string, o: FetchOptions = {}): Promise<F
   const digest = hash.digest('hex');
   if (total && got !== total) {
     rmSync(tmp, { force: true });
-    throw new Error(`download of ${href} is truncated: ${got} of ${total} bytes`);
+    throw new DownloadError(`download of ${href} is truncated: ${got} of ${total} bytes`);
   }
-  if (want && digest !== want) {
+  if (o.sha256 && digest !== o.sha256) {
     rmSync(tmp, { force: true });
-    throw new Error(`SHA-256 mismatch for ${href}: expected ${want}, got ${digest}; the file was not kept`);
+    throw new Error(`SHA-256 mismatch for ${href}: expected ${o.sha256}, got ${digest}; the file was not kept`);
   }
-  renameSync(tmp, dest);
+  renameSync(tmp, o.dest);
+  return digest;
+}
+
+/** The cache folder of a resolved URL's downloads: `<cache>/weights/<first 16 hex of its SHA-256>`. */
+export function weightsDir(href: string, cache?: string): string {
+  return join(cacheDir(cache), 'weights', createHash('sha256').update(href).digest('hex').slice(0, 16));
+}
+
+/**
+ * Downloads url into `<cache>/weights/<hash of url>/<file>` unless a verified copy is there.
+ * The download goes to a temporary file that is renamed into place only after its SHA-256 checks
+ * out, so the cache never holds a partial or wrong file under the final name. Redirects are
+ * followed only to https on the URL's host or allowedHosts.
+ */
+export async function fetchToCache(url: string, o: FetchOptions = {}): Promise<Fetched> {
+  const href = resolveHfUrl(url);
+  const u = parseHttpUrl(url, href);
+  const want = checkSha(o.sha256);
+  const dir = weightsDir(href, o.cacheDir);
+  const name = o.fileName ?? (basename(u.pathname) || 'weights.safetensors');
+  const dest = join(dir, name);
+  const sidecar = `${dest}.sha256`;
+  if (existsSync(dest)) {
+    const have = await sha256File(dest);
+    const recorded = existsSync(sidecar) ? readRegularText(sidecar, { maxBytes: 1024 }).trim() : undefined;
+    if ((want ?? recorded) === have) return { path: dest, sha256: have, downloaded: false };
+    rmSync(dest, { force: true }); // stale or corrupt: fetch again
+  }
+  mkdirSync(dir, { recursive: true });
+  cleanStaleTemps(dir);
+  const digest = await downloadVerified(href, { dest, sha256: want, progress: o.progress, label: `download ${name}`, allowedHosts: o.allowedHosts ?? HF_HOSTS });
   writeFileSync(sidecar, `${digest}\n`);
   return { path: dest, sha256: digest, downloaded: true };
 }

@@ -4,6 +4,7 @@
  * what was left out and why, and the list of runs it was made from.
  */
 import type { RunRecord } from '../experiments/run-record.js';
+import { RUN_FILES } from '../train/run-dir.js';
 import type { Chart } from './charts.js';
 import { datasetTablesHtml, escapeHtml, formatComparison } from './table-format.js';
 import type { Comparison, DatasetTable, Tables } from './tables.js';
@@ -105,7 +106,7 @@ export function renderPage(p: PageInput): string {
   if (p.notes.length || p.tables.incomplete.length) {
     parts.push('<section id="notes"><h2>Notes</h2><ul>');
     for (const n of p.notes) parts.push(`<li class="note">${escapeHtml(n)}</li>`);
-    for (const r of p.tables.incomplete) parts.push(`<li class="note">Run #${r.id} (${escapeHtml(r.label)}, seed ${r.seed}, ${r.metrics.length}/${r.config.epochs} epochs) is incomplete (no summary.json) and is left out of every table and chart: <code>${escapeHtml(r.runDir)}</code></li>`);
+    for (const r of p.tables.incomplete) parts.push(`<li class="note">Run #${r.id} (${escapeHtml(r.label)}, seed ${r.seed}, ${r.metrics.length}/${r.config.epochs} epochs) is incomplete (no ${RUN_FILES.summary}) and is left out of every table and chart: <code>${escapeHtml(r.runDir)}</code></li>`);
     parts.push('</ul></section>');
   }
   parts.push(runList(p.runs));

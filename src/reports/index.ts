@@ -5,7 +5,7 @@ export { formatSummaryTable, formatTables, formatStat, datasetTablesHtml } from 
 export { accuracyWithin, epochSeries, timeToTarget, validationSeries, type BudgetPoint, type EpochPoint } from './series.js';
 export { curveCharts, selectionChart, weightsChart, type Chart } from './charts.js';
 export { pca2, type Projection } from './pca.js';
-export { readSelectionExamples, SELECTION_EXAMPLES_FILE, type SelectionBatch, type SelectionExamples } from './selection.js';
+export { readSelectionExamples, type SelectionBatch, type SelectionExamples } from './selection.js';
 export { readFcWeights, type FcWeights } from './weights.js';
 export { specToSvg, svgToPng, pngSize } from './render.js';
 export { writeReport, type ReportOptions, type ReportResult } from './report.js';

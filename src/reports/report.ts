@@ -2,15 +2,15 @@
  * writeReport: runs → a folder with index.html (self-contained) and NAME.png for every chart.
  * Files are written atomically, so a reader never sees half a report file.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { RunRecord } from '../experiments/run-record.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { CHECKPOINT_FILE } from '../train/checkpoint.js';
+import { RUN_FILES, RunDir } from '../train/run-dir.js';
 import { curveCharts, selectionChart, slug, weightsChart, type Chart } from './charts.js';
 import { renderPage, type RenderedChart } from './html.js';
 import { specToSvg, svgToPng } from './render.js';
-import { readSelectionExamples, SELECTION_EXAMPLES_FILE, type SelectionExamples } from './selection.js';
+import { readSelectionExamples, type SelectionExamples } from './selection.js';
 import { buildTables, type Row, type Tables } from './tables.js';
 import { readFcWeights } from './weights.js';
 
@@ -40,16 +40,16 @@ function selectionFor(dataset: string, row: Row, notes: string[]): Chart | null 
     const title = `${dataset}, ${row.label} (seed ${r.seed}): kept vs dropped samples, first ${sel.batches.length} of ${sel.total} recorded batches`;
     return selectionChart(`selection-pca-${slug(dataset)}-${slug(row.label)}`, dataset, title, sel.batches, about);
   }
-  if (row.methods.includes('saln')) notes.push(`${dataset}, ${row.label}: no run has ${SELECTION_EXAMPLES_FILE} with recorded batches, so its selection PCA chart is omitted.`);
+  if (row.methods.includes('saln')) notes.push(`${dataset}, ${row.label}: no run has ${RUN_FILES.examples} with recorded batches, so its selection PCA chart is omitted.`);
   return null;
 }
 
 /** The fc weights of the row's first run (lowest seed) with a checkpoint. */
 function weightsFor(dataset: string, row: Row, notes: string[]): Chart | null {
-  const r = row.runs.find((x) => existsSync(join(x.runDir, CHECKPOINT_FILE)));
+  const r = row.runs.find((x) => RunDir.at(x.runDir).has('checkpoint'));
   const w = r ? readFcWeights(r.runDir) : null;
   if (!r || !w) {
-    notes.push(`${dataset}, ${row.label}: no run has ${CHECKPOINT_FILE}, so its weight chart is omitted.`);
+    notes.push(`${dataset}, ${row.label}: no run has ${RUN_FILES.checkpoint}, so its weight chart is omitted.`);
     return null;
   }
   return weightsChart(`fc-weights-${slug(dataset)}-${slug(row.label)}`, dataset, `${dataset}, ${row.label} (seed ${r.seed}): final-layer weights`, w);

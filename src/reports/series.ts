@@ -1,19 +1,12 @@
 /**
  * Per-epoch series of one run with cumulative cost: wall seconds and gradient samples up to the
- * end of each epoch. Prefers the trainer's own `cumulative` record when metrics.jsonl has it;
- * otherwise sums the epochs' wall_seconds (training and validation; checkpoint writes are not
- * in an epoch's wall_seconds) and trained_samples.
+ * end of each epoch, from each row's `cumulative` record.
  *
  * Runs trained with --eval-every also have validations inside epochs (val_points);
  * validationSeries merges them with the epoch ends, so equal-budget lookups and time to target
  * are not limited to epoch granularity.
  */
-import type { EpochMetrics } from '../train/trainer.js';
-
-/** What newer trainers add to each epoch's metrics (optional: older runs lack it). */
-interface WithCumulative {
-  cumulative?: { wall_seconds?: number; gradient_samples?: number };
-}
+import { withCumulative, type EpochMetrics } from '../train/records.js';
 
 export interface EpochPoint {
   epoch: number;
@@ -27,21 +20,17 @@ export interface EpochPoint {
   gradientSamples: number;
 }
 
+/** Epoch ends with their cumulative cost (withCumulative derives it for rows of older runs). */
 export function epochSeries(metrics: readonly EpochMetrics[]): EpochPoint[] {
-  let wall = 0;
-  let grad = 0;
-  return metrics.map((m) => {
-    wall += Number.isFinite(m.wall_seconds) ? m.wall_seconds : 0;
-    grad += Number.isFinite(m.trained_samples) ? m.trained_samples : 0;
-    const c = (m as EpochMetrics & WithCumulative).cumulative;
+  return withCumulative(metrics).map((m) => {
     return {
       epoch: m.epoch,
       trainLoss: m.train_loss,
       trainAccuracy: m.train_accuracy,
       valLoss: m.val_loss ?? null,
       valAccuracy: m.val_accuracy ?? null,
-      wallSeconds: typeof c?.wall_seconds === 'number' ? c.wall_seconds : wall,
-      gradientSamples: typeof c?.gradient_samples === 'number' ? c.gradient_samples : grad,
+      wallSeconds: m.cumulative.wall_seconds,
+      gradientSamples: m.cumulative.gradient_samples,
     };
   });
 }

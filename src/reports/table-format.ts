@@ -4,7 +4,7 @@
  * one seed (no confidence interval), "—" a value that does not exist.
  */
 import type { RunRecord } from '../experiments/run-record.js';
-import { PHASES } from '../train/trainer.js';
+import { PHASES } from '../train/records.js';
 import type { Stat } from './stats.js';
 import { buildTables, type AtBudget, type Comparison, type DatasetTable, type Row, type Tables } from './tables.js';
 

@@ -6,7 +6,7 @@
  * Formatting (text and HTML) is in table-format.ts.
  */
 import type { RunRecord } from '../experiments/run-record.js';
-import { PHASES, type Phase } from '../train/trainer.js';
+import { PHASES, type Phase } from '../train/records.js';
 import { accuracyWithin, timeToTarget, validationSeries } from './series.js';
 import { summarize, type Stat } from './stats.js';
 

@@ -3,11 +3,9 @@
  * heatmap grid (binned by averaging where there are too many classes or features to draw) and
  * a histogram of every value.
  */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { loadSafetensors } from '../io/safetensors.js';
+import { InputError } from '../errors.js';
 import { tidy } from '../tensor/index.js';
-import { CHECKPOINT_FILE } from '../train/checkpoint.js';
+import { RunDir } from '../train/run-dir.js';
 
 export interface FcWeights {
   path: string;
@@ -50,21 +48,21 @@ export function histogram(v: ArrayLike<number>, bins = 40): { lo: number; hi: nu
 
 /** The run's final-layer weights, or null when the run directory has no checkpoint. */
 export function readFcWeights(runDir: string, o: { maxRows?: number; maxCols?: number } = {}): FcWeights | null {
-  const path = join(runDir, CHECKPOINT_FILE);
-  if (!existsSync(path)) return null;
-  const f = loadSafetensors(path);
+  const w = RunDir.at(runDir).weights();
+  if (!w) return null;
+  const { path, tensors } = w;
   try {
-    let key = 'model.fc.weight';
-    if (!f.tensors.has(key) || f.tensors.get(key)!.ndim !== 2) {
-      const cands = [...f.tensors].filter(([k, t]) => k.startsWith('model.') && k.endsWith('.weight') && t.ndim === 2).map(([k]) => k);
-      if (cands.length === 0) throw new Error(`${path}: no 2-D model.*.weight tensor (expected model.fc.weight [classes, features])`);
+    let key = 'fc.weight';
+    if (!tensors.has(key) || tensors.get(key)!.ndim !== 2) {
+      const cands = [...tensors].filter(([k, t]) => k.endsWith('.weight') && t.ndim === 2).map(([k]) => k);
+      if (cands.length === 0) throw new InputError('run-dir', `${path}: no 2-D model.*.weight tensor (expected model.fc.weight [classes, features])`, { path });
       key = cands[cands.length - 1]!;
     }
-    const t = f.tensors.get(key)!;
+    const t = tensors.get(key)!;
     const [rows, cols] = t.shape as [number, number];
     const values = tidy(() => t.to('float64').toTypedArray<'float64'>() as Float64Array);
-    return { path, key, rows, cols, heat: binMatrix(values, rows, cols, o.maxRows ?? 64, o.maxCols ?? 128), histogram: histogram(values) };
+    return { path, key: `model.${key}`, rows, cols, heat: binMatrix(values, rows, cols, o.maxRows ?? 64, o.maxCols ?? 128), histogram: histogram(values) };
   } finally {
-    for (const t of f.tensors.values()) t.dispose();
+    for (const t of tensors.values()) t.dispose();
   }
 }

@@ -6,3 +6,5 @@ export {
 export { cosineSimilarity, normalizeRows, gram, releaseWorkspace } from './cosine.js';
 export { denseLaplacian, gramLaplacian, graphWeights, type LaplacianKind, type LaplacianOperator, type GraphOptions } from './laplacian.js';
 export { fiedlerEigh, fiedlerLanczos, type FiedlerResult, type LanczosOptions } from './fiedler.js';
+export { SelectionLimitError } from './errors.js';
+export { denseGraphBytes, eighBytes, selectionMemoryLimit, checkSelectionMemory } from './memory.js';

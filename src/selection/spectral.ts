@@ -20,6 +20,7 @@ import { EngineError, Tensor, invalid, noGrad, tensor, tidy } from '../tensor/in
 import { gram, normalizeRowsInWorkspace } from './cosine.js';
 import { fiedlerEigh, fiedlerLanczos, type FiedlerResult } from './fiedler.js';
 import { denseLaplacian, graphWeights, gramLaplacian, type LaplacianKind, type LaplacianOperator } from './laplacian.js';
+import { checkSelectionMemory, denseGraphBytes, eighBytes, selectionMemoryLimit } from './memory.js';
 
 export type SolverKind = 'auto' | 'eigh' | 'lanczos';
 
@@ -47,6 +48,11 @@ export interface SpectralOptions {
    * on for the plain cosine graph (no knn, no clampNegative), which those two options need.
    */
   matrixFree?: boolean;
+  /**
+   * The most bytes the dense paths (eigh, and the graph of knn / clampNegative) may need, checked
+   * before they allocate (default: selectionMemoryLimit(), from $SALN_SELECT_MAX_BYTES or RAM).
+   */
+  maxMemoryBytes?: number;
 }
 
 /** Features as a flat row-major array: n samples of d values each. */
@@ -72,12 +78,18 @@ export interface SpectralSelection {
   iterations: number;
   /** Gap between the last kept and the first dropped score (Infinity when k = n). */
   margin: number;
+  /**
+   * True when the features cannot rank the samples: every non-zero row points the same way (all
+   * rows zero, or all identical up to scale). Then L's 2nd-smallest eigenvalue is repeated, every
+   * vector of its eigenspace is a Fiedler vector, and which samples are kept is arbitrary.
+   */
+  degenerate: boolean;
 }
 
 /** From this batch size on, 'auto' uses the Fiedler-only solver (measured by bench/select.ts). */
 export const AUTO_LANCZOS_MIN_N = 64;
 
-const OPTION_KEYS = ['filterRatio', 'solver', 'laplacian', 'clampNegative', 'knn', 'maxIterations', 'fallback', 'matrixFree'];
+const OPTION_KEYS = ['filterRatio', 'solver', 'laplacian', 'clampNegative', 'knn', 'maxIterations', 'fallback', 'matrixFree', 'maxMemoryBytes'];
 const SOLVERS: SolverKind[] = ['auto', 'eigh', 'lanczos'];
 const LAPLACIANS: LaplacianKind[] = ['unnormalized', 'symmetric', 'random-walk'];
 
@@ -86,7 +98,7 @@ function camel(key: string): string {
 }
 
 /** Checks the options, with friendly messages (a misspelt key names the right one). */
-export function checkOptions(o: SpectralOptions): Required<Omit<SpectralOptions, 'knn' | 'matrixFree'>> & Pick<SpectralOptions, 'knn' | 'matrixFree'> {
+export function checkOptions(o: SpectralOptions): Required<Omit<SpectralOptions, 'knn' | 'matrixFree' | 'maxMemoryBytes'>> & Pick<SpectralOptions, 'knn' | 'matrixFree' | 'maxMemoryBytes'> {
   if (o === null || typeof o !== 'object') throw invalid('an options object with filterRatio', 'options', o);
   for (const key of Object.keys(o)) {
     if (OPTION_KEYS.includes(key)) continue;
@@ -102,11 +114,12 @@ export function checkOptions(o: SpectralOptions): Required<Omit<SpectralOptions,
   if (o.knn !== undefined && !(Number.isInteger(o.knn) && o.knn >= 1)) throw invalid('an integer >= 1', 'knn', o.knn);
   const maxIterations = o.maxIterations ?? 400;
   if (!(Number.isInteger(maxIterations) && maxIterations >= 1)) throw invalid('an integer >= 1', 'maxIterations', maxIterations);
+  if (o.maxMemoryBytes !== undefined && !(Number.isSafeInteger(o.maxMemoryBytes) && o.maxMemoryBytes >= 1)) throw invalid('an integer >= 1', 'maxMemoryBytes', o.maxMemoryBytes);
   for (const key of ['clampNegative', 'fallback', 'matrixFree'] as const) {
     if (o[key] !== undefined && typeof o[key] !== 'boolean') throw invalid('a boolean', key, o[key]);
   }
   return {
-    filterRatio: r, solver, laplacian, maxIterations, knn: o.knn, matrixFree: o.matrixFree,
+    filterRatio: r, solver, laplacian, maxIterations, knn: o.knn, matrixFree: o.matrixFree, maxMemoryBytes: o.maxMemoryBytes,
     clampNegative: o.clampNegative ?? false, fallback: o.fallback ?? true,
   };
 }
@@ -169,6 +182,20 @@ function checkFinite(x: Tensor, norms: Float64Array): void {
   throw new EngineError(`features contain NaN or Inf: the first bad row is ${bad} (value ${row[col]} at column ${col})`);
 }
 
+/** Below this, two unit rows count as the same direction (float64 rounding of equal rows is far smaller). */
+const SAME_DIRECTION_TOL = 1e-12;
+
+/**
+ * Whether every non-zero row of the normalized features is the same unit vector (see
+ * SpectralSelection.degenerate). O(n·d), far below the solver's cost.
+ */
+function sameDirection(xn: Tensor, norms: Float64Array): boolean {
+  const first = norms.findIndex((v) => v > 0);
+  if (first < 0) return true;
+  const off = xn.sub(xn.select(0, first).unsqueeze(0)).abs().amax(1).toTypedArray<'float64'>();
+  return norms.every((v, i) => v === 0 || off[i]! <= SAME_DIRECTION_TOL);
+}
+
 /** Indices by descending score, ties by ascending index (a stable order). */
 export function rankByScore(scores: Float64Array): number[] {
   return Array.from(scores.keys()).sort((a, b) => scores[b]! - scores[a]! || a - b);
@@ -201,6 +228,10 @@ export function selectSpectral(features: Tensor | FeatureMatrix, options: Spectr
     if (o.matrixFree && !plainGraph) throw new EngineError('matrixFree needs the plain cosine graph: it cannot be combined with knn or clampNegative');
     const solver = o.solver === 'auto' ? (n >= AUTO_LANCZOS_MIN_N ? 'lanczos' : 'eigh') : o.solver;
     const matrixFree = solver === 'lanczos' && plainGraph && (o.matrixFree ?? true);
+    const limit = o.maxMemoryBytes ?? selectionMemoryLimit();
+    const graphBytes = matrixFree ? 0 : denseGraphBytes(n, o.knn !== undefined && o.knn < n - 1);
+    if (solver === 'eigh') checkSelectionMemory('eigh', n, graphBytes + eighBytes(n, false), limit);
+    else checkSelectionMemory('the dense similarity graph (--knn or --clamp-negative)', n, graphBytes, limit);
     // S is formed only without matrixFree, and the reference BLAS forms it faster from Xnᵀ.
     const { xn, norms } = normalizeRowsInWorkspace(x, !matrixFree);
     checkFinite(x, norms);
@@ -217,13 +248,19 @@ export function selectSpectral(features: Tensor | FeatureMatrix, options: Spectr
           return margin(s, rankByScore(s), k) / 2 / op.errorFactor(u);
         },
       });
-      if (!res.converged && o.fallback) res = fiedlerEigh(op);
+      // A zero operator (all-zero rows) can leave Lanczos' Ritz vectors NaN: eigh is exact there.
+      const finite = Number.isFinite(res.value);
+      if ((!res.converged || !finite) && o.fallback) {
+        checkSelectionMemory('lanczos did not converge, and its eigh fallback', n, graphBytes + eighBytes(n, matrixFree), limit);
+        res = fiedlerEigh(op);
+      }
     }
     const scores = absScores(op, res.vector);
     const order = rankByScore(scores);
     return {
       indices: order.slice(0, k), scores, fiedlerValue: res.value, k, n,
       solver: res.solver, iterations: res.iterations, margin: margin(scores, order, k),
+      degenerate: sameDirection(xn, norms),
     };
   }));
 }

@@ -4,7 +4,8 @@
  * budget is deterministic (the same step for the same seed); a wall-time budget is not: it
  * depends on the machine and its load, so two runs may stop at different steps.
  */
-export type StoppedBy = 'epochs' | 'budget-seconds' | 'budget-gradient-samples';
+/** Why a run stopped: its epochs, a budget, or a loss that went NaN or infinite. */
+export type StoppedBy = 'epochs' | 'budget-seconds' | 'budget-gradient-samples' | 'non-finite loss';
 
 export interface Budget {
   /** Wall seconds of the whole run (all sessions: training, validation, checkpoints). */

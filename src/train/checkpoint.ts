@@ -1,19 +1,18 @@
 /**
- * One checkpoint file per run, `checkpoint.safetensors`, replaced atomically after every epoch:
+ * One checkpoint file per run (run-dir.ts names it), replaced atomically after every epoch:
  *   tensors  `model.<state-dict key>` (parameters and BatchNorm buffers, PyTorch keys) and
  *            `optim.momentum.<param index>` (SGD's momentum buffers);
  *   metadata `saln_checkpoint` = '1' and `state` = JSON of CheckpointState (epochs done, metrics,
  *            time and counts so far, best validation accuracy, selector state, RNG position).
  * One file means the model, optimizer and metrics can never come from different epochs.
  */
+import { InputError } from '../errors.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import type { SGD } from '../optim/sgd.js';
 import type { Tensor } from '../tensor/index.js';
 import type { StoppedBy } from './budget.js';
 import type { Learner } from './models.js';
-import type { Counts, EpochMetrics, PhaseSeconds } from './trainer.js';
-
-export const CHECKPOINT_FILE = 'checkpoint.safetensors';
+import type { Counts, EpochMetrics, PhaseSeconds } from './records.js';
 
 export interface CheckpointState {
   version: 1;
@@ -30,8 +29,10 @@ export interface CheckpointState {
    * state is the seed and the next epoch.
    */
   rng: { seed: number; nextEpoch: number };
-  /** Set when a budget stopped the run: it is finished, and a resume only tests. */
+  /** Set when a budget (or a non-finite loss) stopped the run: it is finished, and a resume only tests. */
   stoppedBy?: StoppedBy;
+  /** The 1-based epoch and step whose train loss was not finite. */
+  divergedAt?: { epoch: number; step: number };
 }
 
 export function saveCheckpoint(path: string, model: Learner, opt: SGD, state: CheckpointState): void {
@@ -48,7 +49,14 @@ export function loadCheckpoint(path: string, model: Learner, opt: SGD): Checkpoi
   const f = loadSafetensors(path);
   if (f.metadata.saln_checkpoint !== '1' || !f.metadata.state) {
     for (const t of f.tensors.values()) t.dispose();
-    throw new Error(`${path} is not a saln checkpoint`);
+    throw new InputError('run-dir', `${path} is not a saln checkpoint`, { path });
+  }
+  let state: CheckpointState;
+  try {
+    state = parseState(f.metadata.state, path);
+  } catch (e) {
+    for (const t of f.tensors.values()) t.dispose();
+    throw e;
   }
   const sd = new Map<string, Tensor>();
   for (const [k, t] of f.tensors) {
@@ -67,5 +75,20 @@ export function loadCheckpoint(path: string, model: Learner, opt: SGD): Checkpoi
   } finally {
     for (const t of sd.values()) t.dispose();
   }
-  return JSON.parse(f.metadata.state) as CheckpointState;
+  return state;
+}
+
+/** The checkpoint's state metadata; a damaged one is bad input naming the file. */
+function parseState(text: string, path: string): CheckpointState {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new InputError('run-dir', `${path}: its state metadata is not valid JSON (${(e as Error).message}); the checkpoint is damaged`, { path, field: 'state' });
+  }
+  const s = v as Partial<CheckpointState> | null;
+  if (!s || typeof s !== 'object' || typeof s.epochsDone !== 'number' || !Array.isArray(s.metrics) || !s.counts || !s.phases) {
+    throw new InputError('run-dir', `${path}: its state metadata is not a saln checkpoint state (expected epochsDone, metrics, counts, phases)`, { path, field: 'state' });
+  }
+  return s as CheckpointState;
 }

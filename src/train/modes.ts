@@ -30,7 +30,10 @@ export function drawnBatchSize(mode: SelectionMode, batchSize: number, filterRat
   return Math.ceil(batchSize / (1 - filterRatio) - 1e-9);
 }
 
-/** k for a drawn batch of b at this filter ratio (see the file comment). */
+/**
+ * k for a drawn batch of b at this filter ratio (see the file comment): keptCount (selection/) for
+ * a full in-batch batch, and the proportional rule for partial batches and super-batches.
+ */
 export function keepFor(b: number, filterRatio: number, batchSize: number, mode: SelectionMode = 'in-batch'): number {
   if (mode === 'super-batch') {
     const drawn = drawnBatchSize(mode, batchSize, filterRatio);

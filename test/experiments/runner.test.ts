@@ -35,7 +35,7 @@ reference: { holdout: 10, epochs: 1 }
 `;
 
 function quietIO(log: string[]): ExperimentIO {
-  return { progress: false, log: (t) => log.push(t), warn: (t) => log.push(`warning: ${t}`), usage: (m) => new Error(m) };
+  return { progress: false, log: (t) => log.push(t), warn: (t) => log.push(`warning: ${t}`) };
 }
 
 test('config errors name the field by its path in the file', () => {

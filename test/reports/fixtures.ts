@@ -1,12 +1,12 @@
 /** Test inputs for reports: real tiny training runs, hand-made RunRecords, and selection-example files. */
 import { join } from 'node:path';
-import { readRunDir } from '../../src/experiments/run-dir.js';
+import { readRunDir } from '../../src/experiments/run-record.js';
 import type { RunRecord } from '../../src/experiments/run-record.js';
 import { saveSafetensors } from '../../src/io/safetensors.js';
 import { tensor, type Tensor } from '../../src/tensor/index.js';
 import { train, type TrainConfig } from '../../src/train/index.js';
 import { synthetic } from '../train/synthetic.js';
-import type { EpochMetrics, Summary } from '../../src/train/trainer.js';
+import type { EpochMetrics, Summary } from '../../src/train/records.js';
 
 /** Trains tiny-cnn runs (none at ratio 0, the others at 0.5; saln on pixels) into dir/<method>-s<seed>; returns the run dirs. */
 export async function tinyRuns(dir: string, o: { methods?: TrainConfig['method'][]; seeds?: number[]; epochs?: number } = {}): Promise<string[]> {

@@ -1,7 +1,7 @@
 /** --limit-train's class-balanced subset. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { balancedSubset } from '../../src/train/run.js';
+import { balancedSubset } from '../../src/train/run-data.js';
 
 test('balancedSubset takes n samples, as equal per class as the counts allow, seeded', () => {
   const labels = [...Array(30).fill(0), ...Array(30).fill(1), ...Array(3).fill(2)];

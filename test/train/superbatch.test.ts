@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadSafetensors } from '../../src/io/safetensors.js';
 import { cudaDeviceCount, manualSeed, type Tensor } from '../../src/tensor/index.js';
-import { drawnBatchSize, EXAMPLES_FILE, keepFor, TinyCNN, train, type EpochMetrics, type Method, type TrainConfig } from '../../src/train/index.js';
+import { drawnBatchSize, keepFor, RUN_FILES, TinyCNN, train, type EpochMetrics, type Method, type TrainConfig } from '../../src/train/index.js';
+
+const EXAMPLES_FILE = RUN_FILES.examples;
 import { assertClose } from '../helpers.js';
 import { synthetic } from './synthetic.js';
 

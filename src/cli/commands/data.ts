@@ -6,20 +6,16 @@
  *   saln data info oxford-pets ../shared/datasets/oxford-iiit-pet-mini
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { byteSize, positiveInt } from '../args.js';
 import { UsageError, type CliIO } from '../io.js';
 
 const KINDS = ['cifar10', 'oxford-pets', 'cifar10-bin', 'cifar10-folder', 'folder'] as const;
 type KindArg = (typeof KINDS)[number];
 
-function positiveInt(text: string): number {
-  const v = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || !(v >= 1)) throw new InvalidArgumentError('Expected an integer >= 1.');
-  return v;
-}
-
 function sizeArg(text: string): number | [number, number] {
   const m = /^\s*(\d+)\s*(?:x\s*(\d+)\s*)?$/.exec(text);
-  if (m === null || Number(m[1]) < 1 || (m[2] !== undefined && Number(m[2]) < 1)) throw new InvalidArgumentError('Expected a size in pixels: 224, or HxW such as 224x320.');
+  const ok = (v: string | undefined): boolean => v === undefined || (Number(v) >= 1 && Number(v) <= 4096);
+  if (m === null || !ok(m[1]) || !ok(m[2])) throw new InvalidArgumentError('Expected a size in pixels from 1 to 4096: 224, or HxW such as 224x320.');
   return m[2] === undefined ? Number(m[1]) : [Number(m[1]), Number(m[2])];
 }
 
@@ -133,7 +129,9 @@ function pullCommand(io: CliIO): Command {
       const sha: Record<string, string> = {};
       for (const s of flags.sha256 ?? []) {
         const eq = s.indexOf('=');
-        if (eq >= 0) sha[s.slice(0, eq)] = s.slice(eq + 1);
+        const hex = eq >= 0 ? s.slice(eq + 1) : s;
+        if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new UsageError(`--sha256 ${s}: expected 64 hex digits${eq >= 0 ? ' after the =' : ''}`, { field: '--sha256' });
+        if (eq >= 0) sha[s.slice(0, eq)] = hex;
         else if (ds.archives.length === 1) sha[ds.archives[0]!.file] = s;
         else throw new UsageError(`${dataset} has ${ds.archives.length} archives: give --sha256 as <file>=<hex> (${ds.archives.map((a) => a.file).join(', ')})`);
       }
@@ -187,6 +185,7 @@ interface PrepareFlags {
   cache?: string;
   force?: boolean;
   limit?: number;
+  maxImageBytes?: number;
   progress: boolean;
   json?: boolean;
 }
@@ -208,7 +207,10 @@ skipped files). The cache is keyed by the source files (size + mtime, or bytes w
 content), the size and the resize policy: a changed source is rebuilt, an unchanged one reused.
 
 A corrupt or truncated image is skipped with a warning naming it (the count is printed);
---strict fails on it instead, and on empty class folders and missing listed images.
+--strict fails on it instead, and on empty class folders and missing listed images. So is
+a file that is not a regular file (a link to a device or a FIFO), one over the size limit
+(--max-image-bytes, default $SALN_MAX_IMAGE_BYTES or 64M), and one whose name is not
+valid UTF-8. Temporary files left by an interrupted prepare are removed at the next start.
 
 Examples:
   $ saln data prepare cifar10-folder ../shared/datasets/cifar10-jpg
@@ -230,6 +232,7 @@ function prepareCommand(io: CliIO): Command {
     .option('--cache <dir>', 'cache root (default: $SALN_CACHE or ~/.cache/saln)')
     .option('--force', 'rebuild even when a valid cache exists')
     .option('--limit <n>', 'only the first n samples of each split (smoke runs)', positiveInt)
+    .option('--max-image-bytes <size>', 'skip image files larger than this (default $SALN_MAX_IMAGE_BYTES or 64M)', byteSize)
     .option('--no-progress', 'no progress display')
     .option('--json', 'print one JSON line: {"kind","root","splits":{...}}')
     .addHelpText('after', PREPARE_HELP)
@@ -259,7 +262,7 @@ function prepareCommand(io: CliIO): Command {
         for (const split of splits as ('train' | 'val' | 'test' | 'all')[]) {
           const t0 = performance.now();
           const set = await prepareSplit(src, split, {
-            size, resize: flags.resize, strict: flags.strict, verify: flags.verify, force: flags.force, limit: flags.limit, inMemory: false,
+            size, resize: flags.resize, strict: flags.strict, verify: flags.verify, force: flags.force, limit: flags.limit, inMemory: false, maxImageBytes: flags.maxImageBytes,
             cacheDir: join(flags.cache ?? cacheRoot(), 'prepared'), warn, onProgress: (d, t) => bar.update(`prepare ${split}`, d, t),
           });
           const seconds = (performance.now() - t0) / 1000;

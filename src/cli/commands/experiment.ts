@@ -4,7 +4,7 @@
  *   saln experiment experiments/quickstart.yaml
  */
 import { Command } from 'commander';
-import { UsageError, type CliIO } from '../io.js';
+import type { CliIO } from '../io.js';
 
 interface ExperimentFlags {
   registry?: string;
@@ -71,6 +71,7 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   const { join, relative } = await import('node:path');
   const { readExperiment } = await import('../../experiments/config.js');
   const { planExperiment, runExperiment, runState } = await import('../../experiments/runner.js');
+  const { progressCallback } = await import('../train-output.js');
   const exp = readExperiment(file);
   const log = (t: string): void => io.err(`${t}\n`);
   if (flags.dryRun) {
@@ -82,7 +83,8 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   const registry = Registry.open(flags.registry ?? defaultRegistryPath());
   try {
     const outcomes = await runExperiment(exp, {
-      cacheDir: flags.cacheDir, progress: flags.progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`), usage: (m) => new UsageError(m),
+      cacheDir: flags.cacheDir, progress: flags.progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
+      callbacks: () => [progressCallback(flags.progress)],
       // The registry follows every run as it goes, so `saln runs ls` shows progress.
       onRun: (p, phase) => {
         if (phase !== 'start') registry.ingest(p.runDir, { experiment: exp.name, label: p.label });

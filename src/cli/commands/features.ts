@@ -3,7 +3,8 @@
  *   saln features extract --model resnet50-keras --dataset npy:images.npy --split train --size 224
  *   saln features info <cache file>
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
+import { device, positiveInt, threads } from '../args.js';
 import { UsageError, type CliIO } from '../io.js';
 import { CommandGroup } from './models.js';
 
@@ -21,12 +22,6 @@ interface ExtractFlags {
   json?: boolean;
   progress: boolean;
   device?: string;
-}
-
-function positiveInt(text: string): number {
-  const v = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || !(v >= 1)) throw new InvalidArgumentError('Expected an integer >= 1.');
-  return v;
 }
 
 const EXTRACT_HELP = `
@@ -69,10 +64,10 @@ export function featuresCommand(io: CliIO): Command {
     .option('--size <px>', 'input size in pixels (default: the model\'s, 224)', positiveInt)
     .option('-b, --batch <n>', 'batch size', positiveInt, 32)
     .option('--ids <file>', 'npy datasets: one sample id per line, in row order')
-    .option('--threads <n>', 'intra-op threads for the engine (default: libtorch\'s)', positiveInt)
+    .option('--threads <n>', 'intra-op threads for the engine (default: libtorch\'s; at most 4 per core)', threads)
     .option('--cache-dir <dir>', 'cache folder (default $SALN_CACHE or ~/.cache/saln)')
     .option('-o, --out <file>', 'write the cache here instead of <cache>/features/…')
-    .addOption(new Option('--device <device>', 'cpu, cuda, cuda:1').default('cpu'))
+    .addOption(new Option('--device <device>', 'cpu, cuda, cuda:1').default('cpu').argParser(device))
     .option('--force', 'recompute even if a complete cache exists')
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print one JSON line with the result')
@@ -109,7 +104,7 @@ const KINDS = ['cifar10', 'oxford-pets', 'cifar10-bin', 'cifar10-folder', 'folde
 
 /** An .npy of RGB images [N, H, W, 3], resized here with bilinear interpolation. */
 async function npySource(file: string, flags: ExtractFlags, size: number): Promise<SampleSource> {
-  const { readFileSync } = await import('node:fs');
+  const { readRegularText } = await import('../../io/files.js');
   const { basename } = await import('node:path');
   const { createHash } = await import('node:crypto');
   const { readNpyArray } = await import('../../io/npy.js');
@@ -120,7 +115,7 @@ async function npySource(file: string, flags: ExtractFlags, size: number): Promi
   const n = arr.shape[0]!;
   let ids = Array.from({ length: n }, (_, i) => String(i));
   if (flags.ids) {
-    ids = readFileSync(flags.ids, 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    ids = readRegularText(flags.ids, { what: '--ids file', maxBytes: 256 * 1024 * 1024 }).split('\n').map((l) => l.trim()).filter((l) => l !== '');
     if (ids.length !== n) throw new UsageError(`${flags.ids} has ${ids.length} ids but ${file} has ${n} images`);
   }
   const rowBytes = arr.data.length / Math.max(n, 1);
@@ -200,27 +195,50 @@ async function dataSource(spec: string, flags: ExtractFlags, size: number, io: C
   };
 }
 
+/**
+ * --out names the cache file: a folder there, or a file that is not a feature cache, is refused
+ * rather than overwritten (with or without --force).
+ */
+async function checkOut(out: string): Promise<void> {
+  const { existsSync, statSync } = await import('node:fs');
+  if (!existsSync(out)) return;
+  if (!statSync(out).isFile()) throw new UsageError(`--out ${out} is not a file (it names the feature cache file to write, e.g. ${out.replace(/\/+$/, '')}/features.safetensors)`, { path: out, field: '--out' });
+  const { FeatureCache } = await import('../../features/cache.js');
+  try {
+    FeatureCache.open(out).dispose();
+  } catch (e) {
+    throw new UsageError(`--out ${out} exists and is not a feature cache (${(e as Error).message}); refusing to overwrite it`, { path: out, field: '--out' });
+  }
+}
+
 async function extract(flags: ExtractFlags, io: CliIO): Promise<void> {
   const { join } = await import('node:path');
-  const { ZOO, cacheDir } = await import('../../models/index.js');
+  const { ZOO, cacheDir, ensureModel } = await import('../../models/index.js');
   const { extractFeatures } = await import('../../features/index.js');
-  const { setNumThreads } = await import('../../tensor/index.js');
+  const { isCudaAvailable, setNumThreads } = await import('../../tensor/index.js');
 
   const entry = ZOO[flags.model];
   if (!entry) throw new UsageError(`unknown model ${JSON.stringify(flags.model)}; known models: ${Object.keys(ZOO).join(', ')}`);
+  if (flags.out !== undefined) await checkOut(flags.out);
+  if (flags.device !== undefined && flags.device !== 'cpu' && !isCudaAvailable()) {
+    throw new UsageError(`--device ${flags.device}: CUDA is not available here (this engine sees no GPU); use --device cpu`, { field: '--device' });
+  }
   if (flags.threads !== undefined) setNumThreads(flags.threads);
   const size = flags.size ?? entry.inputSize;
   const npy = /^npy:(.+)$/.exec(flags.dataset);
   const source = npy ? await npySource(npy[1]!, flags, size) : await dataSource(flags.dataset, flags, size, io);
   const key = { dataset: source.dataset, split: flags.split, model: entry.name, preprocess: entry.preprocess, size, extra: source.extra };
-  const model = await entry.load({ cacheDir: flags.cacheDir, log: (l) => io.err(`${l}\n`) });
-  const device = flags.device ?? 'cpu';
-  if (device !== 'cpu') model.to(device);
+  // First use: the weights are fetched here (progress bar on a terminal), or the error says how.
+  const zooOpts = { cacheDir: flags.cacheDir, log: (l: string) => io.err(`${l}\n`), progress: flags.progress };
+  await ensureModel(entry.name, zooOpts);
+  const model = await entry.load(zooOpts);
+  const dev = flags.device ?? 'cpu';
+  if (dev !== 'cpu') model.to(dev);
   async function* onDevice(done: ReadonlySet<string>) {
     for await (const b of source.batches(done)) {
-      if (device === 'cpu') yield b;
+      if (dev === 'cpu') yield b;
       else {
-        const x = b.x.to({ device });
+        const x = b.x.to({ device: dev });
         b.x.dispose();
         yield { ids: b.ids, x };
       }

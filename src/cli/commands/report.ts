@@ -66,22 +66,23 @@ export function reportCommand(io: CliIO): Command {
 }
 
 async function runReport(dirs: string[], flags: ReportFlags, io: CliIO): Promise<void> {
-  const { readRunDir, RunDirError } = await import('../../experiments/run-dir.js');
+  const { readRunDir } = await import('../../experiments/run-record.js');
   const { writeReport } = await import('../../reports/report.js');
   const { formatTables } = await import('../../reports/table-format.js');
+  const { existsSync, statSync } = await import('node:fs');
+  // --out is a folder: an existing file there is the user's, and is not replaced.
+  if (existsSync(flags.out) && !statSync(flags.out).isDirectory()) {
+    throw new UsageError(`--out ${flags.out} is a file, not a folder: give a folder for the report (index.html and the PNGs go in it)`, { path: flags.out, field: '--out' });
+  }
   const sources = [dirs.length > 0, flags.experiment !== undefined, flags.runs !== undefined].filter(Boolean).length;
   if (sources !== 1) throw new UsageError('give run directories, --experiment NAME, or --runs IDS (exactly one of them)');
   let runs: RunRecord[];
   if (dirs.length > 0) {
     const now = new Date().toISOString();
+    // A bad run directory is a RunDirError (an InputError: exit 2) naming the file.
     runs = dirs.map((d, i) => {
-      try {
-        const c = readRunDir(d);
-        return { ...c, id: i + 1, experiment: null, label: c.method, createdAt: now, updatedAt: now };
-      } catch (e) {
-        if (e instanceof RunDirError) throw new UsageError(e.message);
-        throw e;
-      }
+      const c = readRunDir(d);
+      return { ...c, id: i + 1, experiment: null, label: c.method, createdAt: now, updatedAt: now };
     });
   } else {
     const { Registry, defaultRegistryPath } = await import('../../experiments/registry.js');

@@ -12,7 +12,7 @@ import { count, fixed, formatTable, type TableColumn } from '../table.js';
 import { CommandGroup } from './models.js';
 import type { Registry } from '../../experiments/registry.js';
 import type { RunRecord } from '../../experiments/run-record.js';
-import type { Phase, TrainConfig } from '../../train/trainer.js';
+import type { Phase, TrainConfig } from '../../train/records.js';
 
 // Type-only import of trainer.ts: importing its values would load the engine for `saln --help`.
 // A Record keeps this list complete: a phase added to the trainer fails to compile here.
@@ -86,21 +86,15 @@ interface GroupFlags {
   registry?: string;
 }
 
-/** Opens the registry the flags name, runs fn, closes it; registry and run-directory errors become UsageErrors (exit 2). */
+/** Opens the registry the flags name, runs fn, closes it (registry and run-directory errors are InputErrors: exit 2). */
 async function withRegistry<T>(cmd: Command, fn: (reg: Registry) => T): Promise<T> {
-  const { Registry, RegistryError, defaultRegistryPath } = await import('../../experiments/registry.js');
-  const { RunDirError } = await import('../../experiments/run-dir.js');
+  const { Registry, defaultRegistryPath } = await import('../../experiments/registry.js');
   const flags = cmd.optsWithGlobals<GroupFlags>();
+  const reg = Registry.open(flags.registry ?? defaultRegistryPath());
   try {
-    const reg = Registry.open(flags.registry ?? defaultRegistryPath());
-    try {
-      return fn(reg);
-    } finally {
-      reg.close();
-    }
-  } catch (e) {
-    if (e instanceof RegistryError || e instanceof RunDirError) throw new UsageError(e.message);
-    throw e;
+    return fn(reg);
+  } finally {
+    reg.close();
   }
 }
 
@@ -302,7 +296,7 @@ export function runsCommand(io: CliIO): Command {
     .option('--label <label>', 'how reports name them (default: the method)')
     .addHelpText('after', ADD_HELP)
     .action(async (dirs: string[], flags: { experiment?: string; label?: string }, sub: Command) => {
-      const { readRunDir } = await import('../../experiments/run-dir.js');
+      const { readRunDir } = await import('../../experiments/run-record.js');
       const added = await withRegistry(sub, (reg) => {
         for (const d of dirs) readRunDir(d); // all or nothing: a bad directory fails before any is registered
         return dirs.map((d) => reg.ingest(d, { experiment: flags.experiment, label: flags.label }));

@@ -4,6 +4,8 @@
  *   → {"indices":[…],"fiedler_value":…}   (indices by descending score)
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { EngineError } from '../../binding/errors.js';
+import { positiveInt, threads } from '../args.js';
 import { UsageError, type CliIO } from '../io.js';
 
 interface SelectFlags {
@@ -26,12 +28,6 @@ function ratio(text: string): number {
   return r;
 }
 
-function positiveInt(text: string): number {
-  const v = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || !(v >= 1)) throw new InvalidArgumentError('Expected an integer >= 1.');
-  return v;
-}
-
 const HELP_AFTER = `
 What it does (the paper's Algorithm 1, in float64 as the NumPy/SciPy reference):
   1. S = cosine similarity of the n rows of the features (each row flattened;
@@ -45,7 +41,13 @@ float32, float64, float16, int8-64, uint8 or bool. n >= 2, no NaN or Inf.
 
 Output: with --json, one line {"indices":[...],"fiedler_value":...}, the kept indices
 by descending |f| (ties: lower index first); --scores adds "scores" (|f| for every
-sample). Without --json, a readable summary.
+sample). Without --json, a readable summary. A degenerate batch (every non-zero row
+pointing the same way: all zero, or all identical) has no Fiedler vector to rank by:
+the JSON then says "degenerate":true and a warning goes to stderr.
+
+Memory: eigh (and the dense graph --knn and --clamp-negative need) holds n x n float64
+matrices; above SALN_SELECT_MAX_BYTES (default: half the RAM, at most 8 GiB) the
+command refuses before allocating.
 
 Solvers: 'eigh' decomposes L fully (LAPACK), the reference path. 'lanczos' finds
 only the Fiedler vector, and stops once the selection is certified (the error bound
@@ -75,11 +77,16 @@ export function selectCommand(io: CliIO): Command {
     .option('--knn <k>', 'beyond the paper: keep each sample\'s k most similar others (symmetrized)', positiveInt)
     .option('--max-iterations <n>', 'lanczos: most steps before falling back to eigh (default 400)', positiveInt)
     .option('--no-fallback', 'lanczos: report an uncertified result instead of rerunning with eigh')
-    .option('--threads <n>', 'intra-op threads for the engine (default: libtorch\'s)', positiveInt)
+    .option('--threads <n>', 'intra-op threads for the engine (default: libtorch\'s; at most 4 per core)', threads)
     .option('--json', 'print one JSON line: {"indices":[...],"fiedler_value":...}')
     .option('--scores', 'with --json, also print "scores": |f| for every sample')
     .addHelpText('after', HELP_AFTER)
     .action(async (flags: SelectFlags) => run(flags, io));
+}
+
+/** A selection error about the input (batch too small, NaN rows, k = 0), not a failure inside libtorch. */
+function isInputFailure(e: unknown): e is EngineError {
+  return e instanceof EngineError && e.op === undefined;
 }
 
 async function run(flags: SelectFlags, io: CliIO): Promise<void> {
@@ -91,7 +98,7 @@ async function run(flags: SelectFlags, io: CliIO): Promise<void> {
   if (flags.threads !== undefined) setNumThreads(flags.threads);
   const arr = readNpyArray(flags.features);
   if (arr.shape.length < 2) {
-    throw new UsageError(`${flags.features}: expected an array of shape [n, d] (or [n, ...]), but it has shape [${arr.shape.join(', ')}]`);
+    throw new UsageError(`${flags.features}: expected an array of shape [n, d] (or [n, ...]), but it has shape [${arr.shape.join(', ')}]`, { path: flags.features });
   }
   const x = fromBytes(arr.data, arr.shape, arr.dtype);
   const t0 = performance.now();
@@ -106,13 +113,20 @@ async function run(flags: SelectFlags, io: CliIO): Promise<void> {
       maxIterations: flags.maxIterations,
       fallback: flags.fallback,
     });
+  } catch (e) {
+    if (isInputFailure(e)) throw new UsageError(`${flags.features}: ${e.message}`, { path: flags.features });
+    throw e;
   } finally {
     x.dispose();
+  }
+  if (res.degenerate) {
+    io.err(`saln: warning: ${flags.features}: every non-zero row points the same way (all zero or all identical), so the selection is arbitrary\n`);
   }
   const ms = performance.now() - t0;
 
   if (flags.json) {
     const out: Record<string, unknown> = { indices: res.indices, fiedler_value: res.fiedlerValue };
+    if (res.degenerate) out.degenerate = true;
     if (flags.scores) out.scores = Array.from(res.scores);
     io.out(`${JSON.stringify(out)}\n`);
     return;

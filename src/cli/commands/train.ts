@@ -1,72 +1,15 @@
 /**
- * `saln train`: one training run with in-batch selection, into a run directory.
+ * `saln train`: one training run with in-batch selection, into a run directory. Its options are
+ * the run-option table's (src/train/options.ts), plus the command's own: --resume, --json,
+ * --no-progress and --cache-dir.
  *   saln train --dataset cifar10 --data-dir ../shared/datasets/cifar10-jpg --model resnet18-cifar \
  *     --method saln --filter-ratio 0.8 --epochs 1 --limit-train 2000 --out runs/saln
  *   saln train --resume runs/saln
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { UsageError, type CliIO } from '../io.js';
-import { TRAIN_DEFAULTS } from '../../train/defaults.js';
-
-function positiveInt(text: string): number {
-  const v = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || !(v >= 1)) throw new InvalidArgumentError('Expected an integer >= 1.');
-  return v;
-}
-function nonNegInt(text: string): number {
-  const v = Number(text);
-  if (!/^\s*\d+\s*$/.test(text)) throw new InvalidArgumentError('Expected an integer >= 0.');
-  return v;
-}
-function number(text: string): number {
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v)) throw new InvalidArgumentError('Expected a number.');
-  return v;
-}
-
-interface TrainFlags {
-  dataset?: string;
-  dataDir?: string;
-  model: string;
-  method: string;
-  filterRatio?: number;
-  filterSchedule: string;
-  filterRatioEnd?: number;
-  reference?: string;
-  referenceHoldout?: number;
-  referenceEpochs?: number;
-  referenceDir?: string;
-  jestChunks: number;
-  epochs: number;
-  batchSize: number;
-  lr: number;
-  momentum: number;
-  weightDecay: number;
-  seed: number;
-  limitTrain?: number;
-  limitVal?: number;
-  limitTest?: number;
-  out?: string;
-  resume?: string;
-  json?: boolean;
-  progress: boolean;
-  featureSource: string;
-  featureModel: string;
-  featureSize?: number;
-  features?: string;
-  imageSize?: number;
-  solver: string;
-  augment: boolean;
-  threads?: number;
-  saveSelections?: boolean;
-  cacheDir?: string;
-  selectionMode: string;
-  lrScaling: string;
-  device: string;
-  budgetSeconds?: number;
-  budgetGradientSamples?: number;
-  evalEvery?: number;
-}
+import { parseFor, threads } from '../args.js';
+import { flagOf, optionByKey, TRAIN_OPTIONS, type OptionDef } from '../../train/options.js';
 
 const HELP = `
 Per batch of B, the selector keeps k = floor(B·(1 − filter ratio)) samples and only those go
@@ -120,109 +63,109 @@ train, eval, checkpoint; counts of gradient/scored/feature/reference samples and
 stopped_by), each metrics line has the run's cumulative counts and wall seconds,
 checkpoint.safetensors (after every epoch, atomically) and, with --save-selections,
 selections.jsonl; saln also writes selection_examples.safetensors (the features and kept
-positions of the first batch of the first and last epochs). --resume RUN_DIR continues from the last checkpoint with the run's own
-config.json; the result equals an uninterrupted run with the same seed.
+positions of the first batch of the first and last epochs). --resume RUN_DIR continues from the
+last checkpoint with the run's own options; the result equals an uninterrupted run with the
+same seed.
 
-Exit codes: 0 done; 2 bad configuration (the message names the flag); 1 anything else.
+A folder that already holds a run is refused (exit 2) unless --overwrite replaces it or --resume
+continues it; while a process trains a run directory, its run.lock (PID and host) keeps every other
+\`saln train\` and \`saln experiment\` out (a lock whose process is gone is taken over).
+A step whose train loss is NaN or infinite stops the run at once: summary.json says stopped_by
+"non-finite loss" and diverged_at, and the command exits 1 naming the epoch and step.
+
+Exit codes: 0 done; 2 bad configuration or input (the message names the flag or file); 1 anything else.
 
 Examples:
   $ saln train --dataset cifar10 --data-dir ../shared/datasets/cifar10-jpg --model resnet18-cifar --method saln --epochs 1 --limit-train 2000 --out runs/saln
-  $ saln train --dataset cifar10 --data-dir data/cifar10-sample --method jest --reference-holdout 400 --epochs 3 --out runs/jest
+  $ saln train --dataset cifar10 --data-dir data/cifar10-sample --method jest --reference-holdout 300 --epochs 3 --out runs/jest
   $ saln train --resume runs/saln
 `;
 
+/** The commander option of a table row (the row's default is commander's, so --help shows it). */
+function commanderOption(o: OptionDef): Option {
+  const flag = flagOf(o);
+  const opt = new Option(o.type === 'boolean' ? flag : `${flag} <${o.arg ?? 'value'}>`, o.help);
+  if (o.choices) opt.choices(o.choices as string[]);
+  // --threads gets the machine's bound (4 per core, at most MAX_THREADS) at parse time, as select and features do.
+  else if (o.key === 'threads') opt.argParser(threads);
+  else if (o.type === 'int' || o.type === 'number') opt.argParser(parseFor(o.type, o.min ?? null));
+  if (o.default !== undefined && !(o.type === 'boolean' && o.default === true)) opt.default(o.default);
+  return opt;
+}
+
+/** The options the command itself owns (not run options). */
+interface CommandFlags {
+  resume?: string;
+  overwrite?: boolean;
+  json?: boolean;
+  progress: boolean;
+  cacheDir?: string;
+}
+
 export function trainCommand(io: CliIO): Command {
-  return new Command('train')
+  const cmd = new Command('train')
     .summary('train a model with in-batch sample selection')
-    .description('Train a model where each batch trains only the samples a selector keeps; writes a resumable run directory.')
-    .addOption(new Option('--dataset <name>', 'which loader reads the data').choices(['cifar10', 'oxford-pets', 'imagefolder']))
-    .option('--data-dir <path>', 'where the data is (CIFAR-10 binary or JPEG folders, Oxford-IIIT Pet, or an image folder)')
-    .option('--model <name>', 'the learner: resnet18-cifar, resnet34-cifar, resnet18, resnet50, mobilenet-v1, tiny-cnn (from scratch), or fine-tuned from ImageNet weights: mobilenet-v1-0.75-imagenet, resnet50-keras-imagenet, resnet18-tv-imagenet', 'resnet18-cifar')
-    .option('--method <name>', 'the selector: none, random, saln, loss-topk, rho-loss, jest, infobatch', 'none')
-    .option('--filter-ratio <r>', 'the fraction of each batch dropped, in [0, 1) (default: 0 for none, 0.8 for the others)', number)
-    .addOption(new Option('--filter-schedule <kind>', 'how the filter ratio moves over epochs: constant, linear, cosine, or step (at half the epochs), from --filter-ratio to --filter-ratio-end').choices(['constant', 'linear', 'cosine', 'step']).default('constant'))
-    .option('--filter-ratio-end <r>', 'the filter ratio of the last epoch, for a non-constant schedule', number)
-    .option('--reference <run-dir>', 'jest, rho-loss: the reference (irreducible-loss) model: a finished `saln train` run, trained on a holdout split')
-    .option('--reference-holdout <n>', 'hold out n class-balanced training samples: jest and rho-loss train their reference on them first; other methods skip them too, to train on the same samples', positiveInt)
-    .option('--reference-epochs <n>', 'with --reference-holdout: the reference\'s epochs (default: --epochs)', positiveInt)
-    .option('--reference-dir <dir>', 'with --reference-holdout: where the reference run goes (default RUN_DIR/reference); a finished one with the same holdout is reused')
-    .option('--jest-chunks <n>', 'jest: the number of chunks the kept samples are drawn in', positiveInt, 16)
-    .option('--epochs <n>', 'epochs', positiveInt, TRAIN_DEFAULTS.epochs)
-    .option('--batch-size <b>', 'batch size B (before selection)', positiveInt, TRAIN_DEFAULTS.batchSize)
-    .option('--lr <x>', 'SGD learning rate (the paper: 0.001)', number, TRAIN_DEFAULTS.lr)
-    .option('--momentum <m>', 'SGD momentum', number, TRAIN_DEFAULTS.momentum)
-    .option('--weight-decay <w>', 'SGD weight decay', number, TRAIN_DEFAULTS.weightDecay)
-    .option('--seed <s>', 'seed of the init, data order, augmentation, splits and selectors', nonNegInt, 0)
-    .option('--limit-train <n>', 'a class-balanced subset of n training samples', positiveInt)
-    .option('--limit-val <n>', 'a class-balanced subset of n validation samples', positiveInt)
-    .option('--limit-test <n>', 'a class-balanced subset of n test samples', positiveInt)
-    .option('--out <dir>', 'the run directory (default runs/<method>-<time>)')
+    .description('Train a model where each batch trains only the samples a selector keeps; writes a resumable run directory.');
+  const options = TRAIN_OPTIONS.map((o) => [o.key, commanderOption(o)] as const);
+  for (const [, opt] of options) cmd.addOption(opt);
+  return cmd
     .option('--resume <dir>', 'continue an interrupted run from its last checkpoint (other flags are ignored)')
-    .addOption(new Option('--feature-source <s>', 'saln: cache (pretrained features by id), pixels, or learner').choices(['cache', 'pixels', 'learner']).default(TRAIN_DEFAULTS.featureSource))
-    .option('--feature-model <name>', 'saln with cache: the pretrained model (see `saln models list`)', TRAIN_DEFAULTS.featureModel)
-    .option('--feature-size <px>', 'saln with cache: the feature model\'s input size (default: the model\'s, 224)', positiveInt)
-    .option('--features <file>', 'saln with cache: use this feature cache file (from `saln features extract`)')
-    .option('--image-size <px>', 'cache and model input size (default 32 for CIFAR-10, 224 otherwise)', positiveInt)
-    .addOption(new Option('--solver <s>', 'saln: eigen solver').choices(['auto', 'eigh', 'lanczos']).default(TRAIN_DEFAULTS.solver))
-    .option('--no-augment', 'no train-time augmentation (flip, rotation, color jitter)')
-    .option('--threads <n>', 'intra-op engine threads (default: every core)', positiveInt)
-    .addOption(new Option('--selection-mode <mode>', 'in-batch (train k of each batch of B) or super-batch (draw ⌈B/(1 − f)⌉, train B)').choices(['in-batch', 'super-batch']).default('in-batch'))
-    .addOption(new Option('--lr-scaling <s>', 'none (constant lr, the paper\'s setting) or linear (lr·k/B for a trained batch of k < B)').choices(['none', 'linear']).default('none'))
-    .option('--budget-seconds <s>', 'stop after the step that reaches S wall seconds (not deterministic)', number)
-    .option('--budget-gradient-samples <n>', 'stop after the step that reaches N samples through backward (deterministic)', positiveInt)
-    .option('--eval-every <n>', 'also validate each time the gradient samples reach a multiple of N (finer equal-budget points)', positiveInt)
-    .addOption(new Option('--device <d>', 'where the learner trains: cpu or cuda').choices(['cpu', 'cuda']).default('cpu'))
-    .option('--save-selections', 'write selections.jsonl: the sample ids each batch kept')
+    .option('--overwrite', 'replace the run already in --out (without it, a folder holding a run is an error)')
     .option('--cache-dir <dir>', 'cache folder (default $SALN_CACHE or ~/.cache/saln)')
     .option('--json', 'line-per-event JSON logs on stdout (no progress bar)')
     .option('--no-progress', 'no progress bar')
     .addHelpText('after', HELP)
-    .action(async (flags: TrainFlags, cmd: Command) => {
-      void cmd;
-      await runTrain(flags, io);
+    .action(async (flags: Record<string, unknown> & CommandFlags) => {
+      const raw = Object.fromEntries(options.map(([key, opt]) => [key, flags[opt.attributeName()]]).filter(([, v]) => v !== undefined));
+      await runTrain(raw, flags, io);
     });
 }
 
-async function runTrain(flags: TrainFlags, io: CliIO): Promise<void> {
-  const { existsSync, readFileSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { parseCliConfig, ConfigError } = await import('../../train/config.js');
+/** A flag's name in messages: `--filter-ratio` for filterRatio. */
+function flagName(key: string): string {
+  const o = optionByKey(key);
+  return o ? flagOf(o) : key;
+}
+
+/** The raw options of a new run: the flags, with the defaults that depend on other flags. */
+function newRunOptions(raw: Record<string, unknown>): Record<string, unknown> {
+  if (raw.dataset === undefined) throw new UsageError('--dataset: required (cifar10, oxford-pets or imagefolder)');
+  if (raw.dataDir === undefined) throw new UsageError('--data-dir: required');
+  const method = String(raw.method);
+  return {
+    ...raw,
+    filterRatio: raw.filterRatio ?? (method === 'none' ? 0 : 0.8),
+    out: raw.out ?? `runs/${method}-${new Date().toISOString().replace(/[:.]/g, '-')}`,
+  };
+}
+
+async function runTrain(flags: Record<string, unknown>, own: CommandFlags, io: CliIO): Promise<void> {
+  const { InputError } = await import('../../errors.js');
+  const { DivergedError, parseRunSpec, runTraining, RunDir } = await import('../../train/index.js');
+  const { consoleCallbacks, killHookCallback, summaryLine, progressCallback } = await import('../train-output.js');
   let raw: Record<string, unknown>;
-  let resume = false;
-  if (flags.resume) {
-    const p = join(flags.resume, 'config.json');
-    if (!existsSync(p)) throw new UsageError(`--resume: ${flags.resume} is not a run directory (no config.json)`);
-    const saved = JSON.parse(readFileSync(p, 'utf8')) as { extra?: { cli?: Record<string, unknown>; cache_dir?: string | null } };
-    if (!saved.extra?.cli) throw new UsageError(`--resume: ${p} was not written by saln train`);
-    raw = { ...saved.extra.cli, out: flags.resume };
-    flags.cacheDir ??= saved.extra.cache_dir ?? undefined;
-    resume = true;
-  } else {
-    if (flags.dataset === undefined) throw new UsageError('--dataset: required (cifar10, oxford-pets or imagefolder)');
-    if (flags.dataDir === undefined) throw new UsageError('--data-dir: required');
-    raw = {
-      dataset: flags.dataset, dataDir: flags.dataDir, model: flags.model, method: flags.method, filterRatio: flags.filterRatio ?? (flags.method === 'none' ? 0 : 0.8), filterSchedule: flags.filterSchedule, filterRatioEnd: flags.filterRatioEnd, reference: flags.reference, referenceHoldout: flags.referenceHoldout, referenceEpochs: flags.referenceEpochs, referenceDir: flags.referenceDir, jestChunks: flags.jestChunks,
-      epochs: flags.epochs, batchSize: flags.batchSize, lr: flags.lr, momentum: flags.momentum, weightDecay: flags.weightDecay, seed: flags.seed,
-      limitTrain: flags.limitTrain, limitVal: flags.limitVal, limitTest: flags.limitTest,
-      out: flags.out ?? join('runs', `${flags.method}-${new Date().toISOString().replace(/[:.]/g, '-')}`),
-      featureSource: flags.featureSource, featureModel: flags.featureModel, featureSize: flags.featureSize, imageSize: flags.imageSize,
-      solver: flags.solver, augment: flags.augment, threads: flags.threads, saveSelections: flags.saveSelections ?? false,
-      selectionMode: flags.selectionMode, lrScaling: flags.lrScaling, device: flags.device, budgetSeconds: flags.budgetSeconds, budgetGradientSamples: flags.budgetGradientSamples,
-      evalEvery: flags.evalEvery,
-      ...(flags.features !== undefined ? { featuresFile: flags.features } : {}),
-    };
-  }
-  let cfg;
+  let cacheDir = own.cacheDir;
+  if (own.resume !== undefined) {
+    const run = RunDir.open(own.resume);
+    const saved = run.spec();
+    if (!saved) throw new UsageError(`--resume: ${run.file('config')} was not written by saln train`);
+    raw = { ...saved, out: own.resume };
+    cacheDir ??= (run.config().extra?.cache_dir as string | null | undefined) ?? undefined;
+  } else raw = newRunOptions(flags);
+  const spec = parseRunSpec(raw, { cacheDir, format: flagName });
+  const progress = own.progress && !own.json;
+  const log = (t: string): void => io.err(`${t}\n`);
   try {
-    cfg = parseCliConfig(raw, { cacheDir: flags.cacheDir });
+    const s = await runTraining(spec, {
+      resume: own.resume !== undefined, overwrite: own.overwrite ?? false, cacheDir, progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
+      callbacks: [...consoleCallbacks({ json: own.json ?? false, progress, epochs: spec.epochs, out: io.out, log }), killHookCallback()],
+      referenceCallbacks: [progressCallback(progress)],
+    });
+    if (s && !own.json) io.out(summaryLine(spec.out!, s));
   } catch (e) {
-    if (e instanceof ConfigError) throw new UsageError(e.message);
+    if (e instanceof DivergedError) e.message += ` (try --lr ${Number((spec.lr / 10).toPrecision(3))})`;
+    // Errors below the CLI name an option by its key; here it is the flag.
+    if (e instanceof InputError && e.field && optionByKey(e.field) && e.message.startsWith(`${e.field}: `)) e.message = `${flagName(e.field)}: ${e.message.slice(e.field.length + 2)}`;
     throw e;
   }
-  const { runCliTraining } = await import('../../train/run.js');
-  await runCliTraining(cfg, {
-    resume, cacheDir: flags.cacheDir, json: flags.json ?? false, progress: flags.progress && !flags.json,
-    out: (t) => io.out(t), warn: (t) => io.err(`saln: warning: ${t}\n`), log: (t) => io.err(`${t}\n`),
-    usage: (m) => new UsageError(m),
-  });
 }

@@ -14,8 +14,6 @@ export { InfoBatchSelector } from './infobatch.js';
 /** Methods this version implements. */
 export const METHODS = ['none', 'random', 'saln', 'loss-topk', 'jest', 'rho-loss', 'infobatch'] as const;
 export type Method = (typeof METHODS)[number];
-/** Methods the issue names that are not implemented yet (named in the error). */
-export const PLANNED_METHODS = [] as const;
 /** Methods that need a reference model's losses. */
 export const REFERENCE_METHODS: readonly string[] = ['jest', 'rho-loss'];
 

@@ -17,8 +17,6 @@ export class SalnSelector implements Selector {
   readonly needs: SelectorNeeds;
   readonly source: FeatureSource;
   readonly spectral: Omit<SpectralOptions, 'filterRatio'>;
-  /** The last batch's Fiedler value and solver, for logs. */
-  last: { fiedlerValue: number; solver: string; iterations: number } | null = null;
 
   constructor(source: FeatureSource = 'cache', spectral: Omit<SpectralOptions, 'filterRatio'> = {}) {
     this.source = source;
@@ -34,7 +32,6 @@ export class SalnSelector implements Selector {
     const r = 1 - (ctx.k + 0.5) / ctx.batchSize;
     const s = selectSpectral(ctx.features, { ...this.spectral, filterRatio: r });
     if (s.k !== ctx.k) throw new Error(`saln: selectSpectral kept ${s.k}, expected ${ctx.k}`);
-    this.last = { fiedlerValue: s.fiedlerValue, solver: s.solver, iterations: s.iterations };
     return s.indices;
   }
 }

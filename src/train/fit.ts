@@ -1,0 +1,321 @@
+/**
+ * The fit loop whose only variable is the selector (Lightning's shape, airbench's brevity):
+ *
+ *   fit()       runs the epochs, then the test; state lives in one CheckpointState;
+ *   runEpoch()  for batch: scoreBatch → selector.select → trainStep (step.ts), then validation.
+ *
+ * A PhaseClock times every phase; mid-epoch validations (--eval-every) are outside the wall
+ * clock. The loop does no file I/O: the run directory, progress bar and logs are callbacks.
+ *
+ * Selection modes (modes.ts): 'in-batch' (the paper) draws B and trains k = floor(B·(1 − f));
+ * 'super-batch' draws D = ⌈B/(1 − f)⌉ and trains exactly B. In super-batch mode the train source
+ * must deliver batches of D (with a filter-ratio schedule D changes per epoch and the loop asks
+ * the source for that epoch's D via withBatchSize); an epoch is one pass of the scoring side.
+ *
+ * Budgets (budget.ts): the run stops after the step that reaches the budget; that epoch is
+ * validated and recorded with partial: true, checkpointed with stoppedBy, then tested. A step
+ * whose loss is NaN or infinite stops the run the same way, with stoppedBy 'non-finite loss'.
+ *
+ * Determinism: the engine's generator is reseeded at each epoch's start from (seed, epoch); the
+ * data order and augmentation depend only on (loader seed, epoch, batch); selectors that draw do
+ * so from (seed, epoch, batch). So a run resumed from epoch e's checkpoint replays exactly what
+ * the uninterrupted run does (on the same machine, threads and libtorch).
+ */
+import { deriveSeed } from '../data/rng.js';
+import type { SGD } from '../optim/sgd.js';
+import { manualSeed, tidy, type Tensor } from '../tensor/index.js';
+import { budgetReached, type StoppedBy } from './budget.js';
+import { notify, type FitCallback } from './callbacks.js';
+import type { CheckpointState } from './checkpoint.js';
+import { PhaseClock, type Stopwatch } from './clock.js';
+import { crossesMultiple, type ValPoint } from './eval-every.js';
+import { evaluate, onDevice } from './evaluate.js';
+import type { SelectionExample } from './examples.js';
+import { drawnBatchSize, keepFor, type LrScaling, type SelectionMode, type TrainDevice } from './modes.js';
+import type { Learner } from './models.js';
+import { PHASES, zeroCounts, zeroPhases, type EpochMetrics, type Summary, type TrainConfig } from './records.js';
+import { ratioAt } from './schedule.js';
+import type { Selector } from './selectors/index.js';
+import type { BatchLike, BatchSource, TrainData } from './source.js';
+import { scoreBatch, selectKept, trainStep, type DrawnBatch, type ScoreInputs } from './step.js';
+
+export interface FitOptions {
+  config: TrainConfig;
+  data: TrainData;
+  model: Learner;
+  optimizer: SGD;
+  selector: Selector;
+  /** jest / rho-loss: the reference (irreducible-loss) model; it is only evaluated, in eval mode. */
+  reference?: Learner;
+  /** A restored checkpoint (a resume), or absent for a fresh run. */
+  state?: CheckpointState;
+  callbacks?: readonly FitCallback[];
+  /** Stop after this many epochs are done (tests: an interruption in-process). */
+  stopAfterEpochs?: number;
+}
+
+export interface FitResult {
+  /** null when the run stopped before its last epoch (stopAfterEpochs). */
+  summary: Summary | null;
+  state: CheckpointState;
+}
+
+/** The state of a run that has not trained yet. */
+export function freshState(seed: number): CheckpointState {
+  return { version: 1, epochsDone: 0, metrics: [], phases: zeroPhases(), counts: zeroCounts(), wallSeconds: 0, bestVal: null, selector: null, rng: { seed, nextEpoch: 0 } };
+}
+
+/** What the loop needs that does not change between epochs. */
+interface Run {
+  cfg: TrainConfig;
+  data: TrainData;
+  model: Learner;
+  optimizer: SGD;
+  selector: Selector;
+  reference?: Learner;
+  mode: SelectionMode;
+  lrScaling: LrScaling;
+  device: TrainDevice;
+  state: CheckpointState;
+  clock: PhaseClock;
+  callbacks: readonly FitCallback[];
+  wantsExamples: boolean;
+}
+
+/** Trains from `state` (or fresh) to the last epoch or a budget, then tests. See the file comment. */
+export async function fit(o: FitOptions): Promise<FitResult> {
+  const cfg = o.config;
+  const state = o.state ?? freshState(cfg.seed);
+  if (o.state && o.selector.loadState && state.selector !== null) o.selector.loadState(state.selector);
+  const callbacks = o.callbacks ?? [];
+  const run: Run = {
+    cfg, data: o.data, model: o.model, optimizer: o.optimizer, selector: o.selector, reference: o.reference,
+    mode: cfg.selectionMode ?? 'in-batch', lrScaling: cfg.lrScaling ?? 'none', device: cfg.device ?? 'cpu',
+    state, clock: new PhaseClock(state.wallSeconds), callbacks, wantsExamples: callbacks.some((c) => c.onSelectionExample),
+  };
+  const resumedFrom = state.epochsDone;
+  notify(callbacks, 'onTrainStart', { config: cfg, resumedFromEpoch: resumedFrom, trainSamples: o.data.train.samples, batchesPerEpoch: o.data.train.batches });
+  // A run a budget stopped is finished: a resume goes straight to the test.
+  const stopAt = state.stoppedBy ? state.epochsDone : Math.min(cfg.epochs, o.stopAfterEpochs ?? cfg.epochs);
+  for (let epoch = state.epochsDone; epoch < stopAt; epoch++) {
+    const m = await runEpoch(run, epoch);
+    endEpoch(run, epoch, m);
+    if (state.stoppedBy) break;
+  }
+  if (state.epochsDone < cfg.epochs && !state.stoppedBy) return { summary: null, state };
+  const summary = await test(run, resumedFrom);
+  notify(callbacks, 'onTrainEnd', summary);
+  return { summary, state };
+}
+
+/** Per-epoch running totals. */
+interface EpochTally {
+  lossSum: number;
+  correct: number;
+  trained: number;
+  seen: number;
+  steps: number;
+  stoppedBy: StoppedBy | null;
+  partial: boolean;
+  points: ValPoint[];
+}
+
+async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
+  const { cfg, clock, state } = run;
+  const watch = clock.startEpoch();
+  const ratio = ratioAt(cfg.filterRatio, cfg.schedule, epoch, cfg.epochs);
+  const drawn = drawnBatchSize(run.mode, cfg.batchSize, ratio);
+  const source = sourceFor(run.data.train, run.mode, drawn);
+  manualSeed(deriveSeed(cfg.seed, 'engine', epoch));
+  run.model.train();
+  const tally: EpochTally = { lossSum: 0, correct: 0, trained: 0, seen: 0, steps: 0, stoppedBy: null, partial: false, points: [] };
+  const begun = run.selector.beginEpoch?.(epoch, cfg.epochs, cfg.seed);
+  notify(run.callbacks, 'onEpochStart', { epoch, epochs: cfg.epochs, samples: source.samples });
+  const it = source.epoch(epoch)[Symbol.asyncIterator]();
+  try {
+    for (let bi = 0; ; bi++) {
+      const next = await clock.timeAsync('data', () => it.next());
+      if (next.done) break;
+      if (tally.stoppedBy) {
+        // The budget was reached at the previous step: this epoch did not finish.
+        tally.partial = true;
+        disposeBatch(next.value);
+        break;
+      }
+      await runBatch(run, epoch, bi, next.value, { ratio, drawn, batches: source.batches }, tally);
+    }
+  } finally {
+    await it.return?.();
+  }
+  notify(run.callbacks, 'onValidationStart', { epoch });
+  state.counts.seen_samples += tally.seen;
+  const val = run.data.val ? await clock.timeAsync('eval', () => evaluate(run.model, run.data.val!, run.device)) : null;
+  return epochMetrics(run, epoch, { ratio, drawn, watch, tally, val, begun });
+}
+
+interface BatchPlan {
+  ratio: number;
+  drawn: number;
+  batches: number;
+}
+
+/** One batch: score, select, train; then the budget and any --eval-every validation. */
+async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, plan: BatchPlan, tally: EpochTally): Promise<void> {
+  const { cfg, clock, state } = run;
+  const counts = state.counts;
+  const samplesBefore = counts.gradient_samples;
+  if (raw.ids.length > plan.drawn) throw new Error(`${run.mode} mode draws ${plan.drawn} samples per batch, but the train source delivered ${raw.ids.length}`);
+  const b: DrawnBatch = { x: onDevice(raw.x, run.device), y: onDevice(raw.y, run.device), ids: raw.ids, index: bi };
+  const owned: Tensor[] = [];
+  try {
+    const n = b.ids.length;
+    const k = keepFor(n, plan.ratio, cfg.batchSize, run.mode);
+    tally.seen += n;
+    const scoring: ScoreInputs = { selector: run.selector, model: run.model, reference: run.reference, featureLookup: run.data.featureLookup, seed: cfg.seed, epoch };
+    const ctx = clock.time('scoring', () => scoreBatch(b, k, scoring, counts, owned));
+    const kept = clock.time('selection', () => selectKept(run.selector, ctx, run.mode));
+    if (bi === 0 && run.wantsExamples && ctx.features && seesFeatures(run.selector)) offerExample(run, epoch, b, ctx.features, kept);
+    clock.time('train', () => {
+      const keptIds = kept.map((i) => b.ids[i]!);
+      const weights = run.selector.weights?.(keptIds);
+      // lr·k/B under linear scaling; 'none' keeps lr for every batch (the paper's setting).
+      run.optimizer.lr = run.lrScaling === 'linear' ? (cfg.lr * Math.min(kept.length, cfg.batchSize)) / cfg.batchSize : cfg.lr;
+      const r = trainStep(b, kept, { model: run.model, optimizer: run.optimizer, weights, perSample: Boolean(weights || run.selector.observe) });
+      run.selector.observe?.(keptIds, r.perSample!);
+      notify(run.callbacks, 'onBatchKept', { epoch, batch: bi, kept: keptIds });
+      tally.lossSum += r.loss * kept.length;
+      tally.correct += r.correct;
+    });
+    tally.trained += kept.length;
+    tally.steps++;
+    counts.gradient_samples += kept.length;
+    counts.optimizer_steps++;
+    notify(run.callbacks, 'onBatchEnd', { seen: tally.seen, trained: tally.trained, lossSum: tally.lossSum });
+    tally.stoppedBy = diverged(run, epoch, tally) ?? budgetReached(cfg.budget, clock.wallSeconds(), counts.gradient_samples);
+  } finally {
+    for (const f of owned) f.dispose();
+    b.x.dispose();
+    b.y.dispose();
+  }
+  // A multiple reached at the epoch's last step (or the budget's) is left to the epoch-end validation.
+  const every = cfg.evalEvery;
+  if (every !== undefined && !tally.stoppedBy && bi + 1 < plan.batches && crossesMultiple(samplesBefore, counts.gradient_samples, every)) {
+    const wall = clock.wallSeconds();
+    // Eval mode draws nothing from the engine's generator (no dropout, no BN update), so training is unchanged.
+    const v = await clock.outside('eval', () => evaluate(run.model, run.data.val!, run.device));
+    tally.points.push({ gradient_samples: counts.gradient_samples, wall_seconds: wall, val_loss: v.loss, val_accuracy: v.accuracy });
+  }
+}
+
+/** A NaN or infinite train loss stops the run at once; where it happened goes in the state. */
+function diverged(run: Run, epoch: number, tally: EpochTally): StoppedBy | null {
+  if (Number.isFinite(tally.lossSum)) return null;
+  run.state.divergedAt = { epoch: epoch + 1, step: tally.steps };
+  return 'non-finite loss';
+}
+
+function seesFeatures(selector: Selector): boolean {
+  const n = selector.needs;
+  return Boolean(n.features || n.pixels || n.learnerFeatures);
+}
+
+/** The first batch's features and kept positions, for callbacks that record them (they own the copy). */
+function offerExample(run: Run, epoch: number, b: DrawnBatch, features: Tensor, kept: readonly number[]): void {
+  const example: SelectionExample = { epoch, batch: b.index, features: tidy(() => features.to({ device: 'cpu', dtype: 'float32' }).clone()), kept: kept.slice(), ids: b.ids.slice() };
+  notify(run.callbacks, 'onSelectionExample', example);
+}
+
+function disposeBatch(b: BatchLike): void {
+  b.x.dispose();
+  b.y.dispose();
+}
+
+interface EpochEnd {
+  ratio: number;
+  drawn: number;
+  watch: Stopwatch;
+  tally: EpochTally;
+  val: { loss: number; accuracy: number } | null;
+  begun: Record<string, number> | void;
+}
+
+/** The epoch's metrics row, and the run's state advanced past it. */
+function epochMetrics(run: Run, epoch: number, e: EpochEnd): EpochMetrics {
+  const { state, clock } = run;
+  const c = state.counts;
+  const t = e.tally;
+  const m: EpochMetrics = {
+    epoch: epoch + 1,
+    filter_ratio: e.ratio,
+    train_loss: t.trained ? t.lossSum / t.trained : NaN,
+    train_accuracy: t.trained ? t.correct / t.trained : NaN,
+    val_loss: e.val?.loss ?? null,
+    val_accuracy: e.val?.accuracy ?? null,
+    trained_samples: t.trained,
+    seen_samples: t.seen,
+    steps: t.steps,
+    seconds: clock.epoch,
+    wall_seconds: e.watch.seconds(),
+    drawn_batch_size: e.drawn,
+    cumulative: {
+      wall_seconds: clock.wallSeconds(), gradient_samples: c.gradient_samples, scored_samples: c.scored_samples, feature_samples: c.feature_samples,
+      reference_samples: c.reference_samples, seen_samples: c.seen_samples, optimizer_steps: c.optimizer_steps,
+    },
+  };
+  if (t.partial) m.partial = true;
+  if (run.cfg.evalEvery !== undefined) m.val_points = t.points;
+  state.metrics.push(m);
+  if (e.val && (state.bestVal === null || e.val.accuracy > state.bestVal)) state.bestVal = e.val.accuracy;
+  for (const p of PHASES) state.phases[p] += m.seconds[p];
+  state.epochsDone = epoch + 1;
+  state.rng = { seed: run.cfg.seed, nextEpoch: epoch + 1 };
+  state.selector = run.selector.state?.() ?? null;
+  if (t.stoppedBy) state.stoppedBy = t.stoppedBy;
+  if (e.begun) m.selector = e.begun;
+  return m;
+}
+
+/** Reports the epoch, then checkpoints it (timed as 'checkpoint', in the epoch's row and the run's phases). */
+function endEpoch(run: Run, epoch: number, m: EpochMetrics): void {
+  const { callbacks, state, clock } = run;
+  notify(callbacks, 'onEpochEnd', m);
+  if (!callbacks.some((c) => c.onCheckpoint)) return;
+  const t = performance.now();
+  const paths: string[] = [];
+  // The checkpoint holds the wall clock up to now; the time of writing it counts from here on.
+  state.wallSeconds = clock.wallSeconds();
+  for (const c of callbacks) {
+    const p = c.onCheckpoint?.({ epoch, state, model: run.model, optimizer: run.optimizer });
+    if (typeof p === 'string') paths.push(p);
+  }
+  const dt = (performance.now() - t) / 1000;
+  state.phases.checkpoint += dt;
+  m.seconds.checkpoint = dt;
+  for (const path of paths) notify(callbacks, 'onCheckpointSaved', { epoch: epoch + 1, path });
+}
+
+async function test(run: Run, resumedFrom: number): Promise<Summary> {
+  const { cfg, state, clock } = run;
+  const t = performance.now();
+  const result = await evaluate(run.model, run.data.test, run.device);
+  state.phases.eval += (performance.now() - t) / 1000;
+  state.wallSeconds = clock.wallSeconds();
+  const last = state.metrics[state.metrics.length - 1];
+  return {
+    method: cfg.method, model: cfg.model, filter_ratio: cfg.filterRatio, epochs: cfg.epochs,
+    test_accuracy: result.accuracy, test_loss: result.loss, best_val_accuracy: state.bestVal, final_val_accuracy: last?.val_accuracy ?? null,
+    wall_seconds: state.wallSeconds, phases: state.phases, counts: state.counts, resumed_from_epoch: resumedFrom, epochs_done: state.epochsDone,
+    stopped_by: state.stoppedBy ?? 'epochs', selection_mode: run.mode, batch_size: cfg.batchSize, lr_scaling: run.lrScaling, device: run.device,
+    ...(state.divergedAt ? { diverged_at: state.divergedAt } : {}),
+  };
+}
+
+/**
+ * The train source for an epoch whose batches draw `drawn` samples: the given one when its batch
+ * size is that (or unknown: each batch is checked), else the same data rebuilt at that size.
+ */
+function sourceFor(src: BatchSource, mode: SelectionMode, drawn: number): BatchSource {
+  if (src.batchSize === undefined || src.batchSize === drawn) return src;
+  if (src.withBatchSize) return src.withBatchSize(drawn);
+  throw new Error(`${mode} mode draws ${drawn} samples per batch, but the train source delivers batches of ${src.batchSize} and cannot be rebuilt (no withBatchSize)`);
+}

@@ -1,0 +1,121 @@
+/**
+ * Every `saln train` option, once: its key (the RunSpec field and the experiment-file key), type,
+ * bounds, default, choices and help. The CLI derives its commander options from this table and
+ * spec.ts derives the zod schema, so a new option is a row here plus the code that uses it.
+ *
+ * Plain data with no engine import: the CLI reads it for --help while the native addon stays
+ * unloaded. Flags are the keys in kebab case (filterRatio → --filter-ratio) unless `flag` says
+ * otherwise; a boolean that defaults to true is switched off by --no-<flag>.
+ */
+
+export type OptionType = 'string' | 'int' | 'number' | 'boolean';
+
+export interface OptionDef {
+  key: string;
+  type: OptionType;
+  help: string;
+  /** The default when neither the command line nor an experiment file sets it (absent: unset). */
+  default?: string | number | boolean;
+  /** Allowed values (strings). */
+  choices?: readonly string[];
+  /** Inclusive lower bound; `gt` makes it exclusive. */
+  min?: number;
+  gt?: boolean;
+  /** Exclusive upper bound. */
+  lt?: number;
+  /** Inclusive upper bound. */
+  max?: number;
+  /** The message for a value out of bounds (default: zod's). */
+  range?: string;
+  /** The flag name without dashes when it is not kebab(key). */
+  flag?: string;
+  /** The value placeholder in --help (default: from the key). */
+  arg?: string;
+  /** Required unless resuming. */
+  required?: boolean;
+}
+
+/** The most engine threads a run may ask for (more only oversubscribes and can stall libgomp). */
+export const MAX_THREADS = 256;
+
+const RATIO = 'must be in [0, 1)';
+
+export const TRAIN_OPTIONS = [
+  { key: 'dataset', type: 'string', choices: ['cifar10', 'oxford-pets', 'imagefolder'], required: true, help: 'which loader reads the data' },
+  { key: 'dataDir', type: 'string', required: true, arg: 'path', help: 'where the data is (CIFAR-10 binary or JPEG folders, Oxford-IIIT Pet, or an image folder)' },
+  { key: 'model', type: 'string', default: 'resnet18-cifar', arg: 'name', help: 'the learner: resnet18-cifar, resnet34-cifar, resnet18, resnet50, mobilenet-v1, tiny-cnn (from scratch), or fine-tuned from ImageNet weights: mobilenet-v1-0.75-imagenet, resnet50-keras-imagenet, resnet18-tv-imagenet' },
+  { key: 'method', type: 'string', default: 'none', arg: 'name', help: 'the selector: none, random, saln, loss-topk, rho-loss, jest, infobatch' },
+  { key: 'filterRatio', type: 'number', min: 0, lt: 1, range: RATIO, arg: 'r', help: 'the fraction of each batch dropped, in [0, 1) (default: 0 for none, 0.8 for the others)' },
+  { key: 'filterSchedule', type: 'string', choices: ['constant', 'linear', 'cosine', 'step'], default: 'constant', arg: 'kind', help: 'how the filter ratio moves over epochs: constant, linear, cosine, or step (at half the epochs), from --filter-ratio to --filter-ratio-end' },
+  { key: 'filterRatioEnd', type: 'number', min: 0, lt: 1, range: RATIO, arg: 'r', help: 'the filter ratio of the last epoch, for a non-constant schedule' },
+  { key: 'reference', type: 'string', arg: 'run-dir', help: 'jest, rho-loss: the reference (irreducible-loss) model: a finished `saln train` run, trained on a holdout split' },
+  { key: 'referenceHoldout', type: 'int', min: 1, arg: 'n', help: 'hold out n class-balanced training samples: jest and rho-loss train their reference on them first; other methods skip them too, to train on the same samples' },
+  { key: 'referenceEpochs', type: 'int', min: 1, arg: 'n', help: 'with --reference-holdout: the reference\'s epochs (default: --epochs)' },
+  { key: 'referenceDir', type: 'string', arg: 'dir', help: 'with --reference-holdout: where the reference run goes (default RUN_DIR/reference); a finished one with the same holdout is reused' },
+  { key: 'jestChunks', type: 'int', min: 1, default: 16, arg: 'n', help: 'jest: the number of chunks the kept samples are drawn in' },
+  { key: 'epochs', type: 'int', min: 1, default: 25, arg: 'n', help: 'epochs' },
+  { key: 'batchSize', type: 'int', min: 1, default: 128, arg: 'b', help: 'batch size B (before selection)' },
+  { key: 'evalBatchSize', type: 'int', min: 1, arg: 'n', help: 'batch size of validation and test passes (default: the larger of --batch-size and 256)' },
+  { key: 'lr', type: 'number', min: 0, gt: true, default: 0.001, arg: 'x', help: 'SGD learning rate (the paper: 0.001)' },
+  { key: 'momentum', type: 'number', min: 0, default: 0.9, arg: 'm', help: 'SGD momentum' },
+  { key: 'weightDecay', type: 'number', min: 0, default: 0, arg: 'w', help: 'SGD weight decay' },
+  { key: 'seed', type: 'int', min: 0, default: 0, arg: 's', help: 'seed of the init, data order, augmentation, splits and selectors' },
+  { key: 'limitTrain', type: 'int', min: 1, arg: 'n', help: 'a class-balanced subset of n training samples' },
+  { key: 'limitVal', type: 'int', min: 1, arg: 'n', help: 'a class-balanced subset of n validation samples' },
+  { key: 'limitTest', type: 'int', min: 1, arg: 'n', help: 'a class-balanced subset of n test samples' },
+  { key: 'out', type: 'string', arg: 'dir', help: 'the run directory (default runs/<method>-<time>)' },
+  { key: 'featureSource', type: 'string', choices: ['cache', 'pixels', 'learner'], default: 'cache', arg: 's', help: 'saln: cache (pretrained features by id), pixels, or learner' },
+  { key: 'featureModel', type: 'string', default: 'resnet50-keras', arg: 'name', help: 'saln with cache: the pretrained model (see `saln models list`)' },
+  { key: 'featureSize', type: 'int', min: 1, arg: 'px', help: 'saln with cache: the feature model\'s input size (default: the model\'s, 224)' },
+  { key: 'featuresFile', type: 'string', flag: 'features', arg: 'file', help: 'saln with cache: use this feature cache file (from `saln features extract`)' },
+  { key: 'imageSize', type: 'int', min: 1, arg: 'px', help: 'cache and model input size (default: the model\'s native input size: 32 for the -cifar models and tiny-cnn, 224 for the ImageNet ones)' },
+  { key: 'solver', type: 'string', choices: ['auto', 'eigh', 'lanczos'], default: 'auto', arg: 's', help: 'saln: eigen solver' },
+  { key: 'augment', type: 'boolean', default: true, help: 'no train-time augmentation (flip, rotation, color jitter)' },
+  { key: 'threads', type: 'int', min: 1, max: MAX_THREADS, range: `must be an integer from 1 to ${MAX_THREADS}`, arg: 'n', help: 'intra-op engine threads (default: OMP_NUM_THREADS, else every core)' },
+  { key: 'selectionMode', type: 'string', choices: ['in-batch', 'super-batch'], default: 'in-batch', arg: 'mode', help: 'in-batch (train k of each batch of B) or super-batch (draw ⌈B/(1 − f)⌉, train B)' },
+  { key: 'lrScaling', type: 'string', choices: ['none', 'linear'], default: 'none', arg: 's', help: 'none (constant lr, the paper\'s setting) or linear (lr·k/B for a trained batch of k < B)' },
+  { key: 'budgetSeconds', type: 'number', min: 0, gt: true, range: 'must be > 0', arg: 's', help: 'stop after the step that reaches S wall seconds (not deterministic)' },
+  { key: 'budgetGradientSamples', type: 'int', min: 1, range: 'must be >= 1', arg: 'n', help: 'stop after the step that reaches N samples through backward (deterministic)' },
+  { key: 'evalEvery', type: 'int', min: 1, range: 'must be >= 1', arg: 'n', help: 'also validate each time the gradient samples reach a multiple of N (finer equal-budget points)' },
+  { key: 'device', type: 'string', choices: ['cpu', 'cuda'], default: 'cpu', arg: 'd', help: 'where the learner trains: cpu or cuda' },
+  { key: 'saveSelections', type: 'boolean', default: false, help: 'write selections.jsonl: the sample ids each batch kept' },
+] as const satisfies readonly OptionDef[];
+
+type Option = (typeof TRAIN_OPTIONS)[number];
+type ValueOf<O extends OptionDef> = O extends { choices: readonly (infer C)[] } ? C : O extends { type: 'int' | 'number' } ? number : O extends { type: 'boolean' } ? boolean : string;
+type HasValue<O> = O extends { default: unknown } | { required: true } ? true : false;
+
+/**
+ * A validated `saln train` run, by option key: options with a default (or required) are always
+ * present, the others optional. Derived from the table, so it cannot fall out of step with it.
+ */
+export type RunSpec = { [O in Option as HasValue<O> extends true ? O['key'] : never]: ValueOf<O> } & { [O in Option as HasValue<O> extends true ? never : O['key']]?: ValueOf<O> };
+export type OptionKey = Option['key'];
+
+/** The trainer's defaults for library callers who build a TrainConfig by hand (the paper's: SGD, momentum 0.9, lr 0.001, 25 epochs). */
+export const DEFAULTS = { epochs: 25, lr: 0.001, momentum: 0.9, weightDecay: 0, seed: 0, filterRatio: 0, featureSource: 'cache', solver: 'auto', saveSelections: false } as const;
+
+/** The input size a learner is built for: 32 px for the CIFAR-stem models and tiny-cnn, 224 px for the ImageNet ones. */
+export function nativeInputSize(model: string): number {
+  return model.endsWith('-cifar') || model === 'tiny-cnn' ? 32 : 224;
+}
+
+/** camelCase → kebab-case. */
+export function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** The command-line flag of an option (`--filter-ratio`; `--no-augment` for a boolean that defaults to true). */
+export function flagOf(o: OptionDef): string {
+  const name = o.flag ?? kebab(o.key);
+  return o.type === 'boolean' && o.default === true ? `--no-${name}` : `--${name}`;
+}
+
+/** The table's defaults, by key (options without one are absent). */
+export function optionDefaults(): Record<string, string | number | boolean> {
+  return Object.fromEntries((TRAIN_OPTIONS as readonly OptionDef[]).filter((o) => o.default !== undefined).map((o) => [o.key, o.default!]));
+}
+
+export function optionByKey(key: string): OptionDef | undefined {
+  return (TRAIN_OPTIONS as readonly OptionDef[]).find((o) => o.key === key);
+}

@@ -1,0 +1,237 @@
+/**
+ * What a run records, in memory and on disk: its configuration (config.json), one metrics row per
+ * epoch (metrics.jsonl), and its summary (summary.json). The interfaces are the types the code
+ * uses; the zod schemas beside them validate what is read back (run-dir.ts), and a compile-time
+ * check keeps the two in step.
+ *
+ * Versions: RUN_DIR_VERSION is written into config.json as `format_version`. Version 1 (no field)
+ * is every run written before it; its metrics may lack `cumulative`, which the reader derives.
+ */
+import { z } from 'zod';
+import type { StoppedBy } from './budget.js';
+import type { ValPoint } from './eval-every.js';
+import type { LrScaling, SelectionMode, TrainDevice } from './modes.js';
+import type { FilterSchedule } from './schedule.js';
+import type { FeatureSource } from './selectors/saln.js';
+import type { Method } from './selectors/index.js';
+
+export const RUN_DIR_VERSION = 2;
+
+/** The serializable run configuration (what config.json holds). */
+export interface TrainConfig {
+  model: string;
+  method: Method;
+  filterRatio: number;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  seed: number;
+  /** saln: 'cache' (pretrained features by id), 'pixels' or 'learner'. */
+  featureSource: FeatureSource;
+  solver: 'auto' | 'eigh' | 'lanczos';
+  /** How the filter ratio moves over epochs, from filterRatio to schedule.end (default constant). */
+  schedule?: FilterSchedule;
+  /** jest: the number of chunks k is drawn in (default 16). */
+  jestChunks?: number;
+  /** jest / rho-loss: where the reference model came from (recorded, for people). */
+  reference?: string;
+  /** Write selections.jsonl (the ids each batch kept). */
+  saveSelections: boolean;
+  /** 'in-batch' (default: train k of B) or 'super-batch' (draw ⌈B/(1 − f)⌉, train B). See modes.ts. */
+  selectionMode?: SelectionMode;
+  /** 'none' (default, the paper's constant learning rate) or 'linear' (lr·k/B for a batch of k < B). */
+  lrScaling?: LrScaling;
+  /** Stop at a budget instead of at `epochs` (then the maximum). See budget.ts. */
+  budget?: { seconds?: number; gradientSamples?: number };
+  /** Where the learner trains (default 'cpu'). */
+  device?: TrainDevice;
+  /**
+   * Also validate each time the run's gradient samples reach a multiple of this (eval-every.ts);
+   * needs a validation split. A multiple reached at an epoch's last step is that epoch's own validation.
+   */
+  evalEvery?: number;
+  /** Anything else the caller wants recorded (dataset, paths, limits, the run spec). */
+  extra?: Record<string, unknown>;
+}
+
+export const PHASES = ['data', 'scoring', 'selection', 'train', 'eval', 'checkpoint'] as const;
+export type Phase = (typeof PHASES)[number];
+export type PhaseSeconds = Record<Phase, number>;
+
+export const zeroPhases = (): PhaseSeconds => ({ data: 0, scoring: 0, selection: 0, train: 0, eval: 0, checkpoint: 0 });
+
+export interface Counts {
+  /** Samples that went forward/backward with gradients. */
+  gradient_samples: number;
+  /** Samples that went through a scoring forward (loss-topk, saln 'learner'). */
+  scored_samples: number;
+  /** Samples that went through the reference model (jest, rho-loss). */
+  reference_samples: number;
+  /** Samples whose features were looked up or computed for selection. */
+  feature_samples: number;
+  /** Samples the loader delivered. */
+  seen_samples: number;
+  optimizer_steps: number;
+}
+
+export const zeroCounts = (): Counts => ({ gradient_samples: 0, scored_samples: 0, reference_samples: 0, feature_samples: 0, seen_samples: 0, optimizer_steps: 0 });
+
+/** The run's totals at the end of an epoch (after its validation). */
+export interface Cumulative {
+  wall_seconds: number;
+  gradient_samples: number;
+  scored_samples: number;
+  feature_samples: number;
+  reference_samples: number;
+  seen_samples: number;
+  optimizer_steps: number;
+}
+
+export interface EpochMetrics {
+  epoch: number;
+  /** The filter ratio of this epoch (after the schedule). */
+  filter_ratio: number;
+  train_loss: number;
+  train_accuracy: number;
+  val_loss: number | null;
+  val_accuracy: number | null;
+  trained_samples: number;
+  seen_samples: number;
+  steps: number;
+  seconds: PhaseSeconds;
+  wall_seconds: number;
+  /** What the selector reported at the epoch's start (infobatch: pruned and rescaled counts). */
+  selector?: Record<string, number>;
+  /** Samples each batch drew (B in-batch, ⌈B/(1 − f)⌉ super-batch). */
+  drawn_batch_size: number;
+  cumulative: Cumulative;
+  /** Present (true) when a budget stopped the run inside this epoch. */
+  partial?: true;
+  /** With evalEvery: the validations inside this epoch, in step order (the epoch-end one is val_*). */
+  val_points?: ValPoint[];
+}
+
+export interface Summary {
+  method: string;
+  model: string;
+  filter_ratio: number;
+  epochs: number;
+  test_accuracy: number;
+  test_loss: number;
+  best_val_accuracy: number | null;
+  final_val_accuracy: number | null;
+  wall_seconds: number;
+  phases: PhaseSeconds;
+  counts: Counts;
+  /** The epoch a resume started from (0: never resumed). */
+  resumed_from_epoch: number;
+  /** Epochs trained (the last one partial when a budget stopped the run). */
+  epochs_done: number;
+  stopped_by: StoppedBy;
+  selection_mode: SelectionMode;
+  /** B, the trained batch size. */
+  batch_size: number;
+  lr_scaling: LrScaling;
+  device: TrainDevice;
+  /** With stopped_by 'non-finite loss': the 1-based epoch and step whose train loss was NaN or infinite. */
+  diverged_at?: { epoch: number; step: number };
+}
+
+/** Version-1 rows lack `cumulative`: sum the epochs (training and validation time, trained samples). */
+export function withCumulative(rows: readonly EpochMetrics[]): EpochMetrics[] {
+  let wall = 0;
+  let grad = 0;
+  let seen = 0;
+  let steps = 0;
+  return rows.map((m) => {
+    wall += Number.isFinite(m.wall_seconds) ? m.wall_seconds : 0;
+    grad += Number.isFinite(m.trained_samples) ? m.trained_samples : 0;
+    seen += Number.isFinite(m.seen_samples) ? m.seen_samples : 0;
+    steps += Number.isFinite(m.steps) ? m.steps : 0;
+    if (m.cumulative as Cumulative | undefined) return m;
+    const cumulative: Cumulative = { wall_seconds: wall, gradient_samples: grad, scored_samples: 0, feature_samples: 0, reference_samples: 0, seen_samples: seen, optimizer_steps: steps };
+    return { ...m, cumulative };
+  });
+}
+
+// --- Schemas of what is read back. Loose objects: fields a later version adds are kept. ---
+
+/** JSON has no NaN: a metric that was NaN (an epoch with nothing trained) is written as null. */
+const metric = z.number().nullable().transform((v) => v ?? NaN);
+const phaseSeconds = z.object({ data: z.number(), scoring: z.number(), selection: z.number(), train: z.number(), eval: z.number(), checkpoint: z.number() });
+const counts = z.object({
+  gradient_samples: z.number(), scored_samples: z.number(), reference_samples: z.number(), feature_samples: z.number(), seen_samples: z.number(), optimizer_steps: z.number(),
+});
+
+export const trainConfigSchema = z.looseObject({
+  model: z.string(),
+  method: z.string(),
+  filterRatio: z.number(),
+  epochs: z.number().int(),
+  batchSize: z.number().int(),
+  lr: z.number(),
+  momentum: z.number(),
+  weightDecay: z.number(),
+  seed: z.number().int(),
+  featureSource: z.string(),
+  solver: z.enum(['auto', 'eigh', 'lanczos']),
+  schedule: z.object({ kind: z.string(), end: z.number() }).optional(),
+  jestChunks: z.number().int().optional(),
+  reference: z.string().optional(),
+  saveSelections: z.boolean().default(false),
+  selectionMode: z.enum(['in-batch', 'super-batch']).optional(),
+  lrScaling: z.enum(['none', 'linear']).optional(),
+  budget: z.object({ seconds: z.number().optional(), gradientSamples: z.number().optional() }).optional(),
+  device: z.enum(['cpu', 'cuda']).optional(),
+  evalEvery: z.number().int().optional(),
+  extra: z.record(z.string(), z.unknown()).optional(),
+});
+
+const valPoint = z.object({ gradient_samples: z.number(), wall_seconds: z.number(), val_loss: z.number(), val_accuracy: z.number() });
+
+/** A metrics row; `cumulative` is optional here because version-1 runs lack it (the reader derives it). */
+export const epochMetricsSchema = z.looseObject({
+  epoch: z.number().int(),
+  filter_ratio: z.number().default(0),
+  train_loss: metric,
+  train_accuracy: metric,
+  val_loss: z.number().nullable(),
+  val_accuracy: z.number().nullable(),
+  trained_samples: z.number(),
+  seen_samples: z.number(),
+  steps: z.number(),
+  seconds: phaseSeconds,
+  wall_seconds: z.number(),
+  selector: z.record(z.string(), z.number()).optional(),
+  drawn_batch_size: z.number().optional(),
+  cumulative: z.object({
+    wall_seconds: z.number(), gradient_samples: z.number(), scored_samples: z.number(), feature_samples: z.number(),
+    reference_samples: z.number(), seen_samples: z.number(), optimizer_steps: z.number(),
+  }).optional(),
+  partial: z.literal(true).optional(),
+  val_points: z.array(valPoint).optional(),
+});
+
+export const summarySchema = z.looseObject({
+  method: z.string(),
+  model: z.string(),
+  filter_ratio: z.number(),
+  epochs: z.number().int(),
+  test_accuracy: z.number(),
+  test_loss: metric,
+  best_val_accuracy: z.number().nullable(),
+  final_val_accuracy: z.number().nullable(),
+  wall_seconds: z.number(),
+  phases: phaseSeconds,
+  counts,
+  // Fields later versions added, with what older runs did.
+  resumed_from_epoch: z.number().int().default(0),
+  epochs_done: z.number().int().optional(),
+  stopped_by: z.enum(['epochs', 'budget-seconds', 'budget-gradient-samples', 'non-finite loss']).default('epochs'),
+  selection_mode: z.enum(['in-batch', 'super-batch']).default('in-batch'),
+  batch_size: z.number().int().optional(),
+  lr_scaling: z.enum(['none', 'linear']).default('none'),
+  device: z.enum(['cpu', 'cuda']).default('cpu'),
+});

@@ -1,0 +1,69 @@
+/**
+ * saln's pretrained features of a run's training samples: a given feature cache file, or the
+ * feature cache entry for exactly these samples, extracted now when it is missing.
+ */
+import { createHash } from 'node:crypto';
+import { basename, join } from 'node:path';
+import type { DatasetKind } from '../data/sources.js';
+import type { PreparedSet } from '../data/prepared.js';
+import { InputError } from '../errors.js';
+import { extractFeatures, FeatureCache } from '../features/index.js';
+import { cacheDir as defaultCacheDir } from '../models/cache.js';
+import { ensureModel, ZOO } from '../models/zoo.js';
+import { F } from '../nn/index.js';
+import { tidy } from '../tensor/index.js';
+import type { RunSpec } from './options.js';
+
+export interface FeatureSetup {
+  cacheDir?: string;
+  progress: boolean;
+  log(text: string): void;
+}
+
+/** Features of the set's samples from the spec's feature model: the --features file, the feature cache, or extracted now. */
+export async function trainFeatures(spec: RunSpec, kind: DatasetKind, set: PreparedSet, o: FeatureSetup): Promise<FeatureCache> {
+  const cache = spec.featuresFile !== undefined ? FeatureCache.open(spec.featuresFile) : await cachedOrExtracted(spec, kind, set, o);
+  const missing = set.ids.filter((id) => !cache.has(id));
+  if (missing.length) {
+    cache.dispose();
+    throw new InputError('config', `featuresFile: the feature cache has no row for ${missing.length} training sample(s), e.g. ${JSON.stringify(missing[0])}`, { field: 'featuresFile', path: spec.featuresFile });
+  }
+  return cache;
+}
+
+async function cachedOrExtracted(spec: RunSpec, kind: DatasetKind, set: PreparedSet, o: FeatureSetup): Promise<FeatureCache> {
+  const entry = ZOO[spec.featureModel]!;
+  const size = spec.featureSize ?? entry.inputSize;
+  const ids = set.ids;
+  // The cache is keyed by the exact set of training ids (a --limit-train subset is its own file),
+  // and by the prepared images it starts from (resized here to the feature model's size).
+  const key = {
+    dataset: `${kind}:${basename(spec.dataDir)}`, split: 'train-run', model: entry.name, preprocess: entry.preprocess, size,
+    extra: { prepared: set.index.key, from: [set.height, set.width], resize: 'bilinear-half-pixel', ids_sha256: createHash('sha256').update(ids.join('\n')).digest('hex') },
+  };
+  const base = join(defaultCacheDir(o.cacheDir), 'features');
+  const found = FeatureCache.find(key, base);
+  if (found) return found;
+  o.log(`extracting ${entry.name} features of ${ids.length} training samples at ${size} px into the feature cache ...`);
+  // Fetched on first use (with a progress bar and its pinned SHA-256); offline, the error names the pull command.
+  await ensureModel(entry.name, { cacheDir: o.cacheDir, log: o.log, progress: o.progress });
+  const model = await entry.load({ cacheDir: o.cacheDir, log: o.log });
+  const batch = 32;
+  const res = await extractFeatures({
+    model, key, cacheDir: base, preprocess: entry.preprocess, total: ids.length, progress: o.progress,
+    source: async function* (done) {
+      for (let s = 0; s < ids.length; s += batch) {
+        const e = Math.min(ids.length, s + batch);
+        if (ids.slice(s, e).every((id) => done.has(id))) continue;
+        const raw = await set.readBatch(Int32Array.from({ length: e - s }, (_, i) => s + i));
+        const x = tidy(() => {
+          const t = raw.permute(0, 3, 1, 2).float().contiguous();
+          return t.shape[2] !== size || t.shape[3] !== size ? F.interpolate(t, [size, size], { mode: 'bilinear' }) : t;
+        });
+        raw.dispose();
+        yield { ids: ids.slice(s, e), x };
+      }
+    },
+  });
+  return FeatureCache.open(res.path);
+}

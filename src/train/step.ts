@@ -1,0 +1,143 @@
+/**
+ * One batch's three steps, each a function the loop times as its own phase:
+ *   scoreBatch  computes only what the selector declares (features, learner or reference losses);
+ *   selectKept  lets the selector choose, and checks what it chose;
+ *   trainStep   forward/backward/step on the kept samples only.
+ * Scoring forwards run in eval mode without gradients, so they do not change BatchNorm's
+ * running statistics: the learner sees only the selected samples' forward/backward.
+ */
+import { F } from '../nn/index.js';
+import type { SGD } from '../optim/sgd.js';
+import { noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
+import type { SelectionMode } from './modes.js';
+import type { Learner } from './models.js';
+import type { Counts } from './records.js';
+import type { SelectContext, Selector, SelectorNeeds } from './selectors/index.js';
+
+/** One drawn batch on the training device. */
+export interface DrawnBatch {
+  x: Tensor;
+  y: Tensor;
+  ids: string[];
+  /** 0-based, within the epoch. */
+  index: number;
+}
+
+export interface ScoreInputs {
+  selector: Selector;
+  model: Learner;
+  reference?: Learner;
+  featureLookup?: (ids: readonly string[]) => Tensor;
+  seed: number;
+  epoch: number;
+}
+
+/**
+ * The selector's context for a batch keeping k (nothing is computed when k keeps every sample).
+ * Tensors it adds are pushed to `owned` (the caller disposes them); what was computed is counted.
+ */
+export function scoreBatch(b: DrawnBatch, k: number, s: ScoreInputs, counts: Counts, owned: Tensor[]): SelectContext {
+  const n = b.ids.length;
+  const ctx: SelectContext = { batchSize: n, k, ids: b.ids, labels: Int32Array.from(b.y.toArray()), seed: s.seed, epoch: s.epoch, batchIndex: b.index };
+  if (k >= n) return ctx;
+  const needs = s.selector.needs;
+  if (needs.features || needs.pixels) {
+    ctx.features = needs.features ? s.featureLookup!(b.ids) : b.x.flatten(1);
+    owned.push(ctx.features);
+    counts.feature_samples += n;
+  }
+  if (needs.learnerFeatures || needs.learnerLoss) {
+    scoreWithLearner(b, s.model, needs, ctx, owned);
+    if (needs.learnerFeatures) counts.feature_samples += n;
+    counts.scored_samples += n;
+  }
+  if (needs.referenceLoss) {
+    ctx.referenceLoss = referenceLosses(b, s.reference!);
+    counts.reference_samples += n;
+  }
+  return ctx;
+}
+
+/** The learner's features and/or per-sample losses, in eval mode without gradients. */
+function scoreWithLearner(b: DrawnBatch, model: Learner, needs: Readonly<SelectorNeeds>, ctx: SelectContext, owned: Tensor[]): void {
+  model.eval();
+  try {
+    noGrad(() => {
+      if (needs.learnerFeatures) {
+        ctx.features = model.forwardFeatures(b.x);
+        owned.push(ctx.features);
+      }
+      if (needs.learnerLoss) ctx.learnerLoss = perSampleLoss(model, b.x, b.y);
+    });
+  } finally {
+    model.train();
+  }
+}
+
+function referenceLosses(b: DrawnBatch, reference: Learner): Float32Array {
+  reference.eval();
+  return noGrad(() => perSampleLoss(reference, b.x, b.y));
+}
+
+function perSampleLoss(model: Learner, x: Tensor, y: Tensor): Float32Array {
+  return tidy(() => F.crossEntropy(model.forward(x), y, { reduction: 'none' }).toTypedArray<'float32'>() as Float32Array);
+}
+
+/**
+ * The selector's kept positions. A batch that keeps every sample skips select() unless the
+ * selector decides k itself (variableK); in super-batch mode such a selector's survivors are cut
+ * to k, the first in batch order (the loader's shuffled order: a uniform subset of them).
+ */
+export function selectKept(selector: Selector, ctx: SelectContext, mode: SelectionMode): number[] {
+  const { batchSize: n, k } = ctx;
+  let kept = k < n || selector.variableK ? selector.select(ctx) : Array.from({ length: n }, (_, i) => i);
+  if (selector.variableK && mode === 'super-batch' && kept.length > k) kept = kept.slice(0, k);
+  const ok = selector.variableK ? kept.length >= 1 && kept.length <= n : kept.length === k;
+  if (!ok) throw new Error(`${selector.name} kept ${kept.length} samples, expected ${selector.variableK ? `1 to ${n}` : k}`);
+  return kept;
+}
+
+export interface StepResult {
+  /** The plain mean cross-entropy of the kept samples, whatever the weights. */
+  loss: number;
+  correct: number;
+  /** Per-sample losses, when the selector weighs or observes them. */
+  perSample: Float32Array | null;
+}
+
+export interface StepInputs {
+  model: Learner;
+  optimizer: SGD;
+  /** Per-sample loss weights of the kept samples (absent: all 1). */
+  weights?: Float32Array;
+  /** Whether per-sample losses are needed (weights or a selector that observes them). */
+  perSample: boolean;
+}
+
+/** Forward/backward/step on the kept positions of the batch. */
+export function trainStep(b: DrawnBatch, kept: readonly number[], s: StepInputs): StepResult {
+  return tidy(() => {
+    let xs = b.x;
+    let ys = b.y;
+    if (kept.length < b.ids.length) {
+      const idx = tensor(kept as number[], { dtype: 'int64', device: b.x.device });
+      xs = b.x.indexSelect(0, idx);
+      ys = b.y.indexSelect(0, idx);
+    }
+    s.optimizer.zeroGrad();
+    const logits = s.model.forward(xs);
+    let perSample: Float32Array | null = null;
+    let loss: Tensor;
+    if (s.perSample) {
+      const each = F.crossEntropy(logits, ys, { reduction: 'none' });
+      perSample = noGrad(() => each.toTypedArray<'float32'>() as Float32Array);
+      loss = s.weights ? each.mul(tensor(s.weights, { device: each.device })).mean() : each.mean();
+    } else {
+      loss = F.crossEntropy(logits, ys);
+    }
+    loss.backward();
+    s.optimizer.step();
+    const plain = perSample ? perSample.reduce((a, v) => a + v, 0) / perSample.length : loss.item();
+    return { loss: plain, correct: noGrad(() => logits.argmax(1).eq(ys).sum().item()), perSample };
+  });
+}
