@@ -14,7 +14,7 @@ import { trainCommand } from './commands/train.js';
 import { runsCommand } from './commands/runs.js';
 import { experimentCommand } from './commands/experiment.js';
 import { reportCommand } from './commands/report.js';
-import { launchCommand } from './commands/launch.js';
+import { expandTrainNproc, launchCommand } from './commands/launch.js';
 import { distCheckCommand } from './commands/dist-check.js';
 import { isInputError } from '../errors.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ExitCodeError, processIO, type CliIO } from './io.js';
@@ -52,7 +52,7 @@ export function buildProgram(io: CliIO): Command {
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const program = buildProgram(io);
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(expandTrainNproc(argv), { from: 'user' });
     return EXIT_OK;
   } catch (e) {
     if (e instanceof CommanderError) {

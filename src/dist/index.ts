@@ -21,3 +21,4 @@ export { broadcastModule, verifySameLayout, moduleStateTensors } from './module.
 export { GradBucketer, assignBuckets, type GradBucketerOptions, type SyncTimings } from './bucketer.js';
 export { distributedIndices, distributedNumSamples, type DistributedSamplerOptions } from './sampler.js';
 export { shardIndices, reduceSums, reduceRecord, allGatherCat } from './eval.js';
+export { allGatherObject, broadcastObject } from './objects.js';

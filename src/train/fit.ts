@@ -33,11 +33,14 @@ import { evaluate, onDevice } from './evaluate.js';
 import type { SelectionExample } from './examples.js';
 import { drawnBatchSize, keepFor, type LrScaling, type SelectionMode, type TrainDevice } from './modes.js';
 import type { Learner } from './models.js';
-import { PHASES, zeroCounts, zeroPhases, type EpochMetrics, type Summary, type TrainConfig } from './records.js';
+import { PHASES, zeroCounts, zeroPhases, type Counts, type EpochMetrics, type Summary, type TrainConfig } from './records.js';
 import { ratioAt } from './schedule.js';
 import type { Selector } from './selectors/index.js';
 import type { BatchLike, BatchSource, TrainData } from './source.js';
-import { scoreBatch, selectKept, trainStep, type DrawnBatch, type ScoreInputs } from './step.js';
+import { backwardStep, scoreBatch, selectKept, trainStep, type DrawnBatch, type ScoreInputs, type StepResult } from './step.js';
+import { agreeOnStep, makeBucketer, reduceEvaluation, type TrainDist } from './distributed.js';
+import { reduceSums, type GradBucketer } from '../dist/index.js';
+import type { Evaluation } from './evaluate.js';
 
 export interface FitOptions {
   config: TrainConfig;
@@ -52,6 +55,8 @@ export interface FitOptions {
   callbacks?: readonly FitCallback[];
   /** Stop after this many epochs are done (tests: an interruption in-process). */
   stopAfterEpochs?: number;
+  /** Data-parallel: this rank's process group (the sources already hold its share); see distributed.ts. */
+  dist?: TrainDist;
 }
 
 export interface FitResult {
@@ -80,6 +85,9 @@ interface Run {
   clock: PhaseClock;
   callbacks: readonly FitCallback[];
   wantsExamples: boolean;
+  dist?: TrainDist;
+  /** Data-parallel: averages the gradients between backward and the optimizer step. */
+  bucketer?: GradBucketer;
 }
 
 /** Trains from `state` (or fresh) to the last epoch or a budget, then tests. See the file comment. */
@@ -92,6 +100,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     cfg, data: o.data, model: o.model, optimizer: o.optimizer, selector: o.selector, reference: o.reference,
     mode: cfg.selectionMode ?? 'in-batch', lrScaling: cfg.lrScaling ?? 'none', device: cfg.device ?? 'cpu',
     state, clock: new PhaseClock(state.wallSeconds), callbacks, wantsExamples: callbacks.some((c) => c.onSelectionExample),
+    dist: o.dist, bucketer: o.dist && o.dist.group.worldSize > 1 ? makeBucketer(o.dist.group, o.model) : undefined,
   };
   const resumedFrom = state.epochsDone;
   notify(callbacks, 'onTrainStart', { config: cfg, resumedFromEpoch: resumedFrom, trainSamples: o.data.train.samples, batchesPerEpoch: o.data.train.batches });
@@ -148,8 +157,9 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
     await it.return?.();
   }
   notify(run.callbacks, 'onValidationStart', { epoch });
+  if (run.dist) await reduceTally(run.dist, tally);
   state.counts.seen_samples += tally.seen;
-  const val = run.data.val ? await clock.timeAsync('eval', () => evaluate(run.model, run.data.val!, run.device)) : null;
+  const val = run.data.val ? await clock.timeAsync('eval', () => evaluateAll(run, run.data.val!)) : null;
   return epochMetrics(run, epoch, { ratio, drawn, watch, tally, val, begun });
 }
 
@@ -164,6 +174,7 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
   const { cfg, clock, state } = run;
   const counts = state.counts;
   const samplesBefore = counts.gradient_samples;
+  const countsBefore = { ...counts };
   if (raw.ids.length > plan.drawn) throw new Error(`${run.mode} mode draws ${plan.drawn} samples per batch, but the train source delivered ${raw.ids.length}`);
   const b: DrawnBatch = { x: onDevice(raw.x, run.device), y: onDevice(raw.y, run.device), ids: raw.ids, index: bi };
   const owned: Tensor[] = [];
@@ -175,12 +186,12 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
     const ctx = clock.time('scoring', () => scoreBatch(b, k, scoring, counts, owned));
     const kept = clock.time('selection', () => selectKept(run.selector, ctx, run.mode));
     if (bi === 0 && run.wantsExamples && ctx.features && seesFeatures(run.selector)) offerExample(run, epoch, b, ctx.features, kept);
-    clock.time('train', () => {
+    await clock.timeAsync('train', async () => {
       const keptIds = kept.map((i) => b.ids[i]!);
       const weights = run.selector.weights?.(keptIds);
       // lr·k/B under linear scaling; 'none' keeps lr for every batch (the paper's setting).
       run.optimizer.lr = run.lrScaling === 'linear' ? (cfg.lr * Math.min(kept.length, cfg.batchSize)) / cfg.batchSize : cfg.lr;
-      const r = trainStep(b, kept, { model: run.model, optimizer: run.optimizer, weights, perSample: Boolean(weights || run.selector.observe) });
+      const r = await optimizeKept(run, b, kept, { model: run.model, optimizer: run.optimizer, weights, perSample: Boolean(weights || run.selector.observe) });
       run.selector.observe?.(keptIds, r.perSample!);
       notify(run.callbacks, 'onBatchKept', { epoch, batch: bi, kept: keptIds });
       tally.lossSum += r.loss * kept.length;
@@ -191,7 +202,9 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
     counts.gradient_samples += kept.length;
     counts.optimizer_steps++;
     notify(run.callbacks, 'onBatchEnd', { seen: tally.seen, trained: tally.trained, lossSum: tally.lossSum });
-    tally.stoppedBy = diverged(run, epoch, tally) ?? budgetReached(cfg.budget, clock.wallSeconds(), counts.gradient_samples);
+    tally.stoppedBy = run.dist
+      ? await agreeOn(run, epoch, tally, countsBefore)
+      : diverged(run, epoch, tally) ?? budgetReached(cfg.budget, clock.wallSeconds(), counts.gradient_samples);
   } finally {
     for (const f of owned) f.dispose();
     b.x.dispose();
@@ -202,9 +215,44 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
   if (every !== undefined && !tally.stoppedBy && bi + 1 < plan.batches && crossesMultiple(samplesBefore, counts.gradient_samples, every)) {
     const wall = clock.wallSeconds();
     // Eval mode draws nothing from the engine's generator (no dropout, no BN update), so training is unchanged.
-    const v = await clock.outside('eval', () => evaluate(run.model, run.data.val!, run.device));
+    const v = await clock.outside('eval', () => evaluateAll(run, run.data.val!));
     tally.points.push({ gradient_samples: counts.gradient_samples, wall_seconds: wall, val_loss: v.loss, val_accuracy: v.accuracy });
   }
+}
+
+/**
+ * Forward/backward and the optimizer step on the kept samples; data-parallel runs average the
+ * gradients over the ranks in between (the gradients are views into the sync buckets).
+ */
+async function optimizeKept(run: Run, b: DrawnBatch, kept: readonly number[], s: Parameters<typeof trainStep>[2]): Promise<StepResult> {
+  if (!run.bucketer) return trainStep(b, kept, s);
+  const bucketer = run.bucketer;
+  const r = backwardStep(b, kept, { ...s, zeroGrad: () => bucketer.zeroGrad() });
+  await bucketer.sync();
+  run.optimizer.step();
+  return r;
+}
+
+/** Data-parallel: the step's counts summed over the ranks, and the stop every rank agrees on. */
+async function agreeOn(run: Run, epoch: number, tally: EpochTally, before: Counts): Promise<StoppedBy | null> {
+  const { cfg, state, clock } = run;
+  const stop = await agreeOnStep(run.dist!.group, state.counts, {
+    before, wallBudget: budgetReached({ seconds: cfg.budget?.seconds }, clock.wallSeconds(), 0) !== null, nonFinite: !Number.isFinite(tally.lossSum),
+  }, cfg.budget?.gradientSamples);
+  if (stop === 'non-finite loss') state.divergedAt = { epoch: epoch + 1, step: tally.steps };
+  return stop;
+}
+
+/** The epoch's train loss, accuracy and sample counts over all ranks (seen samples go into the run's counts per step). */
+async function reduceTally(d: TrainDist, t: EpochTally): Promise<void> {
+  const [lossSum, correct, trained, seen] = await reduceSums(d.group, [t.lossSum, t.correct, t.trained, t.seen]);
+  Object.assign(t, { lossSum, correct, trained, seen });
+}
+
+/** Loss and accuracy on a source: this rank's shard, reduced over the ranks when data-parallel. */
+async function evaluateAll(run: Run, src: BatchSource): Promise<Evaluation> {
+  const e = await evaluate(run.model, src, run.device);
+  return run.dist ? reduceEvaluation(run.dist.group, e) : e;
 }
 
 /** A NaN or infinite train loss stops the run at once; where it happened goes in the state. */
@@ -297,7 +345,7 @@ function endEpoch(run: Run, epoch: number, m: EpochMetrics): void {
 async function test(run: Run, resumedFrom: number): Promise<Summary> {
   const { cfg, state, clock } = run;
   const t = performance.now();
-  const result = await evaluate(run.model, run.data.test, run.device);
+  const result = await evaluateAll(run, run.data.test);
   state.phases.eval += (performance.now() - t) / 1000;
   state.wallSeconds = clock.wallSeconds();
   const last = state.metrics[state.metrics.length - 1];
@@ -307,6 +355,7 @@ async function test(run: Run, resumedFrom: number): Promise<Summary> {
     wall_seconds: state.wallSeconds, phases: state.phases, counts: state.counts, resumed_from_epoch: resumedFrom, epochs_done: state.epochsDone,
     stopped_by: state.stoppedBy ?? 'epochs', selection_mode: run.mode, batch_size: cfg.batchSize, lr_scaling: run.lrScaling, device: run.device,
     ...(state.divergedAt ? { diverged_at: state.divergedAt } : {}),
+    ...(run.dist ? { world_size: run.dist.group.worldSize, selection_scope: run.dist.scope } : {}),
   };
 }
 

@@ -137,6 +137,9 @@ export interface Summary {
   device: TrainDevice;
   /** With stopped_by 'non-finite loss': the 1-based epoch and step whose train loss was NaN or infinite. */
   diverged_at?: { epoch: number; step: number };
+  /** Data-parallel runs: the processes (counts and metrics are the whole job's) and where selection ran. */
+  world_size?: number;
+  selection_scope?: 'rank' | 'global';
 }
 
 /** Version-1 rows lack `cumulative`: sum the epochs (training and validation time, trained samples). */

@@ -26,7 +26,7 @@ export interface BatchSource {
 
 export function loaderSource(loader: DataLoader): BatchSource {
   return {
-    samples: loader.set.length, batches: loader.length, batchSize: loader.o.batchSize, epoch: (e) => loader.epoch(e),
+    samples: loader.o.sampler?.length ?? loader.set.length, batches: loader.length, batchSize: loader.o.batchSize, epoch: (e) => loader.epoch(e),
     withBatchSize: (n) => loaderSource(new DataLoader(loader.set, { ...loader.o, batchSize: n })),
   };
 }

@@ -108,6 +108,8 @@ export interface StepResult {
 export interface StepInputs {
   model: Learner;
   optimizer: SGD;
+  /** Clears the gradients before backward (default optimizer.zeroGrad(); data-parallel runs point them into the sync buckets). */
+  zeroGrad?: () => void;
   /** Per-sample loss weights of the kept samples (absent: all 1). */
   weights?: Float32Array;
   /** Whether per-sample losses are needed (weights or a selector that observes them). */
@@ -116,6 +118,13 @@ export interface StepInputs {
 
 /** Forward/backward/step on the kept positions of the batch. */
 export function trainStep(b: DrawnBatch, kept: readonly number[], s: StepInputs): StepResult {
+  const r = backwardStep(b, kept, s);
+  s.optimizer.step();
+  return r;
+}
+
+/** Forward and backward on the kept positions, without the optimizer step (data-parallel runs average the gradients in between). */
+export function backwardStep(b: DrawnBatch, kept: readonly number[], s: StepInputs): StepResult {
   return tidy(() => {
     let xs = b.x;
     let ys = b.y;
@@ -124,7 +133,8 @@ export function trainStep(b: DrawnBatch, kept: readonly number[], s: StepInputs)
       xs = b.x.indexSelect(0, idx);
       ys = b.y.indexSelect(0, idx);
     }
-    s.optimizer.zeroGrad();
+    if (s.zeroGrad) s.zeroGrad();
+    else s.optimizer.zeroGrad();
     const logits = s.model.forward(xs);
     let perSample: Float32Array | null = null;
     let loss: Tensor;
@@ -136,7 +146,6 @@ export function trainStep(b: DrawnBatch, kept: readonly number[], s: StepInputs)
       loss = F.crossEntropy(logits, ys);
     }
     loss.backward();
-    s.optimizer.step();
     const plain = perSample ? perSample.reduce((a, v) => a + v, 0) / perSample.length : loss.item();
     return { loss: plain, correct: noGrad(() => logits.argmax(1).eq(ys).sum().item()), perSample };
   });

@@ -107,3 +107,27 @@ async function run(command: string[], flags: LaunchFlags, io: CliIO): Promise<vo
   }
   if (outcome.exitCode !== 0) throw new ExitCodeError(outcome.exitCode, 'launch: interrupted; the ranks were stopped');
 }
+
+/**
+ * `saln train --nproc N ...` is `saln launch --nproc-per-node N -- train ...` (this machine only).
+ * Returns argv unchanged when it is not such a command line.
+ */
+export function expandTrainNproc(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): string[] {
+  if (argv[0] !== 'train') return [...argv];
+  const rest: string[] = [];
+  let n: string | undefined;
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === '--nproc') n = argv[++i] ?? '';
+    else if (a.startsWith('--nproc=')) n = a.slice('--nproc='.length);
+    else rest.push(a);
+  }
+  if (n === undefined) return [...argv];
+  if (!/^\s*\d+\s*$/.test(n) || Number(n) < 1) throw new UsageError(`--nproc: expected an integer >= 1 but received ${JSON.stringify(n)}`, { field: '--nproc' });
+  if (Number(n) > 1 && Number(env.WORLD_SIZE ?? 1) > 1) throw new UsageError('--nproc: this process is already one rank of a launched job; give --nproc to one `saln train`, or use saln launch', { field: '--nproc' });
+  return Number(n) === 1 ? ['train', ...rest] : ['launch', '--nproc-per-node', String(Number(n)), '--', 'train', ...rest];
+}
