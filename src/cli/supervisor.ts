@@ -4,6 +4,7 @@
  * fails, stop the others and report that rank. Engine-free: it only spawns processes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { availableParallelism, constants } from 'node:os';
 import type { CliIO } from './io.js';
 
@@ -117,5 +118,17 @@ export function supervise(plan: LaunchPlan, argv: readonly string[], io: CliIO, 
         resolve(outcome);
       });
     }
+  });
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on now (the OS picks it): torchrun --standalone's rendezvous port. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
+    });
   });
 }

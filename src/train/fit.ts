@@ -23,7 +23,7 @@
  */
 import { deriveSeed } from '../data/rng.js';
 import type { SGD } from '../optim/sgd.js';
-import { manualSeed, tidy, type Tensor } from '../tensor/index.js';
+import { manualSeed, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { budgetReached, type StoppedBy } from './budget.js';
 import { notify, type FitCallback } from './callbacks.js';
 import type { CheckpointState } from './checkpoint.js';
@@ -39,7 +39,8 @@ import type { Selector } from './selectors/index.js';
 import type { BatchLike, BatchSource, TrainData } from './source.js';
 import { backwardStep, scoreBatch, selectKept, trainStep, type DrawnBatch, type ScoreInputs, type StepResult } from './step.js';
 import { agreeOnStep, makeBucketer, reduceEvaluation, type TrainDist } from './distributed.js';
-import { reduceSums, type GradBucketer } from '../dist/index.js';
+import { allGatherCat, allGatherObject, reduceSums, type GradBucketer, type ProcessGroup } from '../dist/index.js';
+import type { SelectContext } from './selectors/index.js';
 import type { Evaluation } from './evaluate.js';
 
 export interface FitOptions {
@@ -177,23 +178,27 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
   const countsBefore = { ...counts };
   if (raw.ids.length > plan.drawn) throw new Error(`${run.mode} mode draws ${plan.drawn} samples per batch, but the train source delivered ${raw.ids.length}`);
   const b: DrawnBatch = { x: onDevice(raw.x, run.device), y: onDevice(raw.y, run.device), ids: raw.ids, index: bi };
+  // DDP's broadcast_buffers: every rank's forward uses rank 0's running statistics (the batch
+  // statistics of a training forward stay each rank's own).
+  if (run.bucketer) await syncBuffers(run);
   const owned: Tensor[] = [];
   try {
-    const n = b.ids.length;
-    const k = keepFor(n, plan.ratio, cfg.batchSize, run.mode);
-    tally.seen += n;
+    tally.seen += b.ids.length;
     const scoring: ScoreInputs = { selector: run.selector, model: run.model, reference: run.reference, featureLookup: run.data.featureLookup, seed: cfg.seed, epoch };
-    const ctx = clock.time('scoring', () => scoreBatch(b, k, scoring, counts, owned));
-    const kept = clock.time('selection', () => selectKept(run.selector, ctx, run.mode));
-    if (bi === 0 && run.wantsExamples && ctx.features && seesFeatures(run.selector)) offerExample(run, epoch, b, ctx.features, kept);
+    const sel = run.dist?.scope === 'global' && run.dist.group.worldSize > 1
+      ? await selectGlobal(run, b, plan, scoring, owned)
+      : selectLocal(run, b, plan, scoring, owned);
+    const kept = sel.mine;
+    if (bi === 0 && run.wantsExamples && sel.ctx.features && seesFeatures(run.selector)) offerExample(run, epoch, sel.ctx.ids, b.index, sel.ctx.features, sel.kept);
     await clock.timeAsync('train', async () => {
       const keptIds = kept.map((i) => b.ids[i]!);
       const weights = run.selector.weights?.(keptIds);
-      // lr·k/B under linear scaling; 'none' keeps lr for every batch (the paper's setting).
-      run.optimizer.lr = run.lrScaling === 'linear' ? (cfg.lr * Math.min(kept.length, cfg.batchSize)) / cfg.batchSize : cfg.lr;
-      const r = await optimizeKept(run, b, kept, { model: run.model, optimizer: run.optimizer, weights, perSample: Boolean(weights || run.selector.observe) });
+      // lr·k/B under linear scaling; 'none' keeps lr for every batch (the paper's setting). A
+      // global selection's k is the job's, per rank.
+      run.optimizer.lr = run.lrScaling === 'linear' ? (cfg.lr * Math.min(sel.keptPerRank, cfg.batchSize)) / cfg.batchSize : cfg.lr;
+      const r = await optimizeKept(run, b, kept, { model: run.model, optimizer: run.optimizer, weights, perSample: Boolean(weights || run.selector.observe), lossScale: sel.lossScale });
       run.selector.observe?.(keptIds, r.perSample!);
-      notify(run.callbacks, 'onBatchKept', { epoch, batch: bi, kept: keptIds });
+      notify(run.callbacks, 'onBatchKept', { epoch, batch: bi, kept: sel.kept.map((i) => sel.ctx.ids[i]!) });
       tally.lossSum += r.loss * kept.length;
       tally.correct += r.correct;
     });
@@ -220,6 +225,71 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
   }
 }
 
+/** A batch's selection: the context it was made on, what it kept, and what this rank trains. */
+interface Selection {
+  ctx: SelectContext;
+  /** Kept positions in ctx (this rank's batch, or the job's W·B for a global selection). */
+  kept: number[];
+  /** Kept positions in this rank's batch. */
+  mine: number[];
+  /** The kept count per rank, for linear lr scaling. */
+  keptPerRank: number;
+  /** The factor on this rank's mean loss that makes the ranks' average the global kept mean. */
+  lossScale: number;
+}
+
+function selectLocal(run: Run, b: DrawnBatch, plan: BatchPlan, scoring: ScoreInputs, owned: Tensor[]): Selection {
+  const k = keepFor(b.ids.length, plan.ratio, run.cfg.batchSize, run.mode);
+  const ctx = run.clock.time('scoring', () => scoreBatch(b, k, scoring, run.state.counts, owned));
+  const kept = run.clock.time('selection', () => selectKept(run.selector, ctx, run.mode));
+  return { ctx, kept, mine: kept, keptPerRank: kept.length, lossScale: 1 };
+}
+
+/**
+ * --selection-scope global: every rank scores its own batch, the ranks all-gather ids, labels,
+ * features and losses, and each runs the same selection over the job's W·B samples (what one
+ * process would do on that batch); each rank then trains the kept samples that are its own, its
+ * loss scaled so that averaging the gradients gives the mean over all kept samples.
+ */
+async function selectGlobal(run: Run, b: DrawnBatch, plan: BatchPlan, scoring: ScoreInputs, owned: Tensor[]): Promise<Selection> {
+  const { group } = run.dist!;
+  const W = group.worldSize;
+  const parts = await run.clock.timeAsync('scoring', () => allGatherObject(group, b.ids));
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  const offset = parts.slice(0, group.rank).reduce((a, p) => a + p.length, 0);
+  const k = keepFor(total, plan.ratio, run.cfg.batchSize * W, run.mode);
+  const local = run.clock.time('scoring', () => scoreBatch(b, k, scoring, run.state.counts, owned, total));
+  const ctx = await run.clock.timeAsync('scoring', () => gatherContext(group, local, parts.flat(), k, owned));
+  const kept = run.clock.time('selection', () => selectKept(run.selector, ctx, run.mode));
+  const mine = kept.filter((i) => i >= offset && i < offset + b.ids.length).map((i) => i - offset);
+  return { ctx, kept, mine, keptPerRank: kept.length / W, lossScale: kept.length ? (mine.length * W) / kept.length : 0 };
+}
+
+/** The job's selection context from every rank's: ids in rank order, and the gathered tensors and losses. */
+async function gatherContext(group: ProcessGroup, local: SelectContext, ids: string[], k: number, owned: Tensor[]): Promise<SelectContext> {
+  const labels = tensor(local.labels, { dtype: 'int32' });
+  const allLabels = await allGatherCat(group, labels);
+  labels.dispose();
+  const ctx: SelectContext = { ...local, batchSize: ids.length, k, ids, labels: allLabels.toTypedArray<'int32'>() as Int32Array };
+  allLabels.dispose();
+  if (local.features) {
+    ctx.features = await allGatherCat(group, local.features.to({ device: 'cpu' }));
+    owned.push(ctx.features);
+  }
+  const losses = async (l: Float32Array | undefined): Promise<Float32Array | undefined> => {
+    if (!l) return undefined;
+    const t = tensor(l, { dtype: 'float32' });
+    const all = await allGatherCat(group, t);
+    t.dispose();
+    const out = all.toTypedArray<'float32'>() as Float32Array;
+    all.dispose();
+    return out;
+  };
+  ctx.learnerLoss = await losses(local.learnerLoss);
+  ctx.referenceLoss = await losses(local.referenceLoss);
+  return ctx;
+}
+
 /**
  * Forward/backward and the optimizer step on the kept samples; data-parallel runs average the
  * gradients over the ranks in between (the gradients are views into the sync buckets).
@@ -227,10 +297,22 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
 async function optimizeKept(run: Run, b: DrawnBatch, kept: readonly number[], s: Parameters<typeof trainStep>[2]): Promise<StepResult> {
   if (!run.bucketer) return trainStep(b, kept, s);
   const bucketer = run.bucketer;
-  const r = backwardStep(b, kept, { ...s, zeroGrad: () => bucketer.zeroGrad() });
+  let r: StepResult;
+  if (kept.length) r = backwardStep(b, kept, { ...s, zeroGrad: () => bucketer.zeroGrad() });
+  else {
+    // A global selection kept none of this rank's samples: it contributes zero gradients.
+    bucketer.zeroGrad();
+    r = { loss: 0, correct: 0, perSample: s.perSample ? new Float32Array(0) : null };
+  }
   await bucketer.sync();
   run.optimizer.step();
   return r;
+}
+
+/** Rank 0's buffers (BatchNorm running statistics) on every rank. */
+async function syncBuffers(run: Run): Promise<void> {
+  const buffers = run.model.buffers();
+  if (buffers.length) await run.dist!.group.broadcastCoalesced(buffers, 0);
 }
 
 /** Data-parallel: the step's counts summed over the ranks, and the stop every rank agrees on. */
@@ -251,6 +333,7 @@ async function reduceTally(d: TrainDist, t: EpochTally): Promise<void> {
 
 /** Loss and accuracy on a source: this rank's shard, reduced over the ranks when data-parallel. */
 async function evaluateAll(run: Run, src: BatchSource): Promise<Evaluation> {
+  if (run.bucketer) await syncBuffers(run); // every shard evaluated with rank 0's running statistics
   const e = await evaluate(run.model, src, run.device);
   return run.dist ? reduceEvaluation(run.dist.group, e) : e;
 }
@@ -268,8 +351,8 @@ function seesFeatures(selector: Selector): boolean {
 }
 
 /** The first batch's features and kept positions, for callbacks that record them (they own the copy). */
-function offerExample(run: Run, epoch: number, b: DrawnBatch, features: Tensor, kept: readonly number[]): void {
-  const example: SelectionExample = { epoch, batch: b.index, features: tidy(() => features.to({ device: 'cpu', dtype: 'float32' }).clone()), kept: kept.slice(), ids: b.ids.slice() };
+function offerExample(run: Run, epoch: number, ids: readonly string[], batch: number, features: Tensor, kept: readonly number[]): void {
+  const example: SelectionExample = { epoch, batch, features: tidy(() => features.to({ device: 'cpu', dtype: 'float32' }).clone()), kept: kept.slice(), ids: ids.slice() };
   notify(run.callbacks, 'onSelectionExample', example);
 }
 

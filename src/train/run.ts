@@ -74,7 +74,8 @@ export async function runTraining(spec: RunSpec, o: RunTrainingOptions): Promise
   if (spec.threads !== undefined) setNumThreads(spec.threads);
   const out = spec.out!;
   const worldSize = readTorchrunEnv().worldSize ?? 1;
-  if (worldSize > 1) checkDistributable(spec, out, o.resume, worldSize);
+  if (o.resume) checkResumeWorldSize(out, worldSize);
+  if (worldSize > 1) checkDistributable(spec);
   const dist = worldSize > 1 ? await joinJob(spec) : undefined;
   const release = isRoot(dist) ? claimRunDir(out, o) : () => {};
   try {
@@ -90,19 +91,21 @@ async function joinJob(spec: RunSpec): Promise<TrainDist> {
   return { group, scope: spec.selectionScope };
 }
 
-/** What several processes cannot do (yet), and a resume with another world size: bad input, before any work. */
-function checkDistributable(spec: RunSpec, out: string, resume: boolean, worldSize: number): void {
+/** What several processes cannot do (yet): bad input, before any work. */
+function checkDistributable(spec: RunSpec): void {
   const refuse = (field: string, why: string): never => {
     throw new InputError('config', `${field}: ${why}`, { field });
   };
   if (spec.device !== 'cpu') refuse('device', 'several processes train on the CPU only (Gloo) for now; use --device cpu or one process');
   if (spec.method === 'infobatch') refuse('method', 'infobatch keeps per-sample state that several processes do not share yet; use one process');
   if (spec.referenceHoldout !== undefined) refuse('referenceHoldout', 'train the reference in one process first, then pass it with --reference RUN_DIR');
-  if (resume) {
-    const saved = Number(RunDir.open(out).config().extra?.[WORLD_SIZE_FIELD] ?? 1);
-    if (saved !== worldSize) {
-      throw new InputError('run-dir', `resume: ${out} was trained by ${saved} process(es); resume it with the same number (saln train --resume ${out} --nproc ${saved}), not ${worldSize}`, { field: 'resume', path: out });
-    }
+}
+
+/** A run resumes with the world size it was trained with (its data shares and batches depend on it). */
+function checkResumeWorldSize(out: string, worldSize: number): void {
+  const saved = Number(RunDir.open(out).config().extra?.[WORLD_SIZE_FIELD] ?? 1);
+  if (saved !== worldSize) {
+    throw new InputError('run-dir', `resume: ${out} was trained by ${saved} process(es); resume it with the same number (saln train --resume ${out} --nproc ${saved}), not ${worldSize}`, { field: 'resume', path: out });
   }
 }
 

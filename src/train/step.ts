@@ -36,10 +36,11 @@ export interface ScoreInputs {
  * The selector's context for a batch keeping k (nothing is computed when k keeps every sample).
  * Tensors it adds are pushed to `owned` (the caller disposes them); what was computed is counted.
  */
-export function scoreBatch(b: DrawnBatch, k: number, s: ScoreInputs, counts: Counts, owned: Tensor[]): SelectContext {
+export function scoreBatch(b: DrawnBatch, k: number, s: ScoreInputs, counts: Counts, owned: Tensor[], total = b.ids.length): SelectContext {
   const n = b.ids.length;
   const ctx: SelectContext = { batchSize: n, k, ids: b.ids, labels: Int32Array.from(b.y.toArray()), seed: s.seed, epoch: s.epoch, batchIndex: b.index };
-  if (k >= n) return ctx;
+  // `total`: the samples the selection is over (this batch, or every rank's for a global selection).
+  if (k >= total) return ctx;
   const needs = s.selector.needs;
   if (needs.features || needs.pixels) {
     ctx.features = needs.features ? s.featureLookup!(b.ids) : b.x.flatten(1);
@@ -114,6 +115,8 @@ export interface StepInputs {
   weights?: Float32Array;
   /** Whether per-sample losses are needed (weights or a selector that observes them). */
   perSample: boolean;
+  /** A factor on the loss (a global data-parallel selection; default 1). */
+  lossScale?: number;
 }
 
 /** Forward/backward/step on the kept positions of the batch. */
@@ -145,7 +148,7 @@ export function backwardStep(b: DrawnBatch, kept: readonly number[], s: StepInpu
     } else {
       loss = F.crossEntropy(logits, ys);
     }
-    loss.backward();
+    (s.lossScale !== undefined && s.lossScale !== 1 ? loss.mul(s.lossScale) : loss).backward();
     const plain = perSample ? perSample.reduce((a, v) => a + v, 0) / perSample.length : loss.item();
     return { loss: plain, correct: noGrad(() => logits.argmax(1).eq(ys).sum().item()), perSample };
   });

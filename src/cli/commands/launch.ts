@@ -6,7 +6,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { ExitCodeError, UsageError, type CliIO } from '../io.js';
-import { supervise, type LaunchPlan } from '../supervisor.js';
+import { freePort, supervise, type LaunchPlan } from '../supervisor.js';
 
 interface LaunchFlags {
   nprocPerNode: number;
@@ -15,6 +15,7 @@ interface LaunchFlags {
   masterAddr: string;
   masterPort: number;
   distTimeout?: number;
+  standalone?: boolean;
 }
 
 function positiveInt(text: string): number {
@@ -53,8 +54,8 @@ Exit codes: 0 every rank succeeded; 2 bad flags; otherwise the failed rank's cod
 (128 + signal number when it was killed by a signal).
 
 Examples:
-  # two ranks on this machine
-  $ saln launch --nproc-per-node 2 -- train --dataset cifar10 --data-dir data/cifar10-sample --out runs/ddp
+  # two ranks on this machine (saln train --nproc 2 ... is the same)
+  $ saln launch --standalone --nproc-per-node 2 -- train --dataset cifar10 --data-dir data/cifar10-sample --out runs/ddp
 
   # two machines, two ranks each: run on 10.0.0.1 (node 0) and on the other machine (node 1)
   $ saln launch --nnodes 2 --node-rank 0 --nproc-per-node 2 --master-addr 10.0.0.1 --master-port 29500 -- dist-check
@@ -77,12 +78,14 @@ export function launchCommand(io: CliIO): Command {
     .option('--node-rank <r>', 'this machine\'s index, in [0, nnodes)', nonNegInt, 0)
     .option('--master-addr <addr>', 'address of node 0, where rank 0 hosts the rendezvous', '127.0.0.1')
     .option('--master-port <port>', 'port of the rendezvous on node 0', port, 29500)
+    .option('--standalone', 'one machine: the rendezvous on 127.0.0.1 at a free port (torchrun --standalone); saln train --nproc uses it')
     .option('--dist-timeout <s>', 'seconds a rendezvous or collective may wait for the other ranks (default 1800, as PyTorch)', seconds)
     .addHelpText('after', HELP)
     .action(async (command: string[], flags: LaunchFlags) => run(command, flags, io));
 }
 
-function planFrom(flags: LaunchFlags): LaunchPlan {
+async function planFrom(flags: LaunchFlags): Promise<LaunchPlan> {
+  if (flags.standalone && flags.nnodes > 1) throw new UsageError('--standalone runs on one machine: drop --nnodes', { field: '--standalone' });
   if (flags.nodeRank >= flags.nnodes) {
     throw new UsageError(`--node-rank ${flags.nodeRank} must be below --nnodes ${flags.nnodes}`, { field: '--node-rank' });
   }
@@ -90,14 +93,14 @@ function planFrom(flags: LaunchFlags): LaunchPlan {
     nprocPerNode: flags.nprocPerNode,
     nnodes: flags.nnodes,
     nodeRank: flags.nodeRank,
-    masterAddr: flags.masterAddr,
-    masterPort: flags.masterPort,
+    masterAddr: flags.standalone ? '127.0.0.1' : flags.masterAddr,
+    masterPort: flags.standalone ? await freePort() : flags.masterPort,
     distTimeoutS: flags.distTimeout,
   };
 }
 
 async function run(command: string[], flags: LaunchFlags, io: CliIO): Promise<void> {
-  const plan = planFrom(flags);
+  const plan = await planFrom(flags);
   if (command[0] === 'launch') throw new UsageError('saln launch cannot launch itself: give the command each rank runs, e.g. `-- train ...`', { field: 'command' });
   const outcome = await supervise(plan, [SALN_BIN, ...command], io);
   if (outcome.failed) {
@@ -129,5 +132,5 @@ export function expandTrainNproc(argv: readonly string[], env: NodeJS.ProcessEnv
   if (n === undefined) return [...argv];
   if (!/^\s*\d+\s*$/.test(n) || Number(n) < 1) throw new UsageError(`--nproc: expected an integer >= 1 but received ${JSON.stringify(n)}`, { field: '--nproc' });
   if (Number(n) > 1 && Number(env.WORLD_SIZE ?? 1) > 1) throw new UsageError('--nproc: this process is already one rank of a launched job; give --nproc to one `saln train`, or use saln launch', { field: '--nproc' });
-  return Number(n) === 1 ? ['train', ...rest] : ['launch', '--nproc-per-node', String(Number(n)), '--', 'train', ...rest];
+  return Number(n) === 1 ? ['train', ...rest] : ['launch', '--standalone', '--nproc-per-node', String(Number(n)), '--', 'train', ...rest];
 }
