@@ -138,10 +138,7 @@ async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions, dist: 
   let features: FeatureCache | null = null;
   try {
     if (spec.method === 'saln' && spec.featureSource === 'cache') {
-      // Rank 0 fills the feature cache first; the others then find it (or, on another machine, extract their own).
-      if (dist && !isRoot(dist)) await dist.group.barrier();
-      features = await trainFeatures(spec, data.kind, data.learnerSet, { cacheDir: o.cacheDir, progress: o.progress, log: o.log });
-      if (dist && isRoot(dist)) await dist.group.barrier();
+      features = await trainFeatures(spec, data.kind, data.learnerSet, { cacheDir: o.cacheDir, progress: o.progress && isRoot(dist), log: o.log }, dist?.group);
       const f = features;
       data.loaders.featureLookup = (ids) => f.lookup(ids);
     }

@@ -94,3 +94,29 @@ test('--nproc: bad values and what several processes cannot do are exit 2, namin
   assert.match(info.stderr, /--method: infobatch keeps per-sample state that several processes do not share yet/);
   assert.match(info.stderr, /launch: rank [01] \(node 0, local rank [01]\) exited with code 2/);
 });
+
+test("saln's feature extraction is sharded over the ranks: each extracts half, the gathered cache equals one process's", async () => {
+  const { FeatureCache } = await import('../../src/features/index.js');
+  const { readdirSync } = await import('node:fs');
+  const sel = ['--method', 'saln', '--feature-model', 'mobilenet-v1-0.75', '--feature-size', '32', '--filter-ratio', '0.5', '--epochs', '1'];
+  const cacheOf = (name: string): string => join(dir, `features-${name}`);
+  const run = (name: string, extra: string[]) => runNode<unknown>([bin, 'train', ...common(), ...sel, ...extra, '--out', join(dir, `feat-${name}`)], { SALN_CACHE: cacheOf(name) }, 300_000);
+  const [one, two] = await Promise.all([run('one', ['--batch-size', '8']), run('two', ['--batch-size', '4', '--nproc', '2'])]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(two.code, 0, two.stderr);
+  assert.match(two.stderr, /extracting mobilenet-v1-0\.75 features of 25 training samples/);
+  const open = (name: string) => {
+    const files = readdirSync(join(cacheOf(name), 'features')).filter((f) => f.endsWith('.safetensors'));
+    assert.equal(files.length, 1, `${name}: the shard files are gone, one cache file remains`);
+    return FeatureCache.open(join(cacheOf(name), 'features', files[0]!));
+  };
+  const a = open('one');
+  const b = open('two');
+  try {
+    assert.deepEqual([...b.ids].sort(), [...a.ids].sort());
+    assertClose(b.lookup(a.ids).toTypedArray<'float32'>(), a.features.toTypedArray<'float32'>(), { rtol: 1e-5, atol: 1e-6, what: 'features by id' });
+  } finally {
+    a.dispose();
+    b.dispose();
+  }
+});
