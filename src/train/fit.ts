@@ -16,6 +16,11 @@
  * validated and recorded with partial: true, checkpointed with stoppedBy, then tested. A step
  * whose loss is NaN or infinite stops the run the same way, with stoppedBy 'non-finite loss'.
  *
+ * Data-parallel (FitOptions.dist, distributed.ts): each rank's sources hold its share; between
+ * backward and the optimizer step the gradients are averaged (GradBucketer), after every step the
+ * ranks sum their counts and agree on stopping, and evaluations are reduced. With selection scope
+ * 'global' the ranks gather their batches' selection inputs and all select over W·B.
+ *
  * Determinism: the engine's generator is reseeded at each epoch's start from (seed, epoch); the
  * data order and augmentation depend only on (loader seed, epoch, batch); selectors that draw do
  * so from (seed, epoch, batch). So a run resumed from epoch e's checkpoint replays exactly what
@@ -37,7 +42,7 @@ import { PHASES, zeroCounts, zeroPhases, type Counts, type EpochMetrics, type Su
 import { ratioAt } from './schedule.js';
 import type { Selector } from './selectors/index.js';
 import type { BatchLike, BatchSource, TrainData } from './source.js';
-import { backwardStep, scoreBatch, selectKept, trainStep, type DrawnBatch, type ScoreInputs, type StepResult } from './step.js';
+import { backwardStep, scoreBatch, selectKept, trainStep, type DrawnBatch, type ScoreInputs, type StepInputs, type StepResult } from './step.js';
 import { agreeOnStep, makeBucketer, reduceEvaluation, type TrainDist } from './distributed.js';
 import { allGatherCat, allGatherObject, reduceSums, type GradBucketer, type ProcessGroup } from '../dist/index.js';
 import type { SelectContext } from './selectors/index.js';
@@ -114,6 +119,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   }
   if (state.epochsDone < cfg.epochs && !state.stoppedBy) return { summary: null, state };
   const summary = await test(run, resumedFrom);
+  run.bucketer?.dispose();
   notify(callbacks, 'onTrainEnd', summary);
   return { summary, state };
 }
@@ -294,7 +300,7 @@ async function gatherContext(group: ProcessGroup, local: SelectContext, ids: str
  * Forward/backward and the optimizer step on the kept samples; data-parallel runs average the
  * gradients over the ranks in between (the gradients are views into the sync buckets).
  */
-async function optimizeKept(run: Run, b: DrawnBatch, kept: readonly number[], s: Parameters<typeof trainStep>[2]): Promise<StepResult> {
+async function optimizeKept(run: Run, b: DrawnBatch, kept: readonly number[], s: StepInputs): Promise<StepResult> {
   if (!run.bucketer) return trainStep(b, kept, s);
   const bucketer = run.bucketer;
   let r: StepResult;
