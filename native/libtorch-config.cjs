@@ -51,6 +51,25 @@ function cxx11Abi(lib) {
   }
 }
 
+// c10d (torch.distributed's C++ core) is built into libtorch_cpu where USE_DISTRIBUTED was on;
+// compiling against ProcessGroupGloo.hpp also needs Gloo's headers (Debian: libgloo-dev).
+function firstDirWith(dirs, file) {
+  return dirs.find((d) => fs.existsSync(path.join(d, file)));
+}
+function distIncludes(includes) {
+  const c10d = firstDirWith([...includes, '/usr/include'], path.join('torch', 'csrc', 'distributed', 'c10d', 'ProcessGroupGloo.hpp'));
+  const gloo = firstDirWith([...includes, '/usr/include', '/usr/local/include'], path.join('gloo', 'algorithm.h'));
+  return c10d && gloo ? [...new Set([c10d, gloo])] : null;
+}
+// ProcessGroupNCCL.hpp needs nccl.h and the CUDA runtime headers besides a CUDA libtorch.
+function ncclIncludes(includes) {
+  const cudaHome = process.env.CUDA_HOME || process.env.CUDA_PATH || '/usr/local/cuda';
+  const nccl = firstDirWith([...includes, process.env.NCCL_INCLUDE_DIR, process.env.NCCL_HOME && path.join(process.env.NCCL_HOME, 'include'),
+    path.join(cudaHome, 'include'), '/usr/include'].filter(Boolean), 'nccl.h');
+  const cudart = firstDirWith([path.join(cudaHome, 'include'), '/usr/include'], 'cuda_runtime_api.h');
+  return nccl && cudart ? [...new Set([nccl, cudart])] : null;
+}
+
 const { includes, lib } = locate();
 const cuda = fs.existsSync(path.join(lib, 'libtorch_cuda.so'));
 const what = process.argv[2];
@@ -64,4 +83,8 @@ else if (what === 'libs') {
   if (cuda) libs.push('-ltorch_cuda', '-lc10_cuda');
   libs.push('-Wl,--as-needed');
   console.log(libs.join(' '));
-} else fail(`unknown query ${what}`);
+} else if (what === 'dist') console.log(distIncludes(includes) ? 1 : 0);
+else if (what === 'dist-includes') console.log((distIncludes(includes) ?? []).join(' '));
+else if (what === 'nccl') console.log(cuda && distIncludes(includes) && ncclIncludes(includes) ? 1 : 0);
+else if (what === 'nccl-includes') console.log((ncclIncludes(includes) ?? []).join(' '));
+else fail(`unknown query ${what}`);

@@ -12,5 +12,6 @@ export * as models from './models/index.js';
 export * as features from './features/index.js';
 export * as data from './data/index.js';
 export * from './selection/index.js';
+export * as dist from './dist/index.js';
 export * as train from './train/index.js';
 export * as reports from './reports/index.js';

@@ -173,6 +173,39 @@ export interface NativeBinding {
   setData(t: H, src: H): void;
   setGradEnabled(on: boolean): boolean;
   isGradEnabled(): boolean;
+  // distributed (native/src/dist.cc): only distAvailable() exists in a build without c10d
+  distAvailable(): boolean;
+  distBackends(): string[];
+  distInit(o: NativeDistInit): Promise<NativeGroup>;
+  /** One collective per tensor, in place; op: 0 sum, 1 product, 2 min, 3 max. */
+  distAllReduce(g: NativeGroup, ts: H[], op: Num): Promise<void>;
+  distBroadcast(g: NativeGroup, ts: H[], src: Num): Promise<void>;
+  distAllGather(g: NativeGroup, t: H): Promise<H[]>;
+  distBarrier(g: NativeGroup): Promise<void>;
+  distBroadcastCoalesced(g: NativeGroup, ts: H[], src: Num, bucketBytes: Num): Promise<void>;
+  distDestroy(g: NativeGroup): void;
+  distSetGrad(param: H, grad: H): void;
+  distIsSame(a: H, b: H): boolean;
+}
+
+/** An opaque native process group handle (dist.cc). */
+export type NativeGroup = { readonly __brand: 'NativeGroup' };
+
+/** distInit's options, already validated. */
+export interface NativeDistInit {
+  backend: 'gloo' | 'nccl';
+  store: 'tcp' | 'file';
+  rank: number;
+  worldSize: number;
+  host: string;
+  port: number;
+  path: string;
+  /** Each collective's limit. */
+  timeoutMs: number;
+  /** Joining's limit: the store's operations and connecting the group. */
+  rendezvousTimeoutMs: number;
+  /** Gloo: network interfaces to use (GLOO_SOCKET_IFNAME); empty: the hostname's address. */
+  ifnames: string[];
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,3 +1,3 @@
 export { native } from './binding.js';
-export type { NativeBinding, NativeHandle } from './binding.js';
+export type { NativeBinding, NativeHandle, NativeGroup, NativeDistInit } from './binding.js';
 export { EngineError } from './errors.js';

@@ -23,3 +23,14 @@ export class UsageError extends InputError {
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
+
+/**
+ * Ends the CLI with a given exit code and a one-line message: `saln launch` exits with the code of
+ * the rank that failed.
+ */
+export class ExitCodeError extends Error {
+  constructor(readonly exitCode: number, message: string) {
+    super(message);
+    this.name = 'ExitCodeError';
+  }
+}

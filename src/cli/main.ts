@@ -14,8 +14,10 @@ import { trainCommand } from './commands/train.js';
 import { runsCommand } from './commands/runs.js';
 import { experimentCommand } from './commands/experiment.js';
 import { reportCommand } from './commands/report.js';
+import { expandTrainNproc, launchCommand } from './commands/launch.js';
+import { distCheckCommand } from './commands/dist-check.js';
 import { isInputError } from '../errors.js';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, processIO, type CliIO } from './io.js';
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, ExitCodeError, processIO, type CliIO } from './io.js';
 
 export type { CliIO };
 
@@ -37,6 +39,8 @@ export function buildProgram(io: CliIO): Command {
   program.addCommand(experimentCommand(io).copyInheritedSettings(program));
   program.addCommand(runsCommand(io).copyInheritedSettings(program));
   program.addCommand(reportCommand(io).copyInheritedSettings(program));
+  program.addCommand(launchCommand(io).copyInheritedSettings(program));
+  program.addCommand(distCheckCommand(io).copyInheritedSettings(program));
   return program;
 }
 
@@ -48,13 +52,17 @@ export function buildProgram(io: CliIO): Command {
 export async function main(argv: string[], io: CliIO = processIO): Promise<number> {
   const program = buildProgram(io);
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(expandTrainNproc(argv), { from: 'user' });
     return EXIT_OK;
   } catch (e) {
     if (e instanceof CommanderError) {
       // Commander has already printed its message (help and --version end here too).
       if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return EXIT_OK;
       return e.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (e instanceof ExitCodeError) {
+      io.err(`saln: error: ${e.message}\n`);
+      return e.exitCode;
     }
     const err = e instanceof Error ? e : new Error(String(e));
     io.err(`saln: error: ${err.message}\n`);

@@ -51,22 +51,36 @@ export interface LoaderOptions {
   transform?: BatchTransform;
   /** Fetch the next batch's rows while the current batch is in use (default true). */
   prefetch?: boolean;
+  /**
+   * Which positions of each epoch's order this loader yields (PyTorch's DataLoader(sampler=…)):
+   * data-parallel ranks each take their share (src/dist's distributedIndices).
+   */
+  sampler?: LoaderSampler;
+}
+
+/** Picks a loader's positions from an epoch's order. */
+export interface LoaderSampler {
+  /** Positions per epoch. */
+  readonly length: number;
+  /** Mixed into the augmentation seed, so ranks sharing a seed do not augment in lockstep. */
+  readonly key: string;
+  indices(order: Int32Array): Int32Array;
 }
 
 export class DataLoader implements AsyncIterable<Batch> {
   readonly set: PreparedSet;
-  readonly o: Required<Omit<LoaderOptions, 'transform'>> & { transform: BatchTransform | undefined };
+  readonly o: Required<Omit<LoaderOptions, 'transform' | 'sampler'>> & { transform: BatchTransform | undefined; sampler: LoaderSampler | undefined };
   #nextEpoch = 0;
 
   constructor(set: PreparedSet, o: LoaderOptions) {
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`Expected an integer >= 1 for batchSize but received ${o.batchSize}`);
     this.set = set;
-    this.o = { batchSize: o.batchSize, shuffle: o.shuffle ?? true, seed: o.seed ?? 0, dropLast: o.dropLast ?? false, transform: o.transform, prefetch: o.prefetch ?? true };
+    this.o = { batchSize: o.batchSize, shuffle: o.shuffle ?? true, seed: o.seed ?? 0, dropLast: o.dropLast ?? false, transform: o.transform, prefetch: o.prefetch ?? true, sampler: o.sampler };
   }
 
   /** Batches per epoch. */
   get length(): number {
-    const n = this.set.length / this.o.batchSize;
+    const n = (this.o.sampler?.length ?? this.set.length) / this.o.batchSize;
     return this.o.dropLast ? Math.floor(n) : Math.ceil(n);
   }
 
@@ -84,11 +98,14 @@ export class DataLoader implements AsyncIterable<Batch> {
 
   /**
    * The batches of epoch e. Stopping early (break) is fine: the pending fetch is released.
-   * `order` replaces the epoch's shuffle with these positions, in this order (an epoch-level
+   * `visit` replaces the epoch's shuffle with these positions, in this order (an epoch-level
    * sampler such as InfoBatch's, which visits a pruned subset): its batches are full but the
-   * last, and augmentation still draws from (seed, e, batch).
+   * last, and augmentation still draws from (seed, e, batch). A sampler (a data-parallel rank's
+   * share) then picks its positions from that order.
    */
-  async *epoch(e: number, order: Int32Array = this.order(e)): AsyncGenerator<Batch, void, undefined> {
+  async *epoch(e: number, visit: Int32Array = this.order(e)): AsyncGenerator<Batch, void, undefined> {
+    const order = this.o.sampler ? this.o.sampler.indices(visit) : visit;
+    const augmentKey = this.o.sampler ? [this.o.sampler.key] : [];
     const bs = this.o.batchSize;
     const nb = this.o.dropLast ? Math.floor(order.length / bs) : Math.ceil(order.length / bs);
     const slice = (i: number): Int32Array => order.subarray(i * bs, Math.min((i + 1) * bs, order.length));
@@ -103,7 +120,7 @@ export class DataLoader implements AsyncIterable<Batch> {
         const positions = slice(i);
         let x: Tensor;
         try {
-          x = this.o.transform ? this.o.transform.apply(raw, new Rng(deriveSeed(this.o.seed, 'augment', e, i))) : raw;
+          x = this.o.transform ? this.o.transform.apply(raw, new Rng(deriveSeed(this.o.seed, 'augment', e, i, ...augmentKey))) : raw;
         } finally {
           if (this.o.transform) raw.dispose();
         }

@@ -22,6 +22,11 @@
  * validated and recorded with partial: true, checkpointed with stoppedBy, then tested. A step
  * whose loss is NaN or infinite stops the run the same way, with stoppedBy 'non-finite loss'.
  *
+ * Data-parallel (FitOptions.dist, distributed.ts): each rank's sources hold its share; between
+ * backward and the optimizer step the gradients are averaged (GradBucketer), after every step the
+ * ranks sum their counts and agree on stopping, and evaluations are reduced. With selection scope
+ * 'global' the ranks gather their batches' selection inputs and all select over W·B.
+ *
  * Determinism: the engine's generator is reseeded at each epoch's start from (seed, epoch); the
  * data order and augmentation depend only on (loader seed, epoch, batch); selectors that draw do
  * so from (seed, epoch, batch). So a run resumed from epoch e's checkpoint replays exactly what
@@ -29,7 +34,7 @@
  */
 import { deriveSeed } from '../data/rng.js';
 import type { SGD } from '../optim/sgd.js';
-import { manualSeed, tidy, type Tensor } from '../tensor/index.js';
+import { manualSeed, tensor, tidy, type Tensor } from '../tensor/index.js';
 import { budgetReached, type StoppedBy } from './budget.js';
 import { notify, type FitCallback } from './callbacks.js';
 import type { CheckpointState } from './checkpoint.js';
@@ -42,11 +47,15 @@ import type { LrSchedule } from '../optim/lr-schedule.js';
 import { lrScheduleFor, scheduledLr } from './lr-plan.js';
 import type { Learner } from './models.js';
 import type { ReferenceScores } from './reference-scores.js';
-import { PHASES, zeroCounts, zeroPhases, type EpochMetrics, type Summary, type TrainConfig } from './records.js';
+import { PHASES, zeroCounts, zeroPhases, type Counts, type EpochMetrics, type Summary, type TrainConfig } from './records.js';
 import { ratioAt } from './schedule.js';
 import type { Selector } from './selectors/index.js';
 import type { BatchLike, BatchSource, TrainData } from './source.js';
-import { scoreBatch, selectKept, trainStep, type DrawnBatch, type ScoreInputs } from './step.js';
+import { backwardStep, scoreBatch, selectKept, trainStep, type DrawnBatch, type ScoreInputs, type StepInputs, type StepResult } from './step.js';
+import { agreeOnStep, makeBucketer, reduceEvaluation, type TrainDist } from './distributed.js';
+import { allGatherCat, allGatherObject, reduceSums, type GradBucketer, type ProcessGroup } from '../dist/index.js';
+import type { SelectContext } from './selectors/index.js';
+import type { Evaluation } from './evaluate.js';
 
 export interface FitOptions {
   config: TrainConfig;
@@ -63,6 +72,8 @@ export interface FitOptions {
   callbacks?: readonly FitCallback[];
   /** Stop after this many epochs are done (tests: an interruption in-process). */
   stopAfterEpochs?: number;
+  /** Data-parallel: this rank's process group (the sources already hold its share); see distributed.ts. */
+  dist?: TrainDist;
 }
 
 export interface FitResult {
@@ -93,6 +104,9 @@ interface Run {
   clock: PhaseClock;
   callbacks: readonly FitCallback[];
   wantsExamples: boolean;
+  dist?: TrainDist;
+  /** Data-parallel: averages the gradients between backward and the optimizer step. */
+  bucketer?: GradBucketer;
 }
 
 /** Trains from `state` (or fresh) to the last epoch or a budget, then tests. See the file comment. */
@@ -113,6 +127,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
     lrSchedule: lrScheduleFor(cfg, o.data.train, { variableK: o.selector.variableK }),
     mode: cfg.selectionMode ?? 'in-batch', lrScaling: cfg.lrScaling ?? 'none', device: cfg.device ?? 'cpu',
     state, clock: new PhaseClock(state.wallSeconds), callbacks, wantsExamples: callbacks.some((c) => c.onSelectionExample),
+    dist: o.dist, bucketer: o.dist && o.dist.group.worldSize > 1 ? makeBucketer(o.dist.group, o.model) : undefined,
   };
   const resumedFrom = state.epochsDone;
   notify(callbacks, 'onTrainStart', { config: cfg, resumedFromEpoch: resumedFrom, trainSamples: o.data.train.samples, batchesPerEpoch: o.data.train.batches });
@@ -125,6 +140,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   }
   if (state.epochsDone < cfg.epochs && !state.stoppedBy) return { summary: null, state };
   const summary = await test(run, resumedFrom);
+  run.bucketer?.dispose();
   notify(callbacks, 'onTrainEnd', summary);
   return { summary, state };
 }
@@ -173,8 +189,9 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
     await it.return?.();
   }
   notify(run.callbacks, 'onValidationStart', { epoch });
+  if (run.dist) await reduceTally(run.dist, tally);
   state.counts.seen_samples += tally.seen;
-  const val = run.data.val ? await clock.timeAsync('eval', () => evaluate(run.model, run.data.val!, run.device)) : null;
+  const val = run.data.val ? await clock.timeAsync('eval', () => evaluateAll(run, run.data.val!)) : null;
   return epochMetrics(run, epoch, { ratio, drawn, watch, tally, val, begun });
 }
 
@@ -189,31 +206,36 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
   const { cfg, clock, state } = run;
   const counts = state.counts;
   const samplesBefore = counts.gradient_samples;
+  const countsBefore = { ...counts };
   if (raw.ids.length > plan.drawn) throw new Error(`${run.mode} mode draws ${plan.drawn} samples per batch, but the train source delivered ${raw.ids.length}`);
   const b: DrawnBatch = { x: onDevice(raw.x, run.device), y: onDevice(raw.y, run.device), ids: raw.ids, index: bi };
+  // DDP's broadcast_buffers: every rank's forward uses rank 0's running statistics (the batch
+  // statistics of a training forward stay each rank's own).
+  if (run.bucketer) await syncBuffers(run);
   const owned: Tensor[] = [];
   try {
-    const n = b.ids.length;
-    const k = keepFor(n, plan.ratio, cfg.batchSize, run.mode);
-    tally.seen += n;
+    tally.seen += b.ids.length;
     const scoring: ScoreInputs = {
       selector: run.selector, model: run.model, reference: run.reference, referenceScores: run.referenceScores?.losses, featureLookup: run.data.featureLookup,
       scoreMode: cfg.scoreMode, seed: cfg.seed, epoch,
     };
-    const ctx = clock.time('scoring', () => scoreBatch(b, k, scoring, counts, owned));
-    const kept = clock.time('selection', () => selectKept(run.selector, ctx, run.mode));
-    if (bi === 0 && run.wantsExamples && ctx.features && seesFeatures(run.selector)) offerExample(run, epoch, b, ctx.features, kept);
-    clock.time('train', () => {
+    const sel = run.dist?.scope === 'global' && run.dist.group.worldSize > 1
+      ? await selectGlobal(run, b, plan, scoring, owned)
+      : selectLocal(run, b, plan, scoring, owned);
+    const kept = sel.mine;
+    if (bi === 0 && run.wantsExamples && sel.ctx.features && seesFeatures(run.selector)) offerExample(run, epoch, sel.ctx.ids, b.index, sel.ctx.features, sel.kept);
+    await clock.timeAsync('train', async () => {
       const keptIds = kept.map((i) => b.ids[i]!);
       const weights = run.selector.weights?.(keptIds);
-      // The schedule's lr at this step, ·k/B under linear scaling ('none' keeps it for every batch, the paper's setting).
+      // The schedule's lr at this step, ·k/B under linear scaling ('none' keeps it for every batch,
+      // the paper's setting). A global selection's k is the job's, per rank.
       const at = scheduledLr(cfg, run.lrSchedule, counts.optimizer_steps, epoch);
-      run.optimizer.lr = run.lrScaling === 'linear' ? (at.lr * Math.min(kept.length, cfg.batchSize)) / cfg.batchSize : at.lr;
+      run.optimizer.lr = run.lrScaling === 'linear' ? (at.lr * Math.min(sel.keptPerRank, cfg.batchSize)) / cfg.batchSize : at.lr;
       if (at.momentum !== undefined) run.optimizer.momentum = at.momentum;
       tally.lr = run.optimizer.lr;
-      const r = trainStep(b, kept, { model: run.model, optimizer: run.optimizer, weights, perSample: Boolean(weights || run.selector.observe) });
+      const r = await optimizeKept(run, b, kept, { model: run.model, optimizer: run.optimizer, weights, perSample: Boolean(weights || run.selector.observe), lossScale: sel.lossScale });
       run.selector.observe?.(keptIds, r.perSample!);
-      notify(run.callbacks, 'onBatchKept', { epoch, batch: bi, kept: keptIds });
+      notify(run.callbacks, 'onBatchKept', { epoch, batch: bi, kept: sel.kept.map((i) => sel.ctx.ids[i]!) });
       tally.lossSum += r.loss * kept.length;
       tally.correct += r.correct;
     });
@@ -222,7 +244,9 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
     counts.gradient_samples += kept.length;
     counts.optimizer_steps++;
     notify(run.callbacks, 'onBatchEnd', { seen: tally.seen, trained: tally.trained, lossSum: tally.lossSum });
-    tally.stoppedBy = diverged(run, epoch, tally) ?? budgetReached(cfg.budget, clock.wallSeconds(), counts.gradient_samples);
+    tally.stoppedBy = run.dist
+      ? await agreeOn(run, epoch, tally, countsBefore)
+      : diverged(run, epoch, tally) ?? budgetReached(cfg.budget, clock.wallSeconds(), counts.gradient_samples);
   } finally {
     for (const f of owned) f.dispose();
     b.x.dispose();
@@ -233,9 +257,122 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
   if (every !== undefined && !tally.stoppedBy && bi + 1 < plan.batches && crossesMultiple(samplesBefore, counts.gradient_samples, every)) {
     const wall = clock.wallSeconds();
     // Eval mode draws nothing from the engine's generator (no dropout, no BN update), so training is unchanged.
-    const v = await clock.outside('eval', () => evaluate(run.model, run.data.val!, run.device));
+    const v = await clock.outside('eval', () => evaluateAll(run, run.data.val!));
     tally.points.push({ gradient_samples: counts.gradient_samples, wall_seconds: wall, val_loss: v.loss, val_accuracy: v.accuracy });
   }
+}
+
+/** A batch's selection: the context it was made on, what it kept, and what this rank trains. */
+interface Selection {
+  ctx: SelectContext;
+  /** Kept positions in ctx (this rank's batch, or the job's W·B for a global selection). */
+  kept: number[];
+  /** Kept positions in this rank's batch. */
+  mine: number[];
+  /** The kept count per rank, for linear lr scaling. */
+  keptPerRank: number;
+  /** The factor on this rank's mean loss that makes the ranks' average the global kept mean. */
+  lossScale: number;
+}
+
+function selectLocal(run: Run, b: DrawnBatch, plan: BatchPlan, scoring: ScoreInputs, owned: Tensor[]): Selection {
+  const k = keepFor(b.ids.length, plan.ratio, run.cfg.batchSize, run.mode);
+  const ctx = run.clock.time('scoring', () => scoreBatch(b, k, scoring, run.state.counts, owned));
+  const kept = run.clock.time('selection', () => selectKept(run.selector, ctx, run.mode));
+  return { ctx, kept, mine: kept, keptPerRank: kept.length, lossScale: 1 };
+}
+
+/**
+ * --selection-scope global: every rank scores its own batch, the ranks all-gather ids, labels,
+ * features and losses, and each runs the same selection over the job's W·B samples (what one
+ * process would do on that batch); each rank then trains the kept samples that are its own, its
+ * loss scaled so that averaging the gradients gives the mean over all kept samples.
+ */
+async function selectGlobal(run: Run, b: DrawnBatch, plan: BatchPlan, scoring: ScoreInputs, owned: Tensor[]): Promise<Selection> {
+  const { group } = run.dist!;
+  const W = group.worldSize;
+  const parts = await run.clock.timeAsync('scoring', () => allGatherObject(group, b.ids));
+  const total = parts.reduce((a, p) => a + p.length, 0);
+  const offset = parts.slice(0, group.rank).reduce((a, p) => a + p.length, 0);
+  const k = keepFor(total, plan.ratio, run.cfg.batchSize * W, run.mode);
+  const local = run.clock.time('scoring', () => scoreBatch(b, k, scoring, run.state.counts, owned, total));
+  const ctx = await run.clock.timeAsync('scoring', () => gatherContext(group, local, parts.flat(), k, owned));
+  const kept = run.clock.time('selection', () => selectKept(run.selector, ctx, run.mode));
+  const mine = kept.filter((i) => i >= offset && i < offset + b.ids.length).map((i) => i - offset);
+  return { ctx, kept, mine, keptPerRank: kept.length / W, lossScale: kept.length ? (mine.length * W) / kept.length : 0 };
+}
+
+/** The job's selection context from every rank's: ids in rank order, and the gathered tensors and losses. */
+async function gatherContext(group: ProcessGroup, local: SelectContext, ids: string[], k: number, owned: Tensor[]): Promise<SelectContext> {
+  const labels = tensor(local.labels, { dtype: 'int32' });
+  const allLabels = await allGatherCat(group, labels);
+  labels.dispose();
+  const ctx: SelectContext = { ...local, batchSize: ids.length, k, ids, labels: allLabels.toTypedArray<'int32'>() as Int32Array };
+  allLabels.dispose();
+  if (local.features) {
+    ctx.features = await allGatherCat(group, local.features.to({ device: 'cpu' }));
+    owned.push(ctx.features);
+  }
+  const losses = async (l: Float32Array | undefined): Promise<Float32Array | undefined> => {
+    if (!l) return undefined;
+    const t = tensor(l, { dtype: 'float32' });
+    const all = await allGatherCat(group, t);
+    t.dispose();
+    const out = all.toTypedArray<'float32'>() as Float32Array;
+    all.dispose();
+    return out;
+  };
+  ctx.learnerLoss = await losses(local.learnerLoss);
+  ctx.referenceLoss = await losses(local.referenceLoss);
+  return ctx;
+}
+
+/**
+ * Forward/backward and the optimizer step on the kept samples; data-parallel runs average the
+ * gradients over the ranks in between (the gradients are views into the sync buckets).
+ */
+async function optimizeKept(run: Run, b: DrawnBatch, kept: readonly number[], s: StepInputs): Promise<StepResult> {
+  if (!run.bucketer) return trainStep(b, kept, s);
+  const bucketer = run.bucketer;
+  let r: StepResult;
+  if (kept.length) r = backwardStep(b, kept, { ...s, zeroGrad: () => bucketer.zeroGrad() });
+  else {
+    // A global selection kept none of this rank's samples: it contributes zero gradients.
+    bucketer.zeroGrad();
+    r = { loss: 0, correct: 0, perSample: s.perSample ? new Float32Array(0) : null };
+  }
+  await bucketer.sync();
+  run.optimizer.step();
+  return r;
+}
+
+/** Rank 0's buffers (BatchNorm running statistics) on every rank. */
+async function syncBuffers(run: Run): Promise<void> {
+  const buffers = run.model.buffers();
+  if (buffers.length) await run.dist!.group.broadcastCoalesced(buffers, 0);
+}
+
+/** Data-parallel: the step's counts summed over the ranks, and the stop every rank agrees on. */
+async function agreeOn(run: Run, epoch: number, tally: EpochTally, before: Counts): Promise<StoppedBy | null> {
+  const { cfg, state, clock } = run;
+  const stop = await agreeOnStep(run.dist!.group, state.counts, {
+    before, wallBudget: budgetReached({ seconds: cfg.budget?.seconds }, clock.wallSeconds(), 0) !== null, nonFinite: !Number.isFinite(tally.lossSum),
+  }, cfg.budget?.gradientSamples);
+  if (stop === 'non-finite loss') state.divergedAt = { epoch: epoch + 1, step: tally.steps };
+  return stop;
+}
+
+/** The epoch's train loss, accuracy and sample counts over all ranks (seen samples go into the run's counts per step). */
+async function reduceTally(d: TrainDist, t: EpochTally): Promise<void> {
+  const [lossSum, correct, trained, seen] = await reduceSums(d.group, [t.lossSum, t.correct, t.trained, t.seen]);
+  Object.assign(t, { lossSum, correct, trained, seen });
+}
+
+/** Loss and accuracy on a source: this rank's shard, reduced over the ranks when data-parallel. */
+async function evaluateAll(run: Run, src: BatchSource): Promise<Evaluation> {
+  if (run.bucketer) await syncBuffers(run); // every shard evaluated with rank 0's running statistics
+  const e = await evaluate(run.model, src, run.device);
+  return run.dist ? reduceEvaluation(run.dist.group, e) : e;
 }
 
 /** A NaN or infinite train loss stops the run at once; where it happened goes in the state. */
@@ -258,8 +395,8 @@ function seesFeatures(selector: Selector): boolean {
 }
 
 /** The first batch's features and kept positions, for callbacks that record them (they own the copy). */
-function offerExample(run: Run, epoch: number, b: DrawnBatch, features: Tensor, kept: readonly number[]): void {
-  const example: SelectionExample = { epoch, batch: b.index, features: tidy(() => features.to({ device: 'cpu', dtype: 'float32' }).clone()), kept: kept.slice(), ids: b.ids.slice() };
+function offerExample(run: Run, epoch: number, ids: readonly string[], batch: number, features: Tensor, kept: readonly number[]): void {
+  const example: SelectionExample = { epoch, batch, features: tidy(() => features.to({ device: 'cpu', dtype: 'float32' }).clone()), kept: kept.slice(), ids: ids.slice() };
   notify(run.callbacks, 'onSelectionExample', example);
 }
 
@@ -336,7 +473,7 @@ function endEpoch(run: Run, epoch: number, m: EpochMetrics): void {
 async function test(run: Run, resumedFrom: number): Promise<Summary> {
   const { cfg, state, clock } = run;
   const t = performance.now();
-  const result = await evaluate(run.model, run.data.test, run.device);
+  const result = await evaluateAll(run, run.data.test);
   state.phases.eval += (performance.now() - t) / 1000;
   state.wallSeconds = clock.wallSeconds();
   const last = state.metrics[state.metrics.length - 1];
@@ -347,6 +484,7 @@ async function test(run: Run, resumedFrom: number): Promise<Summary> {
     stopped_by: state.stoppedBy ?? 'epochs', selection_mode: run.mode, batch_size: cfg.batchSize, lr_scaling: run.lrScaling, device: run.device,
     ...(state.divergedAt ? { diverged_at: state.divergedAt } : {}),
     ...(state.referenceScoringSeconds !== undefined ? { reference_scoring_seconds: state.referenceScoringSeconds } : {}),
+    ...(run.dist ? { world_size: run.dist.group.worldSize, selection_scope: run.dist.scope } : {}),
   };
 }
 

@@ -89,6 +89,7 @@ export const TRAIN_OPTIONS = [
   { key: 'budgetGradientSamples', type: 'int', min: 1, range: 'must be >= 1', arg: 'n', help: 'stop after the step that reaches N samples through backward (deterministic)' },
   { key: 'evalEvery', type: 'int', min: 1, range: 'must be >= 1', arg: 'n', help: 'also validate each time the gradient samples reach a multiple of N (finer equal-budget points)' },
   { key: 'device', type: 'string', choices: ['cpu', 'cuda'], default: 'cpu', arg: 'd', help: 'where the learner trains: cpu or cuda' },
+  { key: 'selectionScope', type: 'string', choices: ['rank', 'global'], default: 'rank', arg: 'scope', help: 'with several processes (saln launch, --nproc): select within each rank\'s batch of B (rank) or over all ranks\' W·B samples, as one process would (global)' },
   { key: 'saveSelections', type: 'boolean', default: false, help: 'write selections.jsonl: the sample ids each batch kept' },
 ] as const satisfies readonly OptionDef[];
 

@@ -170,6 +170,9 @@ export interface Summary {
    * the training set once (in phases.scoring and wall_seconds; its samples in counts.reference_samples).
    */
   reference_scoring_seconds?: number;
+  /** Data-parallel runs: the processes (counts and metrics are the whole job's) and where selection ran. */
+  world_size?: number;
+  selection_scope?: 'rank' | 'global';
 }
 
 /** Version-1 rows lack `cumulative`: sum the epochs (training and validation time, trained samples). */

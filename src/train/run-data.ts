@@ -13,6 +13,7 @@ import { InputError } from '../errors.js';
 import { drawnBatchSize } from './modes.js';
 import { nativeInputSize, type RunSpec } from './options.js';
 import { loaderSource, type TrainData } from './source.js';
+import { evalSampler, trainSampler } from './distributed.js';
 
 /** n positions of a class-balanced subset (as equal per class as the counts allow), seeded, in ascending order. */
 export function balancedSubset(labels: ArrayLike<number>, n: number, seed: number): number[] {
@@ -58,7 +59,13 @@ export interface RunData {
   loaders: TrainData;
 }
 
-export async function buildRunData(spec: RunSpec, o: { preparedDir: string; warn: (t: string) => void }): Promise<RunData> {
+/** This process's place in a data-parallel job: its loaders take their share of every split. */
+export interface DataShard {
+  rank: number;
+  worldSize: number;
+}
+
+export async function buildRunData(spec: RunSpec, o: { preparedDir: string; warn: (t: string) => void; shard?: DataShard }): Promise<RunData> {
   const kind = datasetKind(spec);
   const loaded = await loadData({ kind, root: spec.dataDir, size: spec.imageSize ?? nativeInputSize(spec.model), seed: spec.seed, cacheDir: o.preparedDir, warn: o.warn });
   try {
@@ -71,12 +78,17 @@ export async function buildRunData(spec: RunSpec, o: { preparedDir: string; warn
     const trainT = spec.augment ? new TrainTransform({ inputSize }) : evalT;
     const evalBatch = spec.evalBatchSize ?? Math.max(spec.batchSize, 256);
     const { learnerSet, held } = holdOut(spec, trainSet);
+    const sh = o.shard;
     const loaders: TrainData = {
       // Super-batch mode draws ⌈B/(1 − f)⌉ per batch: the loader's batch size is the drawn size
-      // (the loop rebuilds it per epoch when a schedule changes f).
-      train: loaderSource(new DataLoader(learnerSet, { batchSize: drawnBatchSize(spec.selectionMode, spec.batchSize, spec.filterRatio ?? 0), seed: spec.seed, transform: trainT })),
-      val: valSet ? loaderSource(new DataLoader(valSet, { batchSize: evalBatch, shuffle: false, transform: evalT })) : null,
-      test: loaderSource(new DataLoader(testSet, { batchSize: evalBatch, shuffle: false, transform: evalT })),
+      // (the loop rebuilds it per epoch when a schedule changes f). Data-parallel ranks each take
+      // their DistributedSampler share of the epoch (B per rank) and a shard of val and test.
+      train: loaderSource(new DataLoader(learnerSet, {
+        batchSize: drawnBatchSize(spec.selectionMode, spec.batchSize, spec.filterRatio ?? 0), seed: spec.seed, transform: trainT,
+        sampler: sh && trainSampler(learnerSet.length, sh.rank, sh.worldSize),
+      })),
+      val: valSet ? loaderSource(new DataLoader(valSet, { batchSize: evalBatch, shuffle: false, transform: evalT, sampler: sh && evalSampler(valSet.length, sh.rank, sh.worldSize) })) : null,
+      test: loaderSource(new DataLoader(testSet, { batchSize: evalBatch, shuffle: false, transform: evalT, sampler: sh && evalSampler(testSet.length, sh.rank, sh.worldSize) })),
       // Precomputed reference scores see the training images un-augmented (RHO-LOSS's official pipeline).
       trainScoring: loaderSource(new DataLoader(learnerSet, { batchSize: evalBatch, shuffle: false, transform: evalT })),
       numClasses: loaded.classes.length,

@@ -20,6 +20,11 @@ import { loadReference, makeLearner, trainHoldoutReference } from './reference.j
 import { RunDir, REFERENCE_SUBDIR, DATASET_LABEL_FIELD, RUN_FILES, SPEC_FIELD, writeTrainIds } from './run-dir.js';
 import { REFERENCE_METHODS } from './selectors/index.js';
 import { train } from './train.js';
+import { initProcessGroup, readTorchrunEnv } from '../dist/index.js';
+import { isRoot, type TrainDist } from './distributed.js';
+
+/** config.json's extra field holding the processes a run was trained by (absent: 1). */
+const WORLD_SIZE_FIELD = 'world_size';
 
 export interface RunTrainingOptions {
   /** Continue the run in spec.out from its checkpoint. */
@@ -59,16 +64,48 @@ interface Reference {
   extra: Record<string, unknown>;
 }
 
-/** Trains (or resumes) the run the spec describes; the summary, or null if it stopped early. */
+/**
+ * Trains (or resumes) the run the spec describes; the summary, or null if it stopped early.
+ * Started as one rank of several (saln launch: WORLD_SIZE > 1), it joins the process group and
+ * trains its share; only rank 0 claims and writes the run directory.
+ */
 export async function runTraining(spec: RunSpec, o: RunTrainingOptions): Promise<Summary | null> {
   // One thread policy (the engine's: OMP_NUM_THREADS, else every core) unless the spec says otherwise.
   if (spec.threads !== undefined) setNumThreads(spec.threads);
   const out = spec.out!;
-  const release = claimRunDir(out, o);
+  const worldSize = readTorchrunEnv().worldSize ?? 1;
+  if (o.resume) checkResumeWorldSize(out, worldSize);
+  if (worldSize > 1) checkDistributable(spec);
+  const dist = worldSize > 1 ? await joinJob(spec) : undefined;
+  const release = isRoot(dist) ? claimRunDir(out, o) : () => {};
   try {
-    return await trainIn(spec, out, o);
+    return await trainIn(spec, out, o, dist);
   } finally {
     release();
+    dist?.group.destroy();
+  }
+}
+
+async function joinJob(spec: RunSpec): Promise<TrainDist> {
+  const group = await initProcessGroup();
+  return { group, scope: spec.selectionScope };
+}
+
+/** What several processes cannot do (yet): bad input, before any work. */
+function checkDistributable(spec: RunSpec): void {
+  const refuse = (field: string, why: string): never => {
+    throw new InputError('config', `${field}: ${why}`, { field });
+  };
+  if (spec.device !== 'cpu') refuse('device', 'several processes train on the CPU only (Gloo) for now; use --device cpu or one process');
+  if (spec.method === 'infobatch') refuse('method', 'infobatch keeps per-sample state that several processes do not share yet; use one process');
+  if (spec.referenceHoldout !== undefined) refuse('referenceHoldout', 'train the reference in one process first, then pass it with --reference RUN_DIR');
+}
+
+/** A run resumes with the world size it was trained with (its data shares and batches depend on it). */
+function checkResumeWorldSize(out: string, worldSize: number): void {
+  const saved = Number(RunDir.open(out).config().extra?.[WORLD_SIZE_FIELD] ?? 1);
+  if (saved !== worldSize) {
+    throw new InputError('run-dir', `resume: ${out} was trained by ${saved} process(es); resume it with the same number (saln train --resume ${out} --nproc ${saved}), not ${worldSize}`, { field: 'resume', path: out });
   }
 }
 
@@ -95,20 +132,21 @@ function claimRunDir(out: string, o: RunTrainingOptions): () => void {
   }
 }
 
-async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions): Promise<Summary | null> {
-  const data = await buildRunData(spec, { preparedDir: join(defaultCacheDir(o.cacheDir), 'prepared'), warn: o.warn });
+async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions, dist: TrainDist | undefined): Promise<Summary | null> {
+  const shard = dist ? { rank: dist.group.rank, worldSize: dist.group.worldSize } : undefined;
+  const data = await buildRunData(spec, { preparedDir: join(defaultCacheDir(o.cacheDir), 'prepared'), warn: o.warn, shard });
   let features: FeatureCache | null = null;
   try {
     if (spec.method === 'saln' && spec.featureSource === 'cache') {
-      features = await trainFeatures(spec, data.kind, data.learnerSet, { cacheDir: o.cacheDir, progress: o.progress, log: o.log });
+      features = await trainFeatures(spec, data.kind, data.learnerSet, { cacheDir: o.cacheDir, progress: o.progress && isRoot(dist), log: o.log }, dist?.group);
       const f = features;
       data.loaders.featureLookup = (ids) => f.lookup(ids);
     }
     const ref = await reference(spec, data, o);
-    if (!o.resume) writeTrainIds(out, data.learnerSet.ids);
+    if (!o.resume && isRoot(dist)) writeTrainIds(out, data.learnerSet.ids);
     const { summary } = await train({
-      config: trainConfig(spec, data, ref, o), data: data.loaders, runDir: out, resume: o.resume, reference: ref.model, callbacks: o.callbacks,
-      learner: await makeLearner(spec.model, data.loaders.numClasses, spec.seed, o),
+      config: trainConfig(spec, data, ref, o, dist), data: data.loaders, runDir: out, resume: o.resume, reference: ref.model, callbacks: isRoot(dist) ? o.callbacks : [],
+      learner: await makeLearner(spec.model, data.loaders.numClasses, spec.seed, o), dist,
     });
     if (summary?.stopped_by === 'non-finite loss') throw new DivergedError(out, summary.diverged_at ?? { epoch: summary.epochs_done, step: 0 });
     return summary;
@@ -119,7 +157,7 @@ async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions): Promi
 }
 
 /** The trainer's configuration: the spec's training fields, and what people need to read the run. */
-function trainConfig(spec: RunSpec, data: RunData, ref: Reference, o: RunTrainingOptions): TrainConfig {
+function trainConfig(spec: RunSpec, data: RunData, ref: Reference, o: RunTrainingOptions, dist: TrainDist | undefined): TrainConfig {
   const budget = spec.budgetSeconds !== undefined || spec.budgetGradientSamples !== undefined
     ? { ...(spec.budgetSeconds !== undefined ? { seconds: spec.budgetSeconds } : {}), ...(spec.budgetGradientSamples !== undefined ? { gradientSamples: spec.budgetGradientSamples } : {}) }
     : undefined;
@@ -136,6 +174,7 @@ function trainConfig(spec: RunSpec, data: RunData, ref: Reference, o: RunTrainin
     extra: {
       [SPEC_FIELD]: spec, cache_dir: o.cacheDir ?? null, dataset_kind: data.kind, ...(o.datasetLabel !== undefined ? { [DATASET_LABEL_FIELD]: o.datasetLabel } : {}),
       train_samples: data.learnerSet.length, val_samples: data.valSet?.length ?? 0, test_samples: data.testSet.length, classes: data.loaded.classes, ...ref.extra,
+      ...(dist ? { [WORLD_SIZE_FIELD]: dist.group.worldSize, selection_scope: dist.scope } : {}),
     },
   };
 }

@@ -41,7 +41,7 @@ export interface EpochOrder {
 
 export function loaderSource(loader: DataLoader): BatchSource {
   return {
-    samples: loader.set.length, batches: loader.length, batchSize: loader.o.batchSize, ids: loader.set.ids,
+    samples: loader.o.sampler?.length ?? loader.set.length, batches: loader.length, batchSize: loader.o.batchSize, ids: loader.set.ids,
     epoch: (e, order) => loader.epoch(e, order ? Int32Array.from(order.positions) : undefined),
     withBatchSize: (n) => loaderSource(new DataLoader(loader.set, { ...loader.o, batchSize: n })),
   };

@@ -47,10 +47,11 @@ export interface ScoreInputs {
  * The selector's context for a batch keeping k (nothing is computed when k keeps every sample).
  * Tensors it adds are pushed to `owned` (the caller disposes them); what was computed is counted.
  */
-export function scoreBatch(b: DrawnBatch, k: number, s: ScoreInputs, counts: Counts, owned: Tensor[]): SelectContext {
+export function scoreBatch(b: DrawnBatch, k: number, s: ScoreInputs, counts: Counts, owned: Tensor[], total = b.ids.length): SelectContext {
   const n = b.ids.length;
   const ctx: SelectContext = { batchSize: n, k, ids: b.ids, labels: Int32Array.from(b.y.toArray()), seed: s.seed, epoch: s.epoch, batchIndex: b.index };
-  if (k >= n) return ctx;
+  // `total`: the samples the selection is over (this batch, or every rank's for a global selection).
+  if (k >= total) return ctx;
   const needs = s.selector.needs;
   if (needs.features || needs.pixels) {
     ctx.features = needs.features ? s.featureLookup!(b.ids) : b.x.flatten(1);
@@ -129,14 +130,25 @@ export interface StepResult {
 export interface StepInputs {
   model: Learner;
   optimizer: SGD;
+  /** Clears the gradients before backward (default optimizer.zeroGrad(); data-parallel runs point them into the sync buckets). */
+  zeroGrad?: () => void;
   /** Per-sample loss weights of the kept samples (absent: all 1). */
   weights?: Float32Array;
   /** Whether per-sample losses are needed (weights or a selector that observes them). */
   perSample: boolean;
+  /** A factor on the loss (a global data-parallel selection; default 1). */
+  lossScale?: number;
 }
 
 /** Forward/backward/step on the kept positions of the batch. */
 export function trainStep(b: DrawnBatch, kept: readonly number[], s: StepInputs): StepResult {
+  const r = backwardStep(b, kept, s);
+  s.optimizer.step();
+  return r;
+}
+
+/** Forward and backward on the kept positions, without the optimizer step (data-parallel runs average the gradients in between). */
+export function backwardStep(b: DrawnBatch, kept: readonly number[], s: StepInputs): StepResult {
   return tidy(() => {
     let xs = b.x;
     let ys = b.y;
@@ -145,7 +157,8 @@ export function trainStep(b: DrawnBatch, kept: readonly number[], s: StepInputs)
       xs = b.x.indexSelect(0, idx);
       ys = b.y.indexSelect(0, idx);
     }
-    s.optimizer.zeroGrad();
+    if (s.zeroGrad) s.zeroGrad();
+    else s.optimizer.zeroGrad();
     const logits = s.model.forward(xs);
     let perSample: Float32Array | null = null;
     let loss: Tensor;
@@ -156,8 +169,7 @@ export function trainStep(b: DrawnBatch, kept: readonly number[], s: StepInputs)
     } else {
       loss = F.crossEntropy(logits, ys);
     }
-    loss.backward();
-    s.optimizer.step();
+    (s.lossScale !== undefined && s.lossScale !== 1 ? loss.mul(s.lossScale) : loss).backward();
     const plain = perSample ? perSample.reduce((a, v) => a + v, 0) / perSample.length : loss.item();
     return { loss: plain, correct: noGrad(() => logits.argmax(1).eq(ys).sum().item()), perSample };
   });

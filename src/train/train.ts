@@ -17,6 +17,8 @@ import type { EpochMetrics, Summary, TrainConfig } from './records.js';
 import { precomputeReferenceScores } from './reference-scores.js';
 import { RunDir, RunDirWriter } from './run-dir.js';
 import { createSelector, type Selector } from './selectors/index.js';
+import { broadcastObject } from '../dist/index.js';
+import { isRoot, syncFromRoot, type TrainDist } from './distributed.js';
 import type { TrainData } from './source.js';
 
 export interface TrainOptions {
@@ -36,6 +38,8 @@ export interface TrainOptions {
   reference?: Learner;
   /** Use this learner instead of building config.model (it must be freshly initialized). */
   learner?: Learner;
+  /** Data-parallel: this rank's group; data already holds its share. Only rank 0 reads and writes runDir. */
+  dist?: TrainDist;
 }
 
 export interface TrainResult {
@@ -94,7 +98,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const optimizer = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   const callbacks: FitCallback[] = [];
   let state: CheckpointState | undefined;
-  if (o.runDir !== undefined) {
+  if (o.runDir !== undefined && isRoot(o.dist)) {
     const dir = RunDir.at(o.runDir);
     const resumed = o.resume === true && dir.has('checkpoint');
     if (resumed) state = dir.checkpoint(model, optimizer);
@@ -102,10 +106,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     writer.begin(cfg, state ?? freshState(cfg.seed), resumed);
     callbacks.push(writer);
   }
+  if (o.dist) {
+    // Every rank continues from rank 0's state, weights and momentum (DDP's start-up broadcast).
+    state = (await broadcastObject(o.dist.group, state ?? null)) ?? undefined;
+    await syncFromRoot(o.dist.group, model, optimizer);
+  }
   if (o.onEvent) callbacks.push(eventCallback(o.onEvent));
   callbacks.push(...(o.callbacks ?? []));
   // Precomputed irreducible losses: computed again on a resume (deterministic), counted once (fit).
   const referenceScores = selector.needs.referenceLoss && cfg.referenceScores === 'precomputed' ? await precomputeReferenceScores(o.reference!, o.data.trainScoring!, device) : undefined;
-  const res = await fit({ config: cfg, data: o.data, model, optimizer, selector, reference: o.reference, referenceScores, state, callbacks, stopAfterEpochs: o.stopAfterEpochs });
+  const res = await fit({ config: cfg, data: o.data, model, optimizer, selector, reference: o.reference, referenceScores, state, callbacks, stopAfterEpochs: o.stopAfterEpochs, dist: o.dist });
   return { summary: res.summary, metrics: res.state.metrics, model };
 }

@@ -18,7 +18,7 @@ test('every table row is a flag of saln train with the row\'s default and choice
     if (row.default !== undefined && !(row.type === 'boolean' && row.default === true)) assert.equal(opt.defaultValue, row.default, row.key);
   }
   // The command's own flags, and nothing else.
-  const own = ['--resume', '--overwrite', '--cache-dir', '--json', '--no-progress'];
+  const own = ['--resume', '--overwrite', '--cache-dir', '--json', '--no-progress', '--nproc'];
   assert.deepEqual([...byFlag.keys()].filter((f) => !options.some((r) => flagOf(r) === f)).sort(), own.sort());
 });
 

@@ -117,6 +117,7 @@ export function trainCommand(io: CliIO): Command {
     .option('--resume <dir>', 'continue an interrupted run from its last checkpoint (other flags are ignored)')
     .option('--overwrite', 'replace the run already in --out (without it, a folder holding a run is an error)')
     .option('--cache-dir <dir>', 'cache folder (default $SALN_CACHE or ~/.cache/saln)')
+    .option('--nproc <n>', 'train as n data-parallel processes on this machine (saln launch --nproc-per-node n -- train ...): batch B per process, gradients averaged')
     .option('--json', 'line-per-event JSON logs on stdout (no progress bar)')
     .option('--no-progress', 'no progress bar')
     .addHelpText('after', HELP)
@@ -166,7 +167,8 @@ async function runTrain(flags: Record<string, unknown>, own: CommandFlags, io: C
       callbacks: [...consoleCallbacks({ json: own.json ?? false, progress, epochs: spec.epochs, out: io.out, log }), killHookCallback()],
       referenceCallbacks: [progressCallback(progress)],
     });
-    if (s && !own.json) io.out(summaryLine(spec.out!, s));
+    // Of a data-parallel job's ranks, rank 0 speaks for the run.
+    if (s && !own.json && (process.env.RANK ?? '0') === '0') io.out(summaryLine(spec.out!, s));
   } catch (e) {
     if (e instanceof DivergedError) e.message += ` (try --lr ${Number((spec.lr / 10).toPrecision(3))})`;
     // Errors below the CLI name an option by its key; here it is the flag.
