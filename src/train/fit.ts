@@ -87,15 +87,9 @@ export function freshState(seed: number): CheckpointState {
   return { version: 1, epochsDone: 0, metrics: [], phases: zeroPhases(), counts: zeroCounts(), wallSeconds: 0, bestVal: null, selector: null, rng: { seed, nextEpoch: 0 } };
 }
 
-/** What the loop needs that does not change between epochs. */
-interface Run {
+/** What the loop needs that does not change between epochs: the options, resolved. */
+interface Run extends Pick<FitOptions, 'data' | 'model' | 'optimizer' | 'selector' | 'reference' | 'referenceScores' | 'dist'> {
   cfg: TrainConfig;
-  data: TrainData;
-  model: Learner;
-  optimizer: SGD;
-  selector: Selector;
-  reference?: Learner;
-  referenceScores?: ReferenceScores;
   lrSchedule: LrSchedule | null;
   mode: SelectionMode;
   lrScaling: LrScaling;
@@ -104,7 +98,6 @@ interface Run {
   clock: PhaseClock;
   callbacks: readonly FitCallback[];
   wantsExamples: boolean;
-  dist?: TrainDist;
   /** Data-parallel: averages the gradients between backward and the optimizer step. */
   bucketer?: GradBucketer;
 }
