@@ -140,21 +140,28 @@ find "$APP/dist" \( -name '*.map' -o -name '*.d.ts' \) -delete
 tar -C "$STAGE" -cf - app | $XZ -9 > "$OUT/app.tar.xz"
 
 # 4. Data: shared/ as the app expects it at ../shared.
-echo "data.tar.xz: fixture, MobileNetV1-0.75, CIFAR-10 subset ($TRAIN_PER_CLASS train / $TEST_PER_CLASS test a class)"
-D="$STAGE/data/shared"
-mkdir -p "$D/fixtures/resnet18-torchvision" "$D/models" "$D/datasets/cifar10-jpg"
-cp "$SHARED"/fixtures/resnet18-torchvision/{README.md,model.safetensors,input.npy,eval_logits.npy,train_step.json} "$D/fixtures/resnet18-torchvision/"
-cp -r "$SHARED/models/mobilenet_v1_0.75_224" "$D/models/"
-for split in train test; do
-  n=$TRAIN_PER_CLASS; [ "$split" = test ] && n=$TEST_PER_CLASS
-  for cdir in "$SHARED/datasets/cifar10-jpg/$split"/*/; do
-    c="$(basename "$cdir")"
-    mkdir -p "$D/datasets/cifar10-jpg/$split/$c"
-    find "$cdir" -maxdepth 1 -name '*.jpg' | sort > "$STAGE/files.txt"  # (head on a pipe would SIGPIPE sort under pipefail)
-    head -n "$n" "$STAGE/files.txt" | xargs cp -t "$D/datasets/cifar10-jpg/$split/$c/"
+DATA_KEY="$TRAIN_PER_CLASS/$TEST_PER_CLASS $(cd "$SHARED" && find fixtures/resnet18-torchvision models/mobilenet_v1_0.75_224 datasets/cifar10-jpg -maxdepth 1 -printf '%p %s %T@\n' | sort | sha256sum | cut -d' ' -f1)"
+if [ -f "$OUT/data.tar.xz" ] && [ "$(cat "$OUT/data.key" 2>/dev/null)" = "$DATA_KEY" ]; then
+  echo "data.tar.xz: up to date"
+else
+  echo "data.tar.xz: fixture, MobileNetV1-0.75, CIFAR-10 subset ($TRAIN_PER_CLASS train / $TEST_PER_CLASS test a class)"
+  rm -f "$OUT/data.key"
+  D="$STAGE/data/shared"
+  mkdir -p "$D/fixtures/resnet18-torchvision" "$D/models" "$D/datasets/cifar10-jpg"
+  cp "$SHARED"/fixtures/resnet18-torchvision/{README.md,model.safetensors,input.npy,eval_logits.npy,train_step.json} "$D/fixtures/resnet18-torchvision/"
+  cp -r "$SHARED/models/mobilenet_v1_0.75_224" "$D/models/"
+  for split in train test; do
+    n=$TRAIN_PER_CLASS; [ "$split" = test ] && n=$TEST_PER_CLASS
+    for cdir in "$SHARED/datasets/cifar10-jpg/$split"/*/; do
+      c="$(basename "$cdir")"
+      mkdir -p "$D/datasets/cifar10-jpg/$split/$c"
+      find "$cdir" -maxdepth 1 -name '*.jpg' | sort > "$STAGE/files.txt"  # (head on a pipe would SIGPIPE sort under pipefail)
+      head -n "$n" "$STAGE/files.txt" | xargs cp -t "$D/datasets/cifar10-jpg/$split/$c/"
+    done
   done
-done
-tar -C "$STAGE/data" -cf - shared | $XZ -6 > "$OUT/data.tar.xz"
+  tar -C "$STAGE/data" -cf - shared | $XZ -6 > "$OUT/data.tar.xz"
+  echo "$DATA_KEY" > "$OUT/data.key"
+fi
 
 cp "$ROOT/scripts/device-check.sh" "$OUT/device-check.sh"
 chmod +x "$OUT/device-check.sh"

@@ -36,7 +36,8 @@ Options:
   --bundle DIR     the bundle folder
   --out DIR        where results go (default ./device-out; $OUT when set, as on the GPU machine)
   --work DIR       where the bundle is unpacked (default ${TMPDIR:-/tmp}/saln-device)
-  --budget S       the deadline for everything, unpacking included (default 560; 840 with --cpu);
+  --budget S       the deadline for everything, unpacking included (default 550, for a 600 s
+                   command; 840 with --cpu);
                    each step's timeout is cut to what is left, and a step with under 20 s left
                    is skipped
   -h, --help       this text
@@ -73,7 +74,7 @@ OUTDIR="${OUTDIR:-$PWD/device-out}"
 mkdir -p "$OUTDIR"
 OUTDIR="$(cd "$OUTDIR" && pwd)"
 WORK="${WORK:-${TMPDIR:-/tmp}/saln-device}"
-if [ -z "$BUDGET" ]; then if [ $CPU = 1 ]; then BUDGET=840; else BUDGET=560; fi; fi
+if [ -z "$BUDGET" ]; then if [ $CPU = 1 ]; then BUDGET=840; else BUDGET=550; fi; fi
 DEADLINE=$((START + BUDGET))
 if [ $CPU = 1 ]; then DEVICE=cpu; PY="${SALN_PYTHON:-/usr/bin/python3}"; else DEVICE=cuda; PY="${SALN_PYTHON:-$(command -v python3 || true)}"; fi
 [ -n "$PY" ] || die "no python3 on PATH (set SALN_PYTHON to the Python with PyTorch)"
@@ -204,14 +205,14 @@ export SALN_MOBILENET_DIR="$SHARED/models/mobilenet_v1_0.75_224"
 export SALN_CACHE="$WORK/cache"
 DATA="$SHARED/datasets/cifar10-jpg"
 if [ $CPU = 1 ]; then
-  ENGINE_ARGS=(--rounds 1 --warmup 1 --steps 2 --batch 32 --threads 2)
-  FEATURE_ARGS=(--rounds 1 --warmup 1 --steps 1 --batch224 4 --batch64 8 --threads 2 --pipeline-images 16)
+  ENGINE_ARGS=(--rounds 1 --warmup 1 --steps 1 --batch 8 --threads 2)
+  FEATURE_ARGS=(--rounds 1 --warmup 0 --steps 1 --batch224 2 --batch64 4 --threads 2 --pipeline-images 8)
   TRAIN_ARGS=(--epochs 1 --limit-train 400 --limit-val 100 --limit-test 200 --batch-size 64 --threads 2 --budget-seconds 60)
   SALN_ARGS=(--feature-size 32)
 else
-  ENGINE_ARGS=(--rounds 3 --warmup 5 --steps 30 --batch 256 --threads 8)
+  ENGINE_ARGS=(--rounds 2 --warmup 5 --steps 30 --batch 256 --threads 8)
   FEATURE_ARGS=(--rounds 2 --warmup 2 --steps 10 --batch224 64 --batch64 256 --threads 8 --pipeline-images 2048)
-  TRAIN_ARGS=(--epochs 3 --batch-size 128 --budget-seconds 90)
+  TRAIN_ARGS=(--epochs 5 --batch-size 128 --budget-seconds 45)
   SALN_ARGS=(--feature-size 64)
 fi
 TRAIN=(node bin/saln.js train --dataset cifar10 --data-dir "$DATA" --model resnet18-cifar --lr 0.01 --device "$DEVICE" --seed 0 --json --no-progress --cache-dir "$SALN_CACHE" "${TRAIN_ARGS[@]}")
@@ -219,13 +220,13 @@ TRAIN=(node bin/saln.js train --dataset cifar10 --data-dir "$DATA" --model resne
 step conformance 90 node --test dist/test/engine/device.test.js
 step bench-engine 150 node dist/bench/engine.js --json --device "$DEVICE" "${ENGINE_ARGS[@]}"
 step bench-features 150 node dist/bench/features.js --json --device "$DEVICE" "${FEATURE_ARGS[@]}"
-step train-none 130 "${TRAIN[@]}" --method none --out "$WORK/runs/none"
-step train-saln 150 "${TRAIN[@]}" --method saln --filter-ratio 0.8 --feature-model mobilenet-v1-0.75 "${SALN_ARGS[@]}" --out "$WORK/runs/saln"
+step train-none 100 "${TRAIN[@]}" --method none --out "$WORK/runs/none"
+step train-saln 120 "${TRAIN[@]}" --method saln --filter-ratio 0.8 --feature-model mobilenet-v1-0.75 "${SALN_ARGS[@]}" --out "$WORK/runs/saln"
 ENGINE_TESTS=()
 while IFS= read -r f; do ENGINE_TESTS+=("$f"); done < <(cd "$APPDIR" && ls dist/test/engine/*.test.js | grep -v '/device\.test\.js$' | { if [ $CPU = 1 ]; then grep -v '/memory\.test\.js$'; else cat; fi; })
 # (--cpu leaves out memory.test.js: 2,000 training steps, minutes on 2 cores, and the dry run only
 # needs to show that the step runs.)
-step engine-tests 120 node --test --test-concurrency=1 "${ENGINE_TESTS[@]}"
+step engine-tests 100 node --test --test-concurrency=1 "${ENGINE_TESTS[@]}"
 step bench-engine-bf16 90 node dist/bench/engine.js --json --device "$DEVICE" --amp bf16 --channels-last "${ENGINE_ARGS[@]}"
 
 # ---- results
