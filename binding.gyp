@@ -16,8 +16,8 @@
     ],
     "defines": ["NAPI_EXPERIMENTAL", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "_GLIBCXX_USE_CXX11_ABI=<!(node native/libtorch-config.cjs abi)"],
     "cflags!": ["-fno-exceptions", "-fno-rtti"],
-    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14"],
-    "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-deprecated-declarations", "-Wno-unused-parameter"],
+    "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17", "-std=gnu++14", "-std=gnu++20"],
+    "cflags_cc": ["-std=<!(node native/libtorch-config.cjs std)", "-fexceptions", "-frtti", "-O2", "-Wno-deprecated-declarations", "-Wno-unused-parameter"],
     "libraries": [
       "-L<!(node native/libtorch-config.cjs libdir)",
       "-Wl,-rpath,<!(node native/libtorch-config.cjs libdir)",

@@ -13,6 +13,9 @@
  * cache file out) at 64 px.
  *
  *   npm run bench:features -- --json [--rounds 2] [--steps 4] [--batch224 16] [--batch64 64] [--threads 2]
+ *     [--device cpu|cuda|cuda:N]
+ * --device runs both sides there (PyTorch: torch.device); the input batch is made there once, and
+ * each timed batch ends with the pooled features copied to host memory, which waits for the kernels.
  * Last stdout line: one JSON object with img/s per side and the ratios (engine / torch).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -21,7 +24,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { extractFeatures, type FeatureBatch } from '../src/features/index.js';
 import { ResNet, resnet50 } from '../src/models/index.js';
-import { engineInfo, manualSeed, rand, setNumThreads, type Tensor } from '../src/tensor/index.js';
+import { cudaDeviceCount, engineInfo, manualSeed, rand, setNumThreads, type Device, type Tensor } from '../src/tensor/index.js';
 import { log, runTorchScript, upperMedian } from './common.js';
 import { extractStep } from './extract-step.js';
 
@@ -35,6 +38,7 @@ const { values: args } = parseArgs({
     batch64: { type: 'string', default: '64' },
     threads: { type: 'string', default: '2' },
     'pipeline-images': { type: 'string', default: '256' },
+    device: { type: 'string', default: 'cpu' },
   },
 });
 const rounds = Number(args.rounds);
@@ -44,10 +48,14 @@ const threads = Number(args.threads);
 const median = upperMedian;
 const r2 = (v: number | null, d = 2): number | null => (v === null ? null : Number(v.toFixed(d)));
 
+const device = args.device as Device;
+if (!/^(cpu|cuda(:\d+)?)$/.test(device)) throw new Error(`--device: expected cpu, cuda or cuda:N, got ${device}`);
+if (device !== 'cpu' && cudaDeviceCount() === 0) throw new Error(`--device ${device}: CUDA is not available to the engine (engineInfo: ${JSON.stringify(engineInfo())})`);
+
 setNumThreads(threads);
 manualSeed(0);
-const tv = resnet50().eval();
-const keras = new ResNet({ depth: 50, layout: 'keras' }).eval();
+const tv = resnet50().eval().to(device);
+const keras = new ResNet({ depth: 50, layout: 'keras' }).eval().to(device);
 
 function engineRound(model: ResNet, x: Tensor): number[] {
   const times: number[] = [];
@@ -60,10 +68,12 @@ function engineRound(model: ResNet, x: Tensor): number[] {
 }
 
 let torchVersion = 'unavailable';
+let torchModel: string | null = null;
 function torchRound(size: number, batch: number): number[] | null {
-  const argv = ['--size', String(size), '--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps)];
-  const r = runTorchScript<{ step_s: number[]; torch: string }>('features_torch.py', argv, true);
+  const argv = ['--size', String(size), '--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps), '--device', device];
+  const r = runTorchScript<{ step_s: number[]; torch: string; model_source?: string }>('features_torch.py', argv, true);
   if (r) torchVersion = r.torch;
+  if (r?.model_source) torchModel = r.model_source;
   return r?.step_s ?? null;
 }
 
@@ -73,7 +83,7 @@ interface Side {
 }
 const results: Record<number, Side & { batch: number }> = {};
 for (const [size, batch] of [[224, Number(args.batch224)], [64, Number(args.batch64)]] as const) {
-  const x = rand([batch, 3, size, size]).mul(255);
+  const x = rand([batch, 3, size, size], { device }).mul(255);
   const side: Side & { batch: number } = { engine: [], torch: [], batch };
   for (let r = 0; r < rounds; r++) {
     const e = engineRound(tv, x);
@@ -90,7 +100,7 @@ for (const [size, batch] of [[224, Number(args.batch224)], [64, Number(args.batc
 }
 
 // Engine only: the Keras layout at 224 px.
-const xk = rand([Number(args.batch224), 3, 224, 224]).mul(255);
+const xk = rand([Number(args.batch224), 3, 224, 224], { device }).mul(255);
 const kerasTimes = engineRound(keras, xk);
 xk.dispose();
 const kerasImgS = Number(args.batch224) / median(kerasTimes);
@@ -138,6 +148,8 @@ const result = {
   ratio_64: t64 === null ? null : r2(e64 / t64, 3),
   engine_keras_layout_224_img_s: r2(kerasImgS),
   engine_pipeline_64_img_s: r2(pipelineImgS),
+  device,
+  torch_model: torchModel,
 };
 if (!args.json) log(`224 px: engine ${result.engine_224_img_s} vs torch ${result.torch_224_img_s} img/s (ratio ${result.ratio_224}); 64 px: engine ${result.engine_64_img_s} vs torch ${result.torch_64_img_s} (ratio ${result.ratio_64})`);
 console.log(JSON.stringify(result));

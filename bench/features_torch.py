@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """PyTorch side of bench:features: torchvision ResNet-50 pooled-feature extraction (eval, no_grad).
 
-Usage: /usr/bin/python3 bench/features_torch.py --size 224 --batch 16 --threads 2 --warmup 1 --steps 4
+Usage: /usr/bin/python3 bench/features_torch.py --size 224 --batch 16 --threads 2 --warmup 1 --steps 4 [--device cuda]
 Prints one JSON line: {"img_s": ..., "step_s": [...] (sorted, timed batches), "trace": [...]
 (every batch in order: seconds, minor page faults, RSS), "torch": "..."}.
 """
 import argparse, json, resource, time
-import torch, torch.nn as nn, torchvision
+import torch, torch.nn as nn
+from torch_resnet import resnet
 
 p = argparse.ArgumentParser()
 p.add_argument('--size', type=int, default=224)
@@ -14,15 +15,17 @@ p.add_argument('--batch', type=int, default=16)
 p.add_argument('--threads', type=int, default=2)
 p.add_argument('--warmup', type=int, default=1)
 p.add_argument('--steps', type=int, default=4)
+p.add_argument('--device', default='cpu')
 a = p.parse_args()
+dev = torch.device(a.device)
 
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
-m = torchvision.models.resnet50()
+m, source = resnet(50)
 m.fc = nn.Identity()  # pooled 2048-d features, as saln's forwardFeatures
-m.eval()
-x = torch.rand(a.batch, 3, a.size, a.size) * 255
-mean = torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1)
+m = m.to(dev).eval()
+x = torch.rand(a.batch, 3, a.size, a.size, device=dev) * 255
+mean = torch.tensor([103.939, 116.779, 123.68], device=dev).view(1, 3, 1, 1)
 
 
 def rss_mb():
@@ -36,11 +39,12 @@ with torch.no_grad():
         f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
         t0 = time.perf_counter()
         f = m(x.flip(1) - mean)  # the same "caffe" preprocessing as the engine side
-        f.numpy().copy()
+        f.cpu().numpy().copy()  # to host memory (on CUDA this waits for the kernels)
         dt = time.perf_counter() - t0
         trace.append({'s': round(dt, 4), 'faults': resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0, 'rss_mb': round(rss_mb())})
         if i >= a.warmup:
             times.append(dt)
 times.sort()
 med = times[len(times) // 2]
-print(json.dumps({'img_s': a.batch / med, 'step_s': times, 'trace': trace, 'torch': torch.__version__}))
+print(json.dumps({'img_s': a.batch / med, 'step_s': times, 'trace': trace, 'torch': torch.__version__,
+                  'device': str(dev), 'model_source': source}))

@@ -34,7 +34,11 @@ function locate() {
 }
 
 // The C++ ABI must match the library's: pip wheels before 2.7 use the old ABI (0).
+// SALN_CXX11_ABI (0 or 1) overrides, e.g. from python3 -c 'import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))'.
 function cxx11Abi(lib) {
+  const forced = process.env.SALN_CXX11_ABI;
+  if (forced === '0' || forced === '1') return forced;
+  if (forced) fail(`SALN_CXX11_ABI=${forced}: expected 0 or 1`);
   const cmakeDirs = [path.join(lib, '..', 'share', 'cmake', 'Torch'), path.join(lib, 'cmake', 'Torch')];
   for (const d of cmakeDirs) {
     const f = path.join(d, 'TorchConfig.cmake');
@@ -70,12 +74,41 @@ function ncclIncludes(includes) {
   return nccl && cudart ? [...new Set([nccl, cudart])] : null;
 }
 
+// The C++ standard: libtorch 2.14's headers refuse anything before C++20 (ATen/ATen.h:
+// `#if !defined(_MSC_VER) && __cplusplus < 202002L #error C++20 or later ...`); earlier 2.x and
+// 1.x build as C++17. Read from the headers themselves, so any libtorch that demands C++20 gets
+// it; SALN_CXX_STD (c++17, c++20) overrides.
+function cxxStd(includes) {
+  const forced = process.env.SALN_CXX_STD;
+  if (forced) {
+    if (!/^(c|gnu)\+\+(17|20|23)$/.test(forced)) fail(`SALN_CXX_STD=${forced}: expected c++17, c++20 or c++23`);
+    return forced;
+  }
+  for (const inc of includes) {
+    for (const h of [['ATen', 'ATen.h'], ['torch', 'all.h'], ['torch', 'csrc', 'api', 'include', 'torch', 'all.h']]) {
+      const f = path.join(inc, ...h);
+      if (fs.existsSync(f) && /__cplusplus\s*<\s*202002L/.test(fs.readFileSync(f, 'utf8'))) return 'c++20';
+    }
+    // 2.13 moved its own build to C++20; from there on, C++20 for us too.
+    for (const h of [['torch', 'version.h'], ['torch', 'csrc', 'api', 'include', 'torch', 'version.h']]) {
+      const f = path.join(inc, ...h);
+      if (!fs.existsSync(f)) continue;
+      const v = fs.readFileSync(f, 'utf8');
+      const major = Number(/TORCH_VERSION_MAJOR\s+(\d+)/.exec(v)?.[1] ?? 0);
+      const minor = Number(/TORCH_VERSION_MINOR\s+(\d+)/.exec(v)?.[1] ?? 0);
+      if (major > 2 || (major === 2 && minor >= 13)) return 'c++20';
+    }
+  }
+  return 'c++17';
+}
+
 const { includes, lib } = locate();
 const cuda = fs.existsSync(path.join(lib, 'libtorch_cuda.so'));
 const what = process.argv[2];
 if (what === 'includes') console.log(includes.join(' '));
 else if (what === 'libdir') console.log(lib);
 else if (what === 'abi') console.log(cxx11Abi(lib));
+else if (what === 'std') console.log(cxxStd(process.env.LIBTORCH ? includes : [...includes, '/usr/include']));
 else if (what === 'libs') {
   // --no-as-needed keeps libtorch_cuda linked although no symbol of it is named: loading it
   // registers the CUDA backend, which is what makes device 'cuda' work.

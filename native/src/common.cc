@@ -109,8 +109,8 @@ at::Tensor& Call::T(size_t i) {
   return h->t;
 }
 
-c10::optional<at::Tensor> Call::OptT(size_t i) {
-  if (!Has(i)) return c10::nullopt;
+Optional<at::Tensor> Call::OptT(size_t i) {
+  if (!Has(i)) return kNone;
   return T(i);
 }
 

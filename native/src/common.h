@@ -7,11 +7,26 @@
 
 #include <ATen/ATen.h>
 #include <napi.h>
+#include <torch/version.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace saln {
+
+// Optional arguments of ATen calls. libtorch 1.x has its own c10::optional; from 2.2 it is an
+// alias of std::optional, deprecated, and gone under C10_NODEPRECATED (and, one day, for good).
+// std::optional from 2.3 on (the alias is certain there), c10::optional before.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 3)
+template <class T>
+using Optional = std::optional<T>;
+inline constexpr std::nullopt_t kNone = std::nullopt;
+#else
+template <class T>
+using Optional = c10::optional<T>;
+inline constexpr c10::nullopt_t kNone = c10::nullopt;
+#endif
 
 // Heap object behind each JS tensor handle (a Napi::External). dispose() drops the tensor
 // early; the finalizer deletes the box. `reported` is what we told V8 about, so GC feels the
@@ -36,7 +51,7 @@ class Call {
   Call(const Napi::CallbackInfo& info, const char* op) : info_(info), op_(op) {}
 
   at::Tensor& T(size_t i);
-  c10::optional<at::Tensor> OptT(size_t i);
+  Optional<at::Tensor> OptT(size_t i);
   std::vector<at::Tensor> TList(size_t i);
   Handle* H(size_t i);
   int64_t I(size_t i) const { return info_[i].As<Napi::Number>().Int64Value(); }
@@ -45,8 +60,8 @@ class Call {
   bool Has(size_t i) const { return i < info_.Length() && !info_[i].IsUndefined() && !info_[i].IsNull(); }
   std::string S(size_t i) const { return info_[i].As<Napi::String>().Utf8Value(); }
   std::vector<int64_t> Ints(size_t i) const;
-  c10::optional<int64_t> OptI(size_t i) const { return Has(i) ? c10::optional<int64_t>(I(i)) : c10::nullopt; }
-  c10::optional<double> OptD(size_t i) const { return Has(i) ? c10::optional<double>(D(i)) : c10::nullopt; }
+  Optional<int64_t> OptI(size_t i) const { return Has(i) ? Optional<int64_t>(I(i)) : kNone; }
+  Optional<double> OptD(size_t i) const { return Has(i) ? Optional<double>(D(i)) : kNone; }
   at::Scalar Sc(size_t i) const;
   at::TensorOptions Opts(size_t dtypeIdx, size_t deviceIdx) const;
   Napi::Env Env() const { return info_.Env(); }

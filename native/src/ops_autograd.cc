@@ -16,7 +16,7 @@ SALN_OP(backward, "backward") {
   at::Tensor& t = call.T(0);
   auto g = call.OptT(1);
   torch::autograd::backward({t}, g ? torch::autograd::variable_list{*g} : torch::autograd::variable_list{},
-                            c10::optional<bool>(call.Has(2) && call.B(2)), false);
+                            Optional<bool>(call.Has(2) && call.B(2)), false);
   return call.Env().Undefined();
 }
 

@@ -113,7 +113,7 @@ SALN_OP(addcdiv_, "addcdiv_") { call.T(0).addcdiv_(call.T(1), call.T(2), call.Sc
 
 // clamp(t, min|null, max|null)
 SALN_OP(clamp, "clamp") {
-  c10::optional<at::Scalar> lo, hi;
+  Optional<at::Scalar> lo, hi;
   if (call.Has(1)) lo = call.Sc(1);
   if (call.Has(2)) hi = call.Sc(2);
   return Wrap(call.Env(), at::clamp(call.T(0), lo, hi));
@@ -141,7 +141,7 @@ SALN_OP(argmin, "argmin") { return Wrap(call.Env(), at::argmin(call.T(0), call.O
 SALN_OP(vectorNorm, "vectorNorm") {
   auto dims = call.Ints(2);
   at::OptionalIntArrayRef d = dims.empty() ? at::OptionalIntArrayRef() : at::OptionalIntArrayRef(dims);
-  return Wrap(call.Env(), at::linalg_vector_norm(call.T(0), call.D(1), d, call.B(3), c10::nullopt));
+  return Wrap(call.Env(), at::linalg_vector_norm(call.T(0), call.D(1), d, call.B(3), kNone));
 }
 SALN_OP(cumsum, "cumsum") { return Wrap(call.Env(), at::cumsum(call.T(0), call.I(1))); }
 
@@ -161,7 +161,7 @@ SALN_OP(topk, "topk") {
 }
 // sort(t, dim, descending, stable) -> [values, indices]
 SALN_OP(sort, "sort") {
-  auto r = at::sort(call.T(0), c10::optional<bool>(call.B(3)), call.I(1), call.B(2));
+  auto r = at::sort(call.T(0), Optional<bool>(call.B(3)), call.I(1), call.B(2));
   return WrapMany(call.Env(), {std::get<0>(r), std::get<1>(r)});
 }
 

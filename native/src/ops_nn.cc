@@ -53,11 +53,11 @@ SALN_OP(gridSample, "gridSample") {
 }
 // interpolateBilinear(x, size[2], alignCorners, antialias)
 SALN_OP(interpolateBilinear, "interpolateBilinear") {
-  if (call.B(3)) return Wrap(call.Env(), at::_upsample_bilinear2d_aa(call.T(0), call.Ints(1), call.B(2), c10::nullopt, c10::nullopt));
-  return Wrap(call.Env(), at::upsample_bilinear2d(call.T(0), call.Ints(1), call.B(2), c10::nullopt, c10::nullopt));
+  if (call.B(3)) return Wrap(call.Env(), at::_upsample_bilinear2d_aa(call.T(0), call.Ints(1), call.B(2), kNone, kNone));
+  return Wrap(call.Env(), at::upsample_bilinear2d(call.T(0), call.Ints(1), call.B(2), kNone, kNone));
 }
 SALN_OP(interpolateNearest, "interpolateNearest") {
-  return Wrap(call.Env(), at::upsample_nearest2d(call.T(0), call.Ints(1), c10::nullopt, c10::nullopt));
+  return Wrap(call.Env(), at::upsample_nearest2d(call.T(0), call.Ints(1), kNone, kNone));
 }
 
 // constantPad(x, pads, value): pads as F.pad, last dim first: [left, right, top, bottom, …].

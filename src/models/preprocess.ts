@@ -45,7 +45,8 @@ export function preprocess(x: Tensor, p: PreprocessName | PreprocessSpec): Tenso
     let y = x.dtype === 'float32' || x.dtype === 'float64' ? x : x.to('float32');
     if (s.channels === 'bgr') y = y.flip(1);
     if (s.divide !== 1) y = y.div(s.divide);
-    const opts = { dtype: y.dtype === 'float64' ? 'float64' as const : 'float32' as const, shape: [1, 3, 1, 1] };
+    // On x's device: a [1,3,1,1] CPU tensor is not a scalar, and CUDA ops refuse it.
+    const opts = { dtype: y.dtype === 'float64' ? 'float64' as const : 'float32' as const, shape: [1, 3, 1, 1], device: y.device };
     if (s.mean.some((m) => m !== 0)) y = y.sub(tensor(s.mean as unknown as number[], opts));
     if (s.std.some((v) => v !== 1)) y = y.div(tensor(s.std as unknown as number[], opts));
     return y === x ? x.clone() : y;
