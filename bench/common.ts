@@ -14,7 +14,9 @@ export const upperMedian = (xs: number[]): number => [...xs].sort((a, b) => a - 
 export const SAME_MALLOC = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912';
 
 const python = '/usr/bin/python3';
-const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'bench');
+/** The repository root (bench scripts run from dist/bench/). */
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const benchDir = join(repoRoot, 'bench');
 
 /**
  * Runs bench/<script> with Debian's Python (PyTorch installed) and returns the JSON of its last

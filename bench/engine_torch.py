@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """PyTorch side of bench:engine: ResNet-18 (CIFAR stem) training steps on random data.
 
-Usage: /usr/bin/python3 bench/engine_torch.py --batch 128 --threads 2 --warmup 2 --steps 8 [--channels-last]
+Usage: /usr/bin/python3 bench/engine_torch.py --batch 128 --threads 2 --warmup 2 --steps 8 [--channels-last] [--bf16]
+--bf16 runs the forward pass and the loss under torch.autocast('cpu', dtype=torch.bfloat16)
+(backward and the optimizer step outside, as the AMP recipe), weights stay float32.
 Prints one JSON line: {"img_s": ..., "step_s": [...]}.
 """
-import argparse, json, time
+import argparse, contextlib, json, time
 import torch, torch.nn as nn, torch.nn.functional as F, torchvision
 
 p = argparse.ArgumentParser()
@@ -14,6 +16,7 @@ p.add_argument('--warmup', type=int, default=2)
 p.add_argument('--steps', type=int, default=8)
 p.add_argument('--size', type=int, default=32)
 p.add_argument('--channels-last', action='store_true')
+p.add_argument('--bf16', action='store_true')
 a = p.parse_args()
 
 torch.set_num_threads(a.threads)
@@ -28,11 +31,19 @@ if a.channels_last:
     m = m.to(memory_format=torch.channels_last)
     x = x.contiguous(memory_format=torch.channels_last)
 opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9)
+
+
+def precision():
+    return torch.autocast('cpu', dtype=torch.bfloat16) if a.bf16 else contextlib.nullcontext()
+
+
 times = []
 for i in range(a.warmup + a.steps):
     t0 = time.perf_counter()
     opt.zero_grad()
-    F.cross_entropy(m(x), y).backward()
+    with precision():
+        loss = F.cross_entropy(m(x).float(), y)
+    loss.backward()
     opt.step()
     if i >= a.warmup:
         times.append(time.perf_counter() - t0)

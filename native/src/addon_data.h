@@ -22,5 +22,6 @@ void InitMath(Napi::Env env, Napi::Object exports);
 void InitShape(Napi::Env env, Napi::Object exports);
 void InitNN(Napi::Env env, Napi::Object exports);
 void InitAutograd(Napi::Env env, Napi::Object exports);
+void InitAmp(Napi::Env env, Napi::Object exports);
 
 }  // namespace saln
