@@ -3,7 +3,7 @@
     "target_name": "saln_native",
     "sources": [
       "native/src/addon.cc", "native/src/runtime.cc", "native/src/common.cc", "native/src/ops_create.cc",
-      "native/src/ops_math.cc", "native/src/ops_shape.cc", "native/src/ops_nn.cc", "native/src/ops_autograd.cc", "native/src/cpu_allocator.cc",
+      "native/src/ops_math.cc", "native/src/ops_shape.cc", "native/src/ops_nn.cc", "native/src/ops_autograd.cc", "native/src/amp.cc", "native/src/cpu_allocator.cc",
       "native/src/dist.cc"
     ],
     "variables": {

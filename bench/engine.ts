@@ -1,28 +1,33 @@
 /**
- * bench:engine — ResNet-18 (CIFAR stem, 32x32, batch 128, 2 threads) training throughput on random
- * data: saln's engine and PyTorch (Debian python3-torch, /usr/bin/python3) on the same model, batch
- * and threads, in alternating rounds of the same run. Last line: {"engine_img_s","torch_img_s","ratio"}.
+ * bench:engine — training throughput on random data, 2 threads, sides alternating in rounds of
+ * one run (robust to the shared machine's load):
+ *
+ * 1. ResNet-18 (CIFAR stem, 32x32, batch 128): the engine in its default precision and memory
+ *    format (`auto`: bf16 autocast + channels-last where the CPU computes bf16 natively, see
+ *    resolvePrecision) against PyTorch fp32 in its default layout (`ratio`); and the engine in
+ *    bf16 + channels-last against PyTorch's bf16 autocast + channels-last (`ratio_bf16_cl`), the
+ *    same work on both sides. Where `auto` resolves to bf16 + channels-last the engine's two
+ *    sides are one configuration, timed once.
+ * 2. MobileNetV1-0.75 at 64 px fine-tuning (ImageNet weights from ../shared/models, a new 10-way
+ *    head, batch 64): the engine in fp32 NCHW against the engine in `auto` (`mobilenet_ratio`).
  *
  * The addon tunes glibc malloc at load (native/src/runtime.cc: no mmap for big blocks, no trimming),
  * which alone makes CNN steps several times faster here. For a fair ratio the PyTorch side runs with
- * the same settings (GLIBC_TUNABLES); `torch_default_img_s` is PyTorch with glibc's defaults.
+ * the same settings (GLIBC_TUNABLES); `torch_default_malloc_img_s` is PyTorch fp32 with glibc's defaults.
  *
- *   npm run bench:engine -- --json [--rounds 3] [--steps 6] [--warmup 2] [--batch 128] [--channels-last]
- *     [--device cpu|cuda|cuda:N] [--amp none|bf16]
- *
- * --device runs both sides there (PyTorch: torch.device). Every timed step ends with loss.item() on
- * both sides, so on CUDA a step's time includes its kernels. On CUDA the glibc-default-malloc
- * PyTorch rounds are skipped (host malloc is not what a GPU step waits on): those keys are null.
- * --amp bf16 is bf16 autocast on both sides; the engine has no autocast yet (it would export
- * `autocast` from src/tensor), so its side is skipped with a note and only PyTorch's is measured.
+ *   npm run bench:engine -- --json [--rounds 3] [--steps 6] [--warmup 2] [--batch 128]
+ *     [--precision auto|fp32|bf16] [--memory-format auto|contiguous|channels-last] [--no-mobilenet]
  */
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { resnet18 } from '../src/models/index.js';
-import { F } from '../src/nn/index.js';
+import { loadKerasMobileNetV1, resnet18 } from '../src/models/index.js';
+import { F, type Module } from '../src/nn/index.js';
 import { SGD } from '../src/optim/index.js';
-import * as tensorApi from '../src/tensor/index.js';
-import { cudaDeviceCount, engineInfo, manualSeed, randint, randn, setNumThreads, tidy, type Device } from '../src/tensor/index.js';
-import { log, runTorchScript, upperMedian } from './common.js';
+import {
+  engineInfo, manualSeed, randint, randn, resolvePrecision, setNumThreads, tidy, withPrecision,
+  type MemoryFormat, type Precision, type Tensor,
+} from '../src/tensor/index.js';
+import { log, repoRoot, runTorchScript, upperMedian } from './common.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,10 +37,11 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '2' },
     batch: { type: 'string', default: '128' },
     threads: { type: 'string', default: '2' },
-    'channels-last': { type: 'boolean', default: false },
+    precision: { type: 'string', default: 'auto' },
+    'memory-format': { type: 'string', default: 'auto' },
+    'no-mobilenet': { type: 'boolean', default: false },
+    'mobilenet-batch': { type: 'string', default: '64' },
     'torch-default-malloc': { type: 'boolean', default: true },
-    device: { type: 'string', default: 'cpu' },
-    amp: { type: 'string', default: 'none' },
   },
 });
 const rounds = Number(args.rounds);
@@ -43,106 +49,147 @@ const steps = Number(args.steps);
 const warmup = Number(args.warmup);
 const batch = Number(args.batch);
 const threads = Number(args.threads);
-const channelsLast = args['channels-last'];
 const median = upperMedian;
-const device = args.device as Device;
-if (!/^(cpu|cuda(:\d+)?)$/.test(device)) throw new Error(`--device: expected cpu, cuda or cuda:N, got ${device}`);
-if (device !== 'cpu' && cudaDeviceCount() === 0) throw new Error(`--device ${device}: CUDA is not available to the engine (engineInfo: ${JSON.stringify(engineInfo())})`);
-const amp = args.amp;
-if (amp !== 'none' && amp !== 'bf16') throw new Error(`--amp: expected none or bf16, got ${amp}`);
-// The engine's autocast, once it has one: autocast(dtype, fn) in src/tensor. Until then, skipped.
-const engineAutocast = (tensorApi as Record<string, unknown>).autocast as ((dtype: string, fn: () => void) => void) | undefined;
-const engineSkipped = amp === 'bf16' && typeof engineAutocast !== 'function' ? 'the engine has no autocast (src/tensor exports none): PyTorch side only' : null;
-if (engineSkipped) log(`engine side skipped: ${engineSkipped}`);
-const torchDefaultMalloc = args['torch-default-malloc'] && device === 'cpu';
+const r2 = (v: number | null, d = 2): number | null => (v === null ? null : Number(v.toFixed(d)));
 
 setNumThreads(threads);
-manualSeed(0);
-const model = resnet18({ numClasses: 10, stem: 'cifar' }).train();
-model.to(device);
-let x = randn([batch, 3, 32, 32], { device });
-if (channelsLast) {
-  x = x.contiguous('channels_last');
-  for (const p of model.parameters()) if (p.ndim === 4) p.setData_(p.contiguous('channels_last'));
-}
-const y = randint(0, 10, [batch], { device });
-const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
+const auto = resolvePrecision(args.precision as Precision | 'auto', args['memory-format'] as MemoryFormat | 'auto', 'cpu');
+log(`engine default: ${auto.reason}`);
 
-function engineRound(): number[] {
+interface Mode {
+  precision: Precision;
+  memoryFormat: MemoryFormat;
+}
+const BF16_CL: Mode = { precision: 'bf16', memoryFormat: 'channels-last' };
+const FP32_NCHW: Mode = { precision: 'fp32', memoryFormat: 'contiguous' };
+const same = (a: Mode, b: Mode): boolean => a.precision === b.precision && a.memoryFormat === b.memoryFormat;
+
+/** A model, its optimizer and one fixed batch, laid out for mode. */
+interface Trainee {
+  model: Module;
+  opt: SGD;
+  x: Tensor;
+  y: Tensor;
+  mode: Mode;
+}
+
+function trainee(model: Module, n: number, size: number, mode: Mode): Trainee {
+  model.train().toMemoryFormat(mode.memoryFormat);
+  const x = randn([n, 3, size, size]).contiguous(mode.memoryFormat);
+  return { model, opt: new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 }), x, y: randint(0, 10, [n]), mode };
+}
+
+/**
+ * One training step in mode: the forward pass and the loss under autocast when bf16 (the loss in
+ * float32 either way), backward and the optimizer step outside, as in PyTorch's AMP recipe.
+ */
+function trainStep(t: Trainee): void {
+  tidy(() => {
+    t.opt.zeroGrad();
+    const loss = withPrecision(t.mode.precision, 'cpu', () => F.crossEntropy(t.model.forward(t.x), t.y));
+    loss.backward();
+    t.opt.step();
+  });
+}
+
+function engineRound(t: Trainee): number[] {
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    tidy(() => {
-      opt.zeroGrad();
-      let loss!: tensorApi.Tensor;
-      const forward = (): void => void (loss = F.crossEntropy(model.forward(x), y));
-      if (amp === 'bf16') engineAutocast!('bfloat16', forward);
-      else forward();
-      loss.backward();
-      opt.step();
-      loss.item(); // waits for the step's kernels on CUDA, as the PyTorch side does
-    });
+    trainStep(t);
     if (i >= warmup) times.push((performance.now() - t0) / 1000);
   }
   return times;
 }
 
-function torchRound(sameMalloc: boolean): { times: number[]; version: string } | null {
-  const argv = ['--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps), '--device', device, '--amp', amp];
-  if (channelsLast) argv.push('--channels-last');
-  const r = runTorchScript<{ step_s: number[]; torch: string; model_source?: string }>('engine_torch.py', argv, sameMalloc);
-  if (r?.model_source) torchModel = r.model_source;
-  return r && { times: r.step_s, version: r.torch };
+let torchVersion = 'unavailable';
+function torchRound(mode: Mode, sameMalloc: boolean): number[] | null {
+  const argv = ['--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps)];
+  if (mode.memoryFormat === 'channels-last') argv.push('--channels-last');
+  if (mode.precision === 'bf16') argv.push('--bf16');
+  const r = runTorchScript<{ step_s: number[]; torch: string }>('engine_torch.py', argv, sameMalloc);
+  if (r) torchVersion = r.torch;
+  return r?.step_s ?? null;
 }
 
-const engineTimes: number[] = [];
-const torchTimes: number[] = [];
-const torchDefaultTimes: number[] = [];
-let torchVersion = 'unavailable';
-let torchModel: string | null = null;
+const resnet = (mode: Mode): Trainee => {
+  manualSeed(0);
+  return trainee(resnet18({ numClasses: 10, stem: 'cifar' }), batch, 32, mode);
+};
+const engineAuto = resnet(auto);
+const engineBf16 = same(auto, BF16_CL) ? engineAuto : resnet(BF16_CL);
+
+const times = { engine: [] as number[], torch: [] as number[], engineBf16: [] as number[], torchBf16: [] as number[], torchDefault: [] as number[] };
+const push = (into: number[], xs: number[] | null, what: string, n = batch): void => {
+  if (!xs) return;
+  into.push(...xs);
+  log(`  ${what}: ${(n / median(xs)).toFixed(1)} img/s`);
+};
 for (let r = 0; r < rounds; r++) {
-  if (!engineSkipped) {
-    const e = engineRound();
-    engineTimes.push(...e);
-    log(`round ${r + 1}/${rounds} engine: ${(batch / median(e)).toFixed(1)} img/s`);
-  }
-  const t = torchRound(true);
-  if (t) {
-    torchTimes.push(...t.times);
-    torchVersion = t.version;
-    log(`round ${r + 1}/${rounds} torch (same malloc settings): ${(batch / median(t.times)).toFixed(1)} img/s`);
-  }
-  if (torchDefaultMalloc) {
-    const d = torchRound(false);
-    if (d) {
-      torchDefaultTimes.push(...d.times);
-      log(`round ${r + 1}/${rounds} torch (glibc default malloc): ${(batch / median(d.times)).toFixed(1)} img/s`);
-    }
-  }
+  log(`round ${r + 1}/${rounds}`);
+  push(times.engine, engineRound(engineAuto), `engine ${auto.precision} ${auto.memoryFormat}`);
+  push(times.torch, torchRound(FP32_NCHW, true), 'torch fp32 contiguous');
+  if (engineBf16 !== engineAuto) push(times.engineBf16, engineRound(engineBf16), 'engine bf16 channels-last');
+  push(times.torchBf16, torchRound(BF16_CL, true), 'torch bf16 autocast channels-last');
+  if (args['torch-default-malloc']) push(times.torchDefault, torchRound(FP32_NCHW, false), 'torch fp32, glibc default malloc');
 }
-const engineImgS = engineTimes.length ? batch / median(engineTimes) : null;
-const torchImgS = torchTimes.length ? batch / median(torchTimes) : null;
-const torchDefaultImgS = torchDefaultTimes.length ? batch / median(torchDefaultTimes) : null;
-const round2 = (v: number | null, d = 2): number | null => (v === null ? null : Number(v.toFixed(d)));
+if (engineBf16 === engineAuto) times.engineBf16 = times.engine;
+
+/** MobileNetV1-0.75 fine-tuning at 64 px: the engine in fp32 NCHW against the engine in auto. */
+function mobilenetRows(): { fp32: number; auto: number; batch: number } | null {
+  if (args['no-mobilenet']) return null;
+  const n = Number(args['mobilenet-batch']);
+  const load = (mode: Mode): Trainee => {
+    manualSeed(0);
+    const m = loadKerasMobileNetV1(join(repoRoot, '..', 'shared', 'models', 'mobilenet_v1_0.75_224')).replaceHead(10);
+    return trainee(m, n, 64, mode);
+  };
+  const plain = load(FP32_NCHW);
+  const fast = load(auto);
+  const t = { fp32: [] as number[], auto: [] as number[] };
+  for (let r = 0; r < rounds; r++) {
+    log(`mobilenet round ${r + 1}/${rounds}`);
+    push(t.fp32, engineRound(plain), 'engine fp32 contiguous', n);
+    push(t.auto, engineRound(fast), `engine ${auto.precision} ${auto.memoryFormat}`, n);
+  }
+  return { fp32: n / median(t.fp32), auto: n / median(t.auto), batch: n };
+}
+const mobile = mobilenetRows();
+
+const imgS = (xs: number[]): number | null => (xs.length ? batch / median(xs) : null);
+const engineImgS = imgS(times.engine)!;
+const torchImgS = imgS(times.torch);
+const engineBf16ImgS = imgS(times.engineBf16)!;
+const torchBf16ImgS = imgS(times.torchBf16);
+const torchDefaultImgS = imgS(times.torchDefault);
+const ratio = (a: number, b: number | null): number | null => (b === null ? null : r2(a / b, 3));
 const result = {
   bench: 'engine',
   model: 'resnet18-cifar',
   batch,
   threads,
-  channels_last: channelsLast,
-  steps_per_side: engineTimes.length,
+  channels_last: auto.memoryFormat === 'channels-last',
+  precision: auto.precision,
+  memory_format: auto.memoryFormat,
+  steps_per_side: times.engine.length,
   libtorch: engineInfo().torch,
   torch: torchVersion,
-  engine_img_s: round2(engineImgS),
-  torch_img_s: round2(torchImgS),
-  ratio: torchImgS === null || engineImgS === null ? null : round2(engineImgS / torchImgS, 3),
-  torch_default_malloc_img_s: round2(torchDefaultImgS),
-  ratio_vs_torch_default_malloc: torchDefaultImgS === null || engineImgS === null ? null : round2(engineImgS / torchDefaultImgS, 3),
-  device,
-  amp,
-  torch_steps: torchTimes.length,
-  torch_model: torchModel,
-  ...(engineSkipped ? { engine_skipped: engineSkipped } : {}),
+  engine_img_s: r2(engineImgS),
+  torch_img_s: r2(torchImgS),
+  ratio: ratio(engineImgS, torchImgS),
+  engine_bf16_cl_img_s: r2(engineBf16ImgS),
+  torch_bf16_cl_img_s: r2(torchBf16ImgS),
+  ratio_bf16_cl: ratio(engineBf16ImgS, torchBf16ImgS),
+  torch_default_malloc_img_s: r2(torchDefaultImgS),
+  ratio_vs_torch_default_malloc: ratio(engineImgS, torchDefaultImgS),
+  mobilenet_batch: mobile?.batch ?? null,
+  mobilenet_fp32_nchw_img_s: r2(mobile?.fp32 ?? null),
+  mobilenet_auto_img_s: r2(mobile?.auto ?? null),
+  mobilenet_ratio: mobile ? r2(mobile.auto / mobile.fp32, 3) : null,
 };
-if (!args.json) log(`engine ${result.engine_img_s} img/s, torch ${result.torch_img_s} img/s, ratio ${result.ratio}`);
+if (!args.json) {
+  log(`resnet18: engine ${auto.precision}/${auto.memoryFormat} ${result.engine_img_s} vs torch fp32 ${result.torch_img_s} img/s (ratio ${result.ratio}); ` +
+    `bf16+cl: engine ${result.engine_bf16_cl_img_s} vs torch ${result.torch_bf16_cl_img_s} (ratio ${result.ratio_bf16_cl})`);
+  if (mobile) log(`mobilenet-v1-0.75 @64: fp32 nchw ${result.mobilenet_fp32_nchw_img_s}, auto ${result.mobilenet_auto_img_s} img/s (ratio ${result.mobilenet_ratio})`);
+}
 console.log(JSON.stringify(result));

@@ -5,6 +5,11 @@
  * fc = Identity) on the same architecture, batch and threads, in alternating rounds of the same
  * run. Weights are random: they do not change the cost.
  *
+ * Two comparisons, as bench:engine: the engine in its default precision and memory format
+ * (`auto`: bf16 autocast + channels-last where the CPU computes bf16 natively) against PyTorch
+ * fp32 in its default layout (`ratio_224`, `ratio_64`); and at 224 px the engine in bf16 +
+ * channels-last against PyTorch's bf16 autocast + channels-last (`ratio_bf16_cl_224`).
+ *
  * The addon tunes glibc malloc at load; the PyTorch side runs with the same settings
  * (GLIBC_TUNABLES), as in bench:engine.
  *
@@ -13,9 +18,6 @@
  * cache file out) at 64 px.
  *
  *   npm run bench:features -- --json [--rounds 2] [--steps 4] [--batch224 16] [--batch64 64] [--threads 2]
- *     [--device cpu|cuda|cuda:N]
- * --device runs both sides there (PyTorch: torch.device); the input batch is made there once, and
- * each timed batch ends with the pooled features copied to host memory, which waits for the kernels.
  * Last stdout line: one JSON object with img/s per side and the ratios (engine / torch).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -24,7 +26,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { extractFeatures, type FeatureBatch } from '../src/features/index.js';
 import { ResNet, resnet50 } from '../src/models/index.js';
-import { cudaDeviceCount, engineInfo, manualSeed, rand, setNumThreads, type Device, type Tensor } from '../src/tensor/index.js';
+import {
+  engineInfo, manualSeed, rand, resolvePrecision, setNumThreads, type MemoryFormat, type Precision, type Tensor,
+} from '../src/tensor/index.js';
 import { log, runTorchScript, upperMedian } from './common.js';
 import { extractStep } from './extract-step.js';
 
@@ -38,7 +42,8 @@ const { values: args } = parseArgs({
     batch64: { type: 'string', default: '64' },
     threads: { type: 'string', default: '2' },
     'pipeline-images': { type: 'string', default: '256' },
-    device: { type: 'string', default: 'cpu' },
+    precision: { type: 'string', default: 'auto' },
+    'memory-format': { type: 'string', default: 'auto' },
   },
 });
 const rounds = Number(args.rounds);
@@ -48,60 +53,78 @@ const threads = Number(args.threads);
 const median = upperMedian;
 const r2 = (v: number | null, d = 2): number | null => (v === null ? null : Number(v.toFixed(d)));
 
-const device = args.device as Device;
-if (!/^(cpu|cuda(:\d+)?)$/.test(device)) throw new Error(`--device: expected cpu, cuda or cuda:N, got ${device}`);
-if (device !== 'cpu' && cudaDeviceCount() === 0) throw new Error(`--device ${device}: CUDA is not available to the engine (engineInfo: ${JSON.stringify(engineInfo())})`);
-
 setNumThreads(threads);
-manualSeed(0);
-const tv = resnet50().eval().to(device);
-const keras = new ResNet({ depth: 50, layout: 'keras' }).eval().to(device);
+const auto = resolvePrecision(args.precision as Precision | 'auto', args['memory-format'] as MemoryFormat | 'auto', 'cpu');
+log(`engine default: ${auto.reason}`);
+interface Mode {
+  precision: Precision;
+  memoryFormat: MemoryFormat;
+}
+const BF16_CL: Mode = { precision: 'bf16', memoryFormat: 'channels-last' };
+const sameAsBf16Cl = auto.precision === 'bf16' && auto.memoryFormat === 'channels-last';
 
-function engineRound(model: ResNet, x: Tensor): number[] {
+/** A ResNet-50 in eval mode, laid out for mode (random weights, seed 0). */
+function model50(mode: Mode, layout: 'torchvision' | 'keras' = 'torchvision'): ResNet {
+  manualSeed(0);
+  const m = layout === 'keras' ? new ResNet({ depth: 50, layout: 'keras' }) : resnet50();
+  return m.eval().toMemoryFormat(mode.memoryFormat);
+}
+const tv = model50(auto);
+const tvBf16 = sameAsBf16Cl ? tv : model50(BF16_CL);
+
+function engineRound(model: ResNet, x: Tensor, mode: Mode): number[] {
+  const xs = x.contiguous(mode.memoryFormat);
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    extractStep(model, x);
+    extractStep(model, xs, mode.precision);
     if (i >= warmup) times.push((performance.now() - t0) / 1000);
   }
+  if (xs !== x) xs.dispose();
   return times;
 }
 
 let torchVersion = 'unavailable';
-let torchModel: string | null = null;
-function torchRound(size: number, batch: number): number[] | null {
-  const argv = ['--size', String(size), '--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps), '--device', device];
-  const r = runTorchScript<{ step_s: number[]; torch: string; model_source?: string }>('features_torch.py', argv, true);
+function torchRound(size: number, batch: number, bf16Cl = false): number[] | null {
+  const argv = ['--size', String(size), '--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps)];
+  if (bf16Cl) argv.push('--bf16', '--channels-last');
+  const r = runTorchScript<{ step_s: number[]; torch: string }>('features_torch.py', argv, true);
   if (r) torchVersion = r.torch;
-  if (r?.model_source) torchModel = r.model_source;
   return r?.step_s ?? null;
 }
 
 interface Side {
   engine: number[];
   torch: number[];
+  engineBf16: number[];
+  torchBf16: number[];
 }
 const results: Record<number, Side & { batch: number }> = {};
+const add = (into: number[], xs: number[] | null, what: string, batch: number): void => {
+  if (!xs) return;
+  into.push(...xs);
+  log(`  ${what}: ${(batch / median(xs)).toFixed(2)} img/s`);
+};
 for (const [size, batch] of [[224, Number(args.batch224)], [64, Number(args.batch64)]] as const) {
-  const x = rand([batch, 3, size, size], { device }).mul(255);
-  const side: Side & { batch: number } = { engine: [], torch: [], batch };
+  const x = rand([batch, 3, size, size]).mul(255);
+  const side: Side & { batch: number } = { engine: [], torch: [], engineBf16: [], torchBf16: [], batch };
   for (let r = 0; r < rounds; r++) {
-    const e = engineRound(tv, x);
-    side.engine.push(...e);
-    log(`${size} px round ${r + 1}/${rounds} engine: ${(batch / median(e)).toFixed(2)} img/s`);
-    const t = torchRound(size, batch);
-    if (t) {
-      side.torch.push(...t);
-      log(`${size} px round ${r + 1}/${rounds} torch:  ${(batch / median(t)).toFixed(2)} img/s`);
-    }
+    log(`${size} px round ${r + 1}/${rounds}`);
+    add(side.engine, engineRound(tv, x, auto), `engine ${auto.precision} ${auto.memoryFormat}`, batch);
+    add(side.torch, torchRound(size, batch), 'torch fp32 contiguous', batch);
+    if (size !== 224) continue;
+    if (!sameAsBf16Cl) add(side.engineBf16, engineRound(tvBf16, x, BF16_CL), 'engine bf16 channels-last', batch);
+    add(side.torchBf16, torchRound(size, batch, true), 'torch bf16 autocast channels-last', batch);
   }
+  if (sameAsBf16Cl) side.engineBf16 = side.engine;
   x.dispose();
   results[size] = side;
 }
 
 // Engine only: the Keras layout at 224 px.
-const xk = rand([Number(args.batch224), 3, 224, 224], { device }).mul(255);
-const kerasTimes = engineRound(keras, xk);
+const keras = model50(auto, 'keras');
+const xk = rand([Number(args.batch224), 3, 224, 224]).mul(255);
+const kerasTimes = engineRound(keras, xk, auto);
 xk.dispose();
 const kerasImgS = Number(args.batch224) / median(kerasTimes);
 log(`224 px keras-layout engine: ${kerasImgS.toFixed(2)} img/s`);
@@ -120,7 +143,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'saln-bench-features-'));
 const tp = performance.now();
 await extractFeatures({
   model: tv, source: source(), key: { dataset: 'bench', split: 'x', model: 'resnet50', preprocess: 'caffe', size: 64 },
-  cacheDir: tmp, preprocess: 'caffe', total: pipeN, progress: false, chunkRows: 128,
+  cacheDir: tmp, preprocess: 'caffe', total: pipeN, progress: false, chunkRows: 128, precision: auto.precision,
 });
 const pipelineImgS = pipeN / ((performance.now() - tp) / 1000);
 rmSync(tmp, { recursive: true, force: true });
@@ -131,6 +154,8 @@ const e224 = imgS(results[224]!.batch, results[224]!.engine)!;
 const t224 = imgS(results[224]!.batch, results[224]!.torch);
 const e64 = imgS(results[64]!.batch, results[64]!.engine)!;
 const t64 = imgS(results[64]!.batch, results[64]!.torch);
+const e224Bf16 = imgS(results[224]!.batch, results[224]!.engineBf16)!;
+const t224Bf16 = imgS(results[224]!.batch, results[224]!.torchBf16);
 const result = {
   bench: 'features',
   model: 'resnet50 (torchvision layout, random weights), eval, no grad, caffe preprocessing, pooled features to host',
@@ -146,10 +171,17 @@ const result = {
   engine_64_img_s: r2(e64),
   torch_64_img_s: r2(t64),
   ratio_64: t64 === null ? null : r2(e64 / t64, 3),
+  precision: auto.precision,
+  memory_format: auto.memoryFormat,
+  engine_bf16_cl_224_img_s: r2(e224Bf16),
+  torch_bf16_cl_224_img_s: r2(t224Bf16),
+  ratio_bf16_cl_224: t224Bf16 === null ? null : r2(e224Bf16 / t224Bf16, 3),
   engine_keras_layout_224_img_s: r2(kerasImgS),
   engine_pipeline_64_img_s: r2(pipelineImgS),
-  device,
-  torch_model: torchModel,
 };
-if (!args.json) log(`224 px: engine ${result.engine_224_img_s} vs torch ${result.torch_224_img_s} img/s (ratio ${result.ratio_224}); 64 px: engine ${result.engine_64_img_s} vs torch ${result.torch_64_img_s} (ratio ${result.ratio_64})`);
+if (!args.json) {
+  log(`224 px: engine ${auto.precision}/${auto.memoryFormat} ${result.engine_224_img_s} vs torch fp32 ${result.torch_224_img_s} img/s (ratio ${result.ratio_224}); ` +
+    `bf16+cl: engine ${result.engine_bf16_cl_224_img_s} vs torch ${result.torch_bf16_cl_224_img_s} (ratio ${result.ratio_bf16_cl_224}); ` +
+    `64 px: engine ${result.engine_64_img_s} vs torch fp32 ${result.torch_64_img_s} (ratio ${result.ratio_64})`);
+}
 console.log(JSON.stringify(result));

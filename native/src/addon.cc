@@ -25,6 +25,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitShape(env, exports);
   InitNN(env, exports);
   InitAutograd(env, exports);
+  InitAmp(env, exports);
   InitDist(env, exports);
   return exports;
 }

@@ -22,6 +22,7 @@ void InitMath(Napi::Env env, Napi::Object exports);
 void InitShape(Napi::Env env, Napi::Object exports);
 void InitNN(Napi::Env env, Napi::Object exports);
 void InitAutograd(Napi::Env env, Napi::Object exports);
+void InitAmp(Napi::Env env, Napi::Object exports);
 void InitDist(Napi::Env env, Napi::Object exports);  // dist.cc: c10d collectives
 
 }  // namespace saln

@@ -173,6 +173,12 @@ export interface NativeBinding {
   setData(t: H, src: H): void;
   setGradEnabled(on: boolean): boolean;
   isGradEnabled(): boolean;
+  // autocast (native/src/amp.cc)
+  /** Sets the device's autocast state and enters one nesting level; returns the previous [enabled, dtypeCode]. */
+  autocastEnter(device: 'cpu' | 'cuda', enabled: boolean, dtype: Num): [boolean, Num];
+  /** Leaves a nesting level (clearing the cast cache at the outermost) and restores [enabled, dtypeCode]. */
+  autocastExit(device: 'cpu' | 'cuda', enabled: boolean, dtype: Num): void;
+  autocastState(device: 'cpu' | 'cuda'): [boolean, Num];
   // distributed (native/src/dist.cc): only distAvailable() exists in a build without c10d
   distAvailable(): boolean;
   distBackends(): string[];

@@ -4,7 +4,8 @@
  * up by sample id.
  *
  * File: `<cache>/features/<dataset>-<split>-<model>-<hash>.safetensors`, hash = the first 16 hex of
- * the SHA-256 of the canonical JSON of the key (so a change of preprocessing or size is a new file).
+ * the SHA-256 of the canonical JSON of the key (so a change of preprocessing, size or precision is a
+ * new file).
  * Metadata: `saln_format` = 'features/1', `complete` = 'true', `rows`, `dim`, `key` (JSON), `ids`
  * (JSON array of strings). Only complete files are written under this name (atomically); runs in
  * progress keep their chunks in `<file>.partial/`.
@@ -18,6 +19,7 @@ import { loadSafetensors } from '../io/safetensors.js';
 import { cacheDir } from '../cache-dir.js';
 import { preprocessSpec, type PreprocessName, type PreprocessSpec } from '../models/preprocess.js';
 import { tensor } from '../tensor/create.js';
+import type { Precision } from '../tensor/precision.js';
 import type { Tensor } from '../tensor/tensor.js';
 
 export const FEATURES_FORMAT = 'features/1';
@@ -35,6 +37,11 @@ export interface FeatureCacheKey {
   size: number | [number, number];
   /** Anything else that changes the features (resize method, crop, weights hash…). */
   extra?: Record<string, unknown>;
+  /**
+   * The precision the model ran in (default 'fp32'). 'bf16' features differ (~1e-2 relative), so
+   * they get their own file; 'fp32' hashes as keys did before the field existed, so older caches stay valid.
+   */
+  precision?: Precision;
 }
 
 function canonical(v: unknown): unknown {
@@ -57,7 +64,10 @@ export function normalizeKey(key: FeatureCacheKey): Record<string, unknown> {
     }
   }
   const size = typeof key.size === 'number' ? [key.size, key.size] : key.size;
-  return canonical({ format: FEATURES_FORMAT, dataset: key.dataset, split: key.split, model: key.model, preprocess: pre, size, extra: key.extra ?? {} }) as Record<string, unknown>;
+  const precision = key.precision ?? 'fp32';
+  if (precision !== 'fp32' && precision !== 'bf16') throw new EngineError(`Expected 'fp32' or 'bf16' for precision but received ${JSON.stringify(precision)}`);
+  const base = { format: FEATURES_FORMAT, dataset: key.dataset, split: key.split, model: key.model, preprocess: pre, size, extra: key.extra ?? {} };
+  return canonical(precision === 'fp32' ? base : { ...base, precision }) as Record<string, unknown>;
 }
 
 export function featureKeyHash(key: FeatureCacheKey): string {

@@ -27,7 +27,8 @@ import { preprocess as applyPreprocess, type PreprocessName, type PreprocessSpec
 import { startProgress, type ProgressSetting } from '../models/progress.js';
 import type { FeatureExtractor } from '../models/zoo.js';
 import { fromBytes, tensor } from '../tensor/create.js';
-import { noGrad, tidy } from '../tensor/scope.js';
+import { resolvePrecision, type Precision, type ResolvedPrecision } from '../tensor/precision.js';
+import { autocast, noGrad, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { FEATURES_FORMAT, FeatureCache, featureCachePath, featureKeyHash, normalizeKey, type FeatureCacheKey } from './cache.js';
 
@@ -61,10 +62,18 @@ export interface ExtractOptions {
   signal?: AbortSignal;
   /** Recompute even if a complete cache exists. */
   force?: boolean;
+  /**
+   * 'fp32' (default), 'bf16' (the model under bfloat16 autocast, channels-last), or 'auto' (bf16
+   * where the device computes it natively, see resolvePrecision). The resolved precision becomes
+   * part of the cache key; the cache always stores float32.
+   */
+  precision?: Precision | 'auto';
 }
 
 export interface ExtractResult {
   path: string;
+  /** The precision the features were computed in (for a cached result: asked for). */
+  precision: Precision;
   rows: number;
   dim: number;
   /** Rows computed in this run. */
@@ -78,6 +87,21 @@ export interface ExtractResult {
 interface Chunk {
   ids: string[];
   data: Float32Array;
+}
+
+/** The autocast device type of a device string ('cuda:1' -> 'cuda'). */
+function deviceType(device: string): 'cpu' | 'cuda' {
+  return device.startsWith('cuda') ? 'cuda' : 'cpu';
+}
+
+/** fp32 keeps the model's layout; bf16 and auto lay it out as resolvePrecision's auto says. */
+function extractionMode(precision: Precision | 'auto', device: string): ResolvedPrecision {
+  return resolvePrecision(precision, precision === 'fp32' ? 'contiguous' : 'auto', device);
+}
+
+/** Whether every 4-D parameter of model is already channels-last. */
+function isChannelsLast(model: FeatureExtractor): boolean {
+  return model.parameters().every((p) => p.ndim !== 4 || p.isContiguous('channels-last'));
 }
 
 function abortError(): Error {
@@ -144,12 +168,16 @@ function checkFinitePixels(x: Tensor, ids: readonly string[]): void {
 
 /** Computes pooled features for every sample of source into the cache (see the file comment). */
 export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult> {
-  const key = normalizeKey(o.key);
-  const keyHash = featureKeyHash(o.key);
-  const path = o.path ?? featureCachePath(o.key, o.cacheDir);
+  const device = o.model.parameters()[0]?.device ?? 'cpu';
+  const mode = extractionMode(o.precision ?? 'fp32', device);
+  const precision = mode.precision;
+  const fullKey: FeatureCacheKey = { ...o.key, precision };
+  const key = normalizeKey(fullKey);
+  const keyHash = featureKeyHash(fullKey);
+  const path = o.path ?? featureCachePath(fullKey, o.cacheDir);
   if (!o.force && existsSync(path)) {
     const c = FeatureCache.open(path);
-    const r = { path, rows: c.rows, dim: c.dim, computed: 0, resumed: 0, cached: true };
+    const r = { path, precision, rows: c.rows, dim: c.dim, computed: 0, resumed: 0, cached: true };
     c.dispose();
     return r;
   }
@@ -200,7 +228,9 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
   const model = o.model;
   const wasTraining = model.training;
   model.eval();
-  const device = model.parameters()[0]?.device ?? 'cpu';
+  const channelsLast = mode.memoryFormat === 'channels-last';
+  const relayout = channelsLast && !isChannelsLast(model);
+  if (relayout) model.toMemoryFormat('channels-last');
   const bar = startProgress('features', o.total ?? 0, { setting: o.progress, units: 'img', start: Math.min(resumed, o.total ?? resumed) });
   let computed = 0;
   try {
@@ -226,8 +256,9 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
             if (xb.device !== device) xb = xb.to({ device });
             if (o.preprocess) xb = applyPreprocess(xb, o.preprocess);
             else if (xb.dtype !== 'float32') xb = xb.float();
-            const f = model.forwardFeatures(xb);
-            return f.device === 'cpu' ? f.contiguous() : f.to({ device: 'cpu' }).contiguous();
+            if (channelsLast) xb = xb.contiguous('channels-last');
+            const f = precision === 'bf16' ? autocast({ dtype: 'bfloat16', device: deviceType(device) }, () => model.forwardFeatures(xb)) : model.forwardFeatures(xb);
+            return f.to({ device: 'cpu', dtype: 'float32' }).contiguous();
           }));
           if (feats.ndim !== 2 || feats.shape[0] !== rows.length) {
             const shape = feats.shape.join(', ');
@@ -273,13 +304,16 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
   } finally {
     bar.stop();
     model.train(wasTraining);
+    if (relayout) model.toMemoryFormat('contiguous');
   }
   if (o.total !== undefined && done.size !== o.total) {
     throw new EngineError(`feature source yielded ${done.size} distinct samples but total is ${o.total}; the computed rows are kept in ${partialDir} for a resume`);
   }
   if (done.size === 0) throw new EngineError('feature source yielded no samples');
   mkdirSync(dirname(path), { recursive: true });
-  const rows = writeFinal(path, chunks, dim, key, { model: o.key.model, dataset: o.key.dataset, split: o.key.split, key_hash: keyHash, created: new Date().toISOString() });
+  const rows = writeFinal(path, chunks, dim, key, {
+    model: o.key.model, dataset: o.key.dataset, split: o.key.split, precision, key_hash: keyHash, created: new Date().toISOString(),
+  });
   rmSync(partialDir, { recursive: true, force: true });
-  return { path, rows, dim, computed, resumed, cached: false };
+  return { path, precision, rows, dim, computed, resumed, cached: false };
 }

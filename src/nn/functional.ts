@@ -92,11 +92,20 @@ export interface CrossEntropyOptions {
   ignoreIndex?: number;
 }
 
-/** Cross-entropy of logits [N, C] against int64 class indices [N] (F.cross_entropy). */
+/**
+ * Cross-entropy of logits [N, C] against int64 class indices [N] (F.cross_entropy). Always in
+ * float32 or wider: bfloat16/float16 logits (from an autocast() forward) are upcast first, since
+ * log-softmax over 8 mantissa bits loses the small differences the gradient is made of.
+ */
 export function crossEntropy(logits: Tensor, target: Tensor, o: CrossEntropyOptions = {}): Tensor {
   if (target.dtype !== 'int64') throw invalid('an int64 tensor of class indices', 'target', target.toString());
-  return ops.crossEntropy(logits, target, o.weight ?? null, reduction(o.reduction ?? 'mean'), o.ignoreIndex ?? -100,
-    checkNumber(o.labelSmoothing ?? 0, 'labelSmoothing', 0, 1));
+  const x = logits.dtype === 'bfloat16' || logits.dtype === 'float16' ? logits.float() : logits;
+  try {
+    return ops.crossEntropy(x, target, o.weight ?? null, reduction(o.reduction ?? 'mean'), o.ignoreIndex ?? -100,
+      checkNumber(o.labelSmoothing ?? 0, 'labelSmoothing', 0, 1));
+  } finally {
+    if (x !== logits) x.dispose();
+  }
 }
 
 export function nllLoss(logProbs: Tensor, target: Tensor, o: { reduction?: Reduction; weight?: Tensor | null; ignoreIndex?: number } = {}): Tensor {

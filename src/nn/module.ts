@@ -6,7 +6,7 @@
 import { EngineError } from '../binding/errors.js';
 import { isFloating } from '../tensor/dtype.js';
 import { keep, noGrad } from '../tensor/scope.js';
-import type { Device, Tensor } from '../tensor/tensor.js';
+import type { Device, MemoryFormat, Tensor } from '../tensor/tensor.js';
 
 export type StateDict = Map<string, Tensor>;
 
@@ -144,6 +144,24 @@ export abstract class Module<In = Tensor, Out = Tensor> {
         const moved = t.to({ device: o.device, dtype: isFloating(t.dtype) ? o.dtype : undefined });
         t.setData_(moved);
         moved.dispose();
+      }
+    });
+    return this;
+  }
+
+  /**
+   * Lays out every 4-D parameter and buffer (conv weights) in memoryFormat, once, keeping their
+   * identity (PyTorch's `model.to(memory_format=torch.channels_last)`). Feed channels-last input
+   * too: oneDNN then runs convolutions without reordering. stateDict() still saves row-major
+   * data: saveSafetensors copies each tensor out in C order.
+   */
+  toMemoryFormat(memoryFormat: MemoryFormat): this {
+    noGrad(() => {
+      for (const t of [...this.parameters(), ...this.buffers()]) {
+        if (t.ndim !== 4 || t.isContiguous(memoryFormat)) continue;
+        const laid = t.contiguous(memoryFormat);
+        t.setData_(laid);
+        laid.dispose();
       }
     });
     return this;

@@ -1,6 +1,7 @@
 /**
- * Deterministic release of native memory. `tidy(fn)` disposes every tensor created inside fn
- * except what fn returns (or `keep()`s); `noGrad(fn)` runs fn with autograd off. The finalizer
+ * Scopes around a function. Deterministic release of native memory: `tidy(fn)` disposes every
+ * tensor created inside fn except what fn returns (or `keep()`s). Thread-local libtorch modes:
+ * `noGrad(fn)` runs fn with autograd off, `autocast(opts, fn)` in mixed precision. The finalizer
  * on each native handle is only the safety net.
  *
  * The native side reports a tensor's host memory to V8, so that GC feels leaked tensors, only
@@ -9,6 +10,8 @@
  * reported growth with full GCs, which cost ResNet-50 extraction ~8% of its time.
  */
 import { native } from '../binding/binding.js';
+import { DTYPE_CODES, DTYPES_BY_CODE, type DType } from './dtype.js';
+import { invalid } from './validate.js';
 
 /** What a scope can track: anything with a dispose(). */
 export interface Disposable {
@@ -88,4 +91,43 @@ export function noGrad<T>(fn: () => T): T {
 
 export function isGradEnabled(): boolean {
   return native.isGradEnabled();
+}
+
+/** What autocast() runs ops in; float16 only on CUDA (libtorch has no CPU float16 autocast). */
+export interface AutocastOptions {
+  dtype: 'bfloat16' | 'float16';
+  /** The device type whose ops are autocast (default 'cpu'). */
+  device?: 'cpu' | 'cuda';
+  /** false runs fn with autocast off (e.g. an fp32-only region inside a bf16 scope). Default true. */
+  enabled?: boolean;
+}
+
+/**
+ * Runs fn under libtorch's automatic mixed precision (torch.autocast): inside, ops on autocast's
+ * lower-precision list (convolutions, matmul, linear) compute in `dtype`, numerically sensitive
+ * ones in float32; tensors created outside (weights, optimizer state) keep their dtype. The
+ * previous state is restored when fn returns or throws; scopes nest. Synchronous fn only, as tidy().
+ *
+ *   const loss = autocast({ dtype: 'bfloat16' }, () => F.crossEntropy(model.forward(x), y));
+ *   loss.backward();   // outside, as in PyTorch: gradients of float32 weights are float32
+ */
+export function autocast<T>(o: AutocastOptions, fn: () => T): T {
+  const device = o.device ?? 'cpu';
+  if (device !== 'cpu' && device !== 'cuda') throw invalid("'cpu' or 'cuda'", 'autocast device', device);
+  const allowed = device === 'cpu' ? ['bfloat16'] : ['bfloat16', 'float16'];
+  if (!allowed.includes(o.dtype)) throw invalid(allowed.map((d) => `'${d}'`).join(' or '), `autocast dtype on ${device}`, o.dtype);
+  const [wasOn, wasDtype] = native.autocastEnter(device, o.enabled ?? true, DTYPE_CODES[o.dtype]);
+  try {
+    const result = fn();
+    if (result instanceof Promise) throw new Error('autocast(fn): fn must be synchronous (it returned a Promise)');
+    return result;
+  } finally {
+    native.autocastExit(device, wasOn, wasDtype);
+  }
+}
+
+/** Whether ops on device run under autocast now, and in which dtype. */
+export function autocastState(device: 'cpu' | 'cuda' = 'cpu'): { enabled: boolean; dtype: DType } {
+  const [enabled, code] = native.autocastState(device);
+  return { enabled, dtype: DTYPES_BY_CODE[code]! };
 }

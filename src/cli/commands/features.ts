@@ -22,6 +22,7 @@ interface ExtractFlags {
   json?: boolean;
   progress: boolean;
   device?: string;
+  precision: 'auto' | 'fp32' | 'bf16';
 }
 
 const EXTRACT_HELP = `
@@ -30,6 +31,11 @@ sample of the split, and stores the global-average-pooled penultimate features a
 <cache>/features/<dataset>-<split>-<model>-<hash>.safetensors ([N, D] float32, sample
 ids in the metadata), keyed by dataset, split, model, preprocessing and size. The
 model's own input normalization is applied (see \`saln models list\`).
+
+--precision bf16 runs the model under bfloat16 autocast with channels-last
+activations (the cache still stores float32; features differ from fp32 ones by
+about 1e-2 relative, so they are cached under their own key). auto picks bf16
+where the hardware computes it natively, fp32 elsewhere.
 
 Interrupting (Ctrl-C) keeps every finished chunk; running the same command again
 resumes. The cache file appears only when complete (written atomically). A complete
@@ -52,6 +58,7 @@ Examples:
   $ saln features extract --model resnet50-keras --dataset cifar10-folder:../shared/datasets/cifar10-jpg --split train --size 224
   $ saln features extract --model resnet50-keras --dataset oxford-pets --split test
   $ saln features extract --model mobilenet-v1-0.75 --dataset npy:x.npy --split test --json
+  $ saln features extract --model resnet50-keras --dataset oxford-pets --split test --precision auto
 `;
 
 export function featuresCommand(io: CliIO): Command {
@@ -68,6 +75,8 @@ export function featuresCommand(io: CliIO): Command {
     .option('--cache-dir <dir>', 'cache folder (default $SALN_CACHE or ~/.cache/saln)')
     .option('-o, --out <file>', 'write the cache here instead of <cache>/features/…')
     .addOption(new Option('--device <device>', 'cpu, cuda, cuda:1').default('cpu').argParser(device))
+    .addOption(new Option('--precision <p>', 'fp32, bf16 (bfloat16 autocast, channels-last), or auto: bf16 where the device computes it natively (AMX/AVX512-BF16 CPUs, GPUs of compute capability 8.0+); part of the cache key')
+      .choices(['auto', 'fp32', 'bf16']).default('fp32'))
     .option('--force', 'recompute even if a complete cache exists')
     .option('--no-progress', 'no progress bar')
     .option('--json', 'print one JSON line with the result')
@@ -264,6 +273,7 @@ async function extract(flags: ExtractFlags, io: CliIO): Promise<void> {
       progress: flags.progress,
       signal: ac.signal,
       force: flags.force,
+      precision: flags.precision,
     });
   } finally {
     process.removeListener('SIGINT', onSigint);
@@ -271,7 +281,7 @@ async function extract(flags: ExtractFlags, io: CliIO): Promise<void> {
   }
   const s = (performance.now() - t0) / 1000;
   if (flags.json) {
-    io.out(`${JSON.stringify({ path: res.path, rows: res.rows, dim: res.dim, computed: res.computed, resumed: res.resumed, cached: res.cached, seconds: Number(s.toFixed(3)) })}\n`);
+    io.out(`${JSON.stringify({ path: res.path, rows: res.rows, dim: res.dim, precision: res.precision, computed: res.computed, resumed: res.resumed, cached: res.cached, seconds: Number(s.toFixed(3)) })}\n`);
     return;
   }
   io.out(res.cached

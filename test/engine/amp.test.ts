@@ -1,0 +1,195 @@
+/**
+ * Mixed precision and memory layout: the autocast() scope, channels-last tensors and modules,
+ * bfloat16 training, and resolvePrecision().
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { loadSafetensors, saveSafetensors } from '../../src/io/index.js';
+import { mobilenetV1, resnet18 } from '../../src/models/index.js';
+import { Conv2d, F } from '../../src/nn/index.js';
+import { SGD } from '../../src/optim/index.js';
+import {
+  autocast, autocastState, cpuBf16Flags, manualSeed, nativeBf16, randint, randn, resolvePrecision, tensor, tidy,
+} from '../../src/tensor/index.js';
+import { assertClose } from '../helpers.js';
+
+test('autocast: conv and matmul run in bfloat16 inside the scope, float32 outside', () => {
+  manualSeed(0);
+  const x = randn([2, 3, 8, 8]);
+  const w = randn([4, 3, 3, 3]);
+  const a = randn([5, 6]);
+  const b = randn([6, 7]);
+  assert.equal(F.conv2d(x, w).dtype, 'float32');
+  const inside = autocast({ dtype: 'bfloat16' }, () => {
+    assert.deepEqual(autocastState(), { enabled: true, dtype: 'bfloat16' });
+    return { conv: F.conv2d(x, w).dtype, mm: a.matmul(b).dtype, add: a.add(1).dtype };
+  });
+  // add is on neither autocast list: it keeps its inputs' dtype.
+  assert.deepEqual(inside, { conv: 'bfloat16', mm: 'bfloat16', add: 'float32' });
+  assert.equal(autocastState().enabled, false);
+  assert.equal(F.conv2d(x, w).dtype, 'float32');
+  assert.equal(a.matmul(b).dtype, 'float32');
+});
+
+test('autocast: scopes nest, an inner enabled:false runs float32, and the outer state comes back', () => {
+  const a = randn([4, 4]);
+  const dtypes = autocast({ dtype: 'bfloat16' }, () => {
+    const before = a.matmul(a).dtype;
+    const inner = autocast({ dtype: 'bfloat16', enabled: false }, () => a.matmul(a).dtype);
+    const nested = autocast({ dtype: 'bfloat16' }, () => a.matmul(a).dtype);
+    const after = a.matmul(a).dtype;
+    return [before, inner, nested, after];
+  });
+  assert.deepEqual(dtypes, ['bfloat16', 'float32', 'bfloat16', 'bfloat16']);
+  assert.equal(autocastState().enabled, false);
+});
+
+test('autocast: the previous state is restored when fn throws', () => {
+  assert.throws(() => autocast({ dtype: 'bfloat16' }, () => {
+    throw new Error('boom');
+  }), /boom/);
+  assert.equal(autocastState().enabled, false);
+  // and after an engine error inside
+  assert.throws(() => autocast({ dtype: 'bfloat16' }, () => randn([2, 3]).matmul(randn([2, 3]))), /mat1 and mat2 shapes/);
+  assert.equal(autocastState().enabled, false);
+  assert.equal(randn([2, 2]).matmul(randn([2, 2])).dtype, 'float32');
+});
+
+test('autocast: rejects a dtype the device cannot autocast to, and other devices', () => {
+  assert.throws(() => autocast({ dtype: 'float16' }, () => 0), /Expected 'bfloat16' for autocast dtype on cpu but received "float16"/);
+  assert.throws(() => autocast({ dtype: 'bfloat16', device: 'mps' as 'cpu' }, () => 0), /Expected 'cpu' or 'cuda' for autocast device/);
+  assert.equal(autocastState().enabled, false);
+});
+
+test('a bfloat16 SGD step keeps weights, gradients and momentum in float32', () => {
+  manualSeed(1);
+  const model = resnet18({ numClasses: 10, stem: 'cifar' }).train();
+  const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+  const x = randn([4, 3, 16, 16]);
+  const y = randint(0, 10, [4]);
+  const before = model.conv1.weight.clone();
+  tidy(() => {
+    const loss = autocast({ dtype: 'bfloat16' }, () => {
+      const logits = model.forward(x);
+      assert.equal(logits.dtype, 'bfloat16');
+      return F.crossEntropy(logits, y);
+    });
+    assert.equal(loss.dtype, 'float32', 'crossEntropy upcasts bf16 logits');
+    loss.backward();
+    opt.step();
+  });
+  for (const p of model.parameters()) {
+    assert.equal(p.dtype, 'float32');
+    assert.equal(p.grad!.dtype, 'float32');
+  }
+  assert.ok(model.conv1.weight.sub(before).abs().amax().item() > 0, 'the step changed the weights');
+});
+
+test('channels-last: contiguous() and to() round trip keeps values; isContiguous tells the layouts apart', () => {
+  const x = randn([2, 3, 4, 5]);
+  const cl = x.contiguous({ memoryFormat: 'channels-last' });
+  assert.ok(cl.isContiguous('channels-last'));
+  assert.ok(!cl.isContiguous('contiguous'));
+  assert.deepEqual(cl.shape, [2, 3, 4, 5]);
+  assert.deepEqual(cl.toArray(), x.toArray(), 'toArray is C order whatever the layout');
+  const back = cl.contiguous();
+  assert.ok(back.isContiguous() && !back.isContiguous('channels-last'));
+  assert.deepEqual(back.toArray(), x.toArray());
+  const viaTo = x.to({ memoryFormat: 'channels-last' });
+  assert.ok(viaTo.isContiguous('channels-last'));
+  // to() without memoryFormat preserves the layout, also across a dtype change
+  const asDouble = cl.to('float64');
+  assert.ok(asDouble.isContiguous('channels-last'));
+  assertClose(asDouble.toArray(), x.toArray(), { rtol: 1e-7 });
+  assert.throws(() => x.contiguous({ memoryFormat: 'nhwc' as 'channels-last' }), /Expected 'contiguous' or 'channels-last' for memoryFormat/);
+});
+
+test('Module.toMemoryFormat converts 4-D weights once; outputs and the saved state dict are unchanged', () => {
+  manualSeed(2);
+  const model = resnet18({ numClasses: 10, stem: 'cifar' }).eval();
+  const x = randn([2, 3, 16, 16]);
+  const dir = mkdtempSync(join(tmpdir(), 'saln-amp-'));
+  try {
+    const ref = model.forward(x).toArray();
+    saveSafetensors(join(dir, 'nchw.safetensors'), model.stateDict());
+    const w = model.conv1.weight;
+    model.toMemoryFormat('channels-last');
+    assert.equal(model.conv1.weight, w, 'same parameter object');
+    // (a 1x1 kernel's strides are both layouts at once, so only the 3x3 ones can tell)
+    for (const [name, p] of model.stateDict()) assert.ok(p.ndim === 4 ? p.isContiguous('channels-last') : p.isContiguous(), name);
+    assert.ok(!model.conv1.weight.isContiguous() && !model.stateDict().get('layer1.0.conv1.weight')!.isContiguous());
+    const out = model.forward(x.contiguous('channels-last'));
+    assertClose(out.toArray(), ref, { rtol: 1e-4, atol: 1e-5, what: 'channels-last logits' });
+    saveSafetensors(join(dir, 'cl.safetensors'), model.stateDict());
+    // Byte for byte the file of the NCHW model: saved row-major, as PyTorch reads it.
+    assert.ok(readFileSync(join(dir, 'cl.safetensors')).equals(readFileSync(join(dir, 'nchw.safetensors'))));
+    const loaded = loadSafetensors(join(dir, 'cl.safetensors')).tensors;
+    assert.deepEqual(loaded.get('conv1.weight')!.toArray(), w.toArray());
+    model.toMemoryFormat('contiguous');
+    assert.ok(model.conv1.weight.isContiguous());
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('ReLU6 in bfloat16: forward and backward (hardtanh has no bf16 backward in libtorch 1.13)', () => {
+  const x = tensor([-1, 0.5, 3, 5.5, 7, 10]).to('bfloat16').requiresGrad_();
+  const y = x.mul(1).relu6_();
+  assert.deepEqual(y.float().toArray(), [0, 0.5, 3, 5.5, 6, 6]);
+  y.float().sum().backward();
+  assert.deepEqual(x.grad!.float().toArray(), [0, 1, 1, 1, 0, 0]);
+  const z = x.relu6();
+  assert.deepEqual(z.float().toArray(), [0, 0.5, 3, 5.5, 6, 6]);
+});
+
+test('MobileNetV1 trains in bfloat16 + channels-last: finite, decreasing loss', () => {
+  manualSeed(3);
+  const model = mobilenetV1({ alpha: 0.25, numClasses: 4, padding: 'torch' }).train().toMemoryFormat('channels-last');
+  const opt = new SGD(model.parameters(), { lr: 0.05, momentum: 0.9 });
+  const x = randn([16, 3, 32, 32]).contiguous('channels-last');
+  const y = randint(0, 4, [16]);
+  const losses: number[] = [];
+  for (let step = 0; step < 12; step++) {
+    losses.push(tidy(() => {
+      opt.zeroGrad();
+      const loss = autocast({ dtype: 'bfloat16' }, () => F.crossEntropy(model.forward(x), y));
+      loss.backward();
+      opt.step();
+      return loss.item();
+    }));
+  }
+  assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
+  assert.ok(losses.at(-1)! < 0.7 * losses[0]!, `loss fell from ${losses[0]} to ${losses.at(-1)}`);
+  for (const p of model.parameters()) assert.equal(p.dtype, 'float32');
+});
+
+test('resolvePrecision: auto follows native bf16 support; explicit values win', () => {
+  const fast = nativeBf16('cpu');
+  assert.equal(fast, cpuBf16Flags().length > 0);
+  const auto = resolvePrecision('auto', 'auto', 'cpu');
+  assert.deepEqual([auto.precision, auto.memoryFormat], fast ? ['bf16', 'channels-last'] : ['fp32', 'contiguous']);
+  assert.match(auto.reason, fast ? /native bf16 \((amx_bf16|avx512_bf16)/ : /no native bf16/);
+  const fp32 = resolvePrecision('fp32', 'auto', 'cpu');
+  assert.equal(fp32.precision, 'fp32');
+  assert.match(fp32.reason, /fp32 \(requested\)/);
+  assert.deepEqual(resolvePrecision('bf16', 'contiguous', 'cpu').memoryFormat, 'contiguous');
+  assert.deepEqual(resolvePrecision('auto', 'channels-last', 'cpu').memoryFormat, 'channels-last');
+  assert.throws(() => resolvePrecision('fp16' as 'bf16', 'auto'), /Expected 'auto', 'fp32' or 'bf16' for precision but received "fp16"/);
+  assert.throws(() => resolvePrecision('auto', 'nhwc' as 'auto'), /for memoryFormat/);
+});
+
+test('Conv2d weights stay channels-last through an SGD step', () => {
+  const conv = new Conv2d(3, 8, 3, { padding: 1 }).toMemoryFormat('channels-last');
+  const opt = new SGD(conv.parameters(), { lr: 0.1, momentum: 0.9 });
+  for (let i = 0; i < 2; i++) {
+    tidy(() => {
+      opt.zeroGrad();
+      conv.forward(randn([2, 3, 8, 8]).contiguous('channels-last')).square().mean().backward();
+      opt.step();
+    });
+  }
+  assert.ok(conv.weight.isContiguous('channels-last'));
+});
