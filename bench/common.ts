@@ -10,6 +10,9 @@ export const log = (s: string): void => void process.stderr.write(`${s}\n`);
 /** The middle element after sorting (the upper one for an even count). */
 export const upperMedian = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+/** v rounded to d decimals (null stays null), for the JSON lines. */
+export const r2 = (v: number | null, d = 2): number | null => (v === null ? null : Number(v.toFixed(d)));
+
 /** The glibc settings the addon applies at load (native/src/runtime.cc), as GLIBC_TUNABLES for PyTorch. */
 export const SAME_MALLOC = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912';
 

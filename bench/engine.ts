@@ -24,10 +24,11 @@ import { loadKerasMobileNetV1, resnet18 } from '../src/models/index.js';
 import { F, type Module } from '../src/nn/index.js';
 import { SGD } from '../src/optim/index.js';
 import {
-  engineInfo, manualSeed, randint, randn, resolvePrecision, setNumThreads, tidy, withPrecision,
-  type MemoryFormat, type Precision, type Tensor,
+  engineInfo, manualSeed, randint, randn, setNumThreads, tidy, withPrecision,
+  type Tensor,
 } from '../src/tensor/index.js';
-import { log, repoRoot, runTorchScript, upperMedian } from './common.js';
+import { log, r2, repoRoot, runTorchScript, upperMedian } from './common.js';
+import { BF16_CL, engineDefault, FP32_NCHW, sameMode, type Mode } from './modes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -50,19 +51,9 @@ const warmup = Number(args.warmup);
 const batch = Number(args.batch);
 const threads = Number(args.threads);
 const median = upperMedian;
-const r2 = (v: number | null, d = 2): number | null => (v === null ? null : Number(v.toFixed(d)));
 
 setNumThreads(threads);
-const auto = resolvePrecision(args.precision as Precision | 'auto', args['memory-format'] as MemoryFormat | 'auto', 'cpu');
-log(`engine default: ${auto.reason}`);
-
-interface Mode {
-  precision: Precision;
-  memoryFormat: MemoryFormat;
-}
-const BF16_CL: Mode = { precision: 'bf16', memoryFormat: 'channels-last' };
-const FP32_NCHW: Mode = { precision: 'fp32', memoryFormat: 'contiguous' };
-const same = (a: Mode, b: Mode): boolean => a.precision === b.precision && a.memoryFormat === b.memoryFormat;
+const auto = engineDefault(args.precision as string, args['memory-format'] as string);
 
 /** A model, its optimizer and one fixed batch, laid out for mode. */
 interface Trainee {
@@ -117,7 +108,7 @@ const resnet = (mode: Mode): Trainee => {
   return trainee(resnet18({ numClasses: 10, stem: 'cifar' }), batch, 32, mode);
 };
 const engineAuto = resnet(auto);
-const engineBf16 = same(auto, BF16_CL) ? engineAuto : resnet(BF16_CL);
+const engineBf16 = sameMode(auto, BF16_CL) ? engineAuto : resnet(BF16_CL);
 
 const times = { engine: [] as number[], torch: [] as number[], engineBf16: [] as number[], torchBf16: [] as number[], torchDefault: [] as number[] };
 const push = (into: number[], xs: number[] | null, what: string, n = batch): void => {

@@ -27,9 +27,10 @@ import { parseArgs } from 'node:util';
 import { extractFeatures, type FeatureBatch } from '../src/features/index.js';
 import { ResNet, resnet50 } from '../src/models/index.js';
 import {
-  engineInfo, manualSeed, rand, resolvePrecision, setNumThreads, type MemoryFormat, type Precision, type Tensor,
+  engineInfo, manualSeed, rand, setNumThreads, type Tensor,
 } from '../src/tensor/index.js';
-import { log, runTorchScript, upperMedian } from './common.js';
+import { log, r2, runTorchScript, upperMedian } from './common.js';
+import { BF16_CL, engineDefault, sameMode, type Mode } from './modes.js';
 import { extractStep } from './extract-step.js';
 
 const { values: args } = parseArgs({
@@ -51,17 +52,10 @@ const steps = Number(args.steps);
 const warmup = Number(args.warmup);
 const threads = Number(args.threads);
 const median = upperMedian;
-const r2 = (v: number | null, d = 2): number | null => (v === null ? null : Number(v.toFixed(d)));
 
 setNumThreads(threads);
-const auto = resolvePrecision(args.precision as Precision | 'auto', args['memory-format'] as MemoryFormat | 'auto', 'cpu');
-log(`engine default: ${auto.reason}`);
-interface Mode {
-  precision: Precision;
-  memoryFormat: MemoryFormat;
-}
-const BF16_CL: Mode = { precision: 'bf16', memoryFormat: 'channels-last' };
-const sameAsBf16Cl = auto.precision === 'bf16' && auto.memoryFormat === 'channels-last';
+const auto = engineDefault(args.precision as string, args['memory-format'] as string);
+const sameAsBf16Cl = sameMode(auto, BF16_CL);
 
 /** A ResNet-50 in eval mode, laid out for mode (random weights, seed 0). */
 function model50(mode: Mode, layout: 'torchvision' | 'keras' = 'torchvision'): ResNet {

@@ -186,36 +186,20 @@ void ExportOpTables(Napi::Env env, Napi::Object exports) {
   Napi::Object t;
 #define SALN_POSITION(name, ...) t.Set(#name, Napi::Number::New(env, static_cast<double>(Enum::k_##name)));
 #define SALN_VALUE(name, value) t.Set(#name, Napi::Number::New(env, static_cast<double>(static_cast<int64_t>(value))));
-  {
-    using Enum = UnaryOp;
-    t = table("unary");
-    SALN_UNARY_OPS(SALN_POSITION)
+  // One table per X-macro list: its names, each with its position (the code the ops switch on).
+#define SALN_POSITION_TABLE(EnumType, name, LIST) \
+  {                                              \
+    using Enum = EnumType;                       \
+    t = table(name);                             \
+    LIST(SALN_POSITION)                          \
   }
-  {
-    using Enum = UnaryInplaceOp;
-    t = table("unaryInplace");
-    SALN_UNARY_INPLACE_OPS(SALN_POSITION)
-  }
-  {
-    using Enum = BinaryOp;
-    t = table("binary");
-    SALN_BINARY_OPS(SALN_POSITION)
-  }
-  {
-    using Enum = ReduceOp;
-    t = table("reduce");
-    SALN_REDUCE_OPS(SALN_POSITION)
-  }
-  {
-    using Enum = InplaceOp;
-    t = table("inplace");
-    SALN_INPLACE_OPS(SALN_POSITION)
-  }
-  {
-    using Enum = DtypeCode;
-    t = table("dtype");
-    SALN_DTYPES(SALN_POSITION)
-  }
+  SALN_POSITION_TABLE(UnaryOp, "unary", SALN_UNARY_OPS)
+  SALN_POSITION_TABLE(UnaryInplaceOp, "unaryInplace", SALN_UNARY_INPLACE_OPS)
+  SALN_POSITION_TABLE(BinaryOp, "binary", SALN_BINARY_OPS)
+  SALN_POSITION_TABLE(ReduceOp, "reduce", SALN_REDUCE_OPS)
+  SALN_POSITION_TABLE(InplaceOp, "inplace", SALN_INPLACE_OPS)
+  SALN_POSITION_TABLE(DtypeCode, "dtype", SALN_DTYPES)
+#undef SALN_POSITION_TABLE
   t = table("memoryFormat");
   SALN_MEMORY_FORMATS(SALN_VALUE)
   t = table("reduction");

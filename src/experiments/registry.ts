@@ -148,7 +148,10 @@ export class Registry {
     const c = readRunDir(runDir);
     const seen = new Set<number>();
     for (const m of c.metrics) {
-      if (seen.has(m.epoch)) throw new RunDirError(`${RunDir.at(c.runDir).file('metrics')}: epoch ${m.epoch} appears twice`, RunDir.at(c.runDir).file('metrics'));
+      if (seen.has(m.epoch)) {
+        const file = RunDir.at(c.runDir).file('metrics');
+        throw new RunDirError(`${file}: epoch ${m.epoch} appears twice`, file);
+      }
       seen.add(m.epoch);
     }
     const now = new Date().toISOString();

@@ -52,24 +52,23 @@ export class PhaseClock {
     }
   }
 
-  async timeAsync<T>(phase: Phase, fn: () => Promise<T>): Promise<T> {
-    const t = performance.now();
-    try {
-      return await fn();
-    } finally {
-      this.epoch[phase] += (performance.now() - t) / 1000;
-    }
+  timeAsync<T>(phase: Phase, fn: () => Promise<T>): Promise<T> {
+    return this.timed(phase, fn, false);
   }
 
   /** Like timeAsync, but the time is kept out of the wall clock and of running stopwatches. */
-  async outside<T>(phase: Phase, fn: () => Promise<T>): Promise<T> {
+  outside<T>(phase: Phase, fn: () => Promise<T>): Promise<T> {
+    return this.timed(phase, fn, true);
+  }
+
+  private async timed<T>(phase: Phase, fn: () => Promise<T>, outside: boolean): Promise<T> {
     const t = performance.now();
     try {
       return await fn();
     } finally {
       const ms = performance.now() - t;
       this.epoch[phase] += ms / 1000;
-      this.outsideMs += ms;
+      if (outside) this.outsideMs += ms;
     }
   }
 }

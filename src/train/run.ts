@@ -209,19 +209,20 @@ async function reference(spec: RunSpec, data: RunData, o: RunTrainingOptions): P
   }
   if (spec.reference === undefined) return { extra: {} };
   const model = await loadReference(spec.reference, data.loaders.numClasses, o);
-  const note = `${referenceOrigin(spec.reference)}; ${overlap(spec.reference, data)} training samples are also in this run's training set)`;
+  const run = RunDir.open(spec.reference);
+  const note = `${referenceOrigin(run, spec.reference)}; ${overlap(run, data)} training samples are also in this run's training set)`;
   o.log(`reference model: ${note}`);
   return { model, note, extra: {} };
 }
 
-function referenceOrigin(dir: string): string {
-  const c = RunDir.open(dir).config();
+function referenceOrigin(run: RunDir, dir: string): string {
+  const c = run.config();
   return `${c.model} from ${dir} (trained by saln train, method ${c.method}, ${c.epochs} epochs`;
 }
 
 /** How many of a reference run's training samples this run also trains on ("unknown" without its ids). */
-function overlap(dir: string, data: RunData): string {
-  const refIds = RunDir.open(dir).trainIds();
+function overlap(run: RunDir, data: RunData): string {
+  const refIds = run.trainIds();
   if (refIds === null) return 'unknown';
   const mine = new Set(data.trainSet.ids);
   return `${refIds.filter((id) => mine.has(id)).length} of its ${refIds.length}`;

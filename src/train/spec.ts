@@ -5,7 +5,6 @@
  * experiment as a field.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { ZOO } from '../models/zoo.js';
@@ -14,7 +13,7 @@ import { cudaDeviceCount } from '../tensor/index.js';
 import { LEARNERS } from './models.js';
 import { optionByKey, parseMilestones, TRAIN_OPTIONS, type OptionDef, type RunSpec } from './options.js';
 import { locatePretrained, PRETRAINED_LEARNERS } from './pretrained.js';
-import { RUN_FILES } from './run-dir.js';
+import { RUN_FILES, RunDir } from './run-dir.js';
 import { METHODS, REFERENCE_METHODS } from './selectors/index.js';
 
 export type { RunSpec } from './options.js';
@@ -79,8 +78,8 @@ export const runSpecSchema = z.object(Object.fromEntries((TRAIN_OPTIONS as reado
   }
   if (c.reference !== undefined && c.referenceHoldout !== undefined) issue('referenceHoldout', 'give either {reference} or {referenceHoldout}, not both');
   if (c.referenceHoldout !== undefined && c.limitTrain !== undefined && c.referenceHoldout >= c.limitTrain) issue('referenceHoldout', `must be smaller than {limitTrain} (${c.limitTrain}): the learner trains on the rest`);
-  if (c.reference !== undefined && !existsSync(join(c.reference, RUN_FILES.config))) issue('reference', `${c.reference} is not a run directory (no ${RUN_FILES.config})`);
-  else if (c.reference !== undefined && !existsSync(join(c.reference, RUN_FILES.checkpoint))) issue('reference', `${c.reference} has no checkpoint`);
+  if (c.reference !== undefined && !RunDir.exists(c.reference)) issue('reference', `${c.reference} is not a run directory (no ${RUN_FILES.config})`);
+  else if (c.reference !== undefined && !RunDir.at(c.reference).has('checkpoint')) issue('reference', `${c.reference} has no checkpoint`);
   if (c.filterSchedule !== 'constant') {
     if (c.filterRatioEnd === undefined) issue('filterRatioEnd', `the ${c.filterSchedule} schedule needs an end ratio`);
     else keeps(c.filterRatioEnd, 'filterRatioEnd');
