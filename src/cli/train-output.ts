@@ -63,3 +63,15 @@ export function killHookCallback(): FitCallback {
   if (!at) return {};
   return { onCheckpointSaved: (i) => void (String(i.epoch) === at && process.kill(process.pid, 'SIGKILL')) };
 }
+
+/**
+ * Test hook for data-parallel jobs: SALN_TEST_SIGKILL_RANK=R with SALN_TEST_SIGKILL_AT_STEP=S kills
+ * rank R by SIGKILL after its S-th optimizer step of this process (mid-epoch: the failure tests).
+ */
+export function killRankHookCallback(): FitCallback {
+  const rank = process.env.SALN_TEST_SIGKILL_RANK;
+  const at = Number(process.env.SALN_TEST_SIGKILL_AT_STEP);
+  if (rank === undefined || rank !== (process.env.RANK ?? '0') || !(at >= 1)) return {};
+  let steps = 0;
+  return { onBatchEnd: () => void (++steps === at && process.kill(process.pid, 'SIGKILL')) };
+}

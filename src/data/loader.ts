@@ -14,7 +14,7 @@
  * multi-threaded by libtorch) runs on the main thread when the caller asks for the next batch,
  * so it does not overlap the training step. For an in-memory set the fetch is one indexSelect.
  */
-import { tensor, type Tensor } from '../tensor/index.js';
+import { tensor, type MemoryFormat, type Tensor } from '../tensor/index.js';
 import type { PreparedSet } from './prepared.js';
 import { deriveSeed, Rng } from './rng.js';
 import type { BatchTransform } from './transforms.js';
@@ -56,6 +56,11 @@ export interface LoaderOptions {
    * data-parallel ranks each take their share (src/dist's distributedIndices).
    */
   sampler?: LoaderSampler;
+  /**
+   * The layout of image batches x [B, C, H, W] (default 'contiguous', NCHW): 'channels-last'
+   * hands bf16 conv nets their input already in oneDNN's layout, so the model never reorders it.
+   */
+  memoryFormat?: MemoryFormat;
 }
 
 /** Picks a loader's positions from an epoch's order. */
@@ -75,7 +80,7 @@ export class DataLoader implements AsyncIterable<Batch> {
   constructor(set: PreparedSet, o: LoaderOptions) {
     if (!Number.isInteger(o.batchSize) || o.batchSize < 1) throw new RangeError(`Expected an integer >= 1 for batchSize but received ${o.batchSize}`);
     this.set = set;
-    this.o = { batchSize: o.batchSize, shuffle: o.shuffle ?? true, seed: o.seed ?? 0, dropLast: o.dropLast ?? false, transform: o.transform, prefetch: o.prefetch ?? true, sampler: o.sampler };
+    this.o = { batchSize: o.batchSize, shuffle: o.shuffle ?? true, seed: o.seed ?? 0, dropLast: o.dropLast ?? false, transform: o.transform, prefetch: o.prefetch ?? true, sampler: o.sampler, memoryFormat: o.memoryFormat ?? 'contiguous' };
   }
 
   /** Batches per epoch. */
@@ -124,6 +129,7 @@ export class DataLoader implements AsyncIterable<Batch> {
         } finally {
           if (this.o.transform) raw.dispose();
         }
+        x = laidOut(x, this.o.memoryFormat);
         const y = tensor(BigInt64Array.from(positions, (p) => BigInt(this.set.labels[p]!)), { device: x.device });
         const ids = Array.from(positions, (p) => this.set.ids[p]!);
         yield { x, y, ids, positions: Int32Array.from(positions), epoch: e, index: i };
@@ -132,4 +138,12 @@ export class DataLoader implements AsyncIterable<Batch> {
       if (pending !== null) pending.then((t) => t.dispose(), () => {});
     }
   }
+}
+
+/** x in memoryFormat when it is an image batch (4-D); x is disposed when a copy replaces it. */
+function laidOut(x: Tensor, memoryFormat: MemoryFormat): Tensor {
+  if (memoryFormat === 'contiguous' || x.ndim !== 4 || x.isContiguous(memoryFormat)) return x;
+  const laid = x.contiguous(memoryFormat);
+  x.dispose();
+  return laid;
 }

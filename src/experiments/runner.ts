@@ -9,6 +9,9 @@
  *   references/<dataset>/seed-<s>/       the jest / rho-loss reference, trained once per seed
  * With a reference holdout, every method skips the held-out samples, so all of them train on
  * exactly the same data and the selector stays the only variable.
+ *
+ * Cells of an entry with `wallBudgetOf: L` wait until every seed of L (same dataset) is finished:
+ * their budgetSeconds is the median of those runs' wall seconds. They run after the other cells.
  */
 import { join } from 'node:path';
 import type { FitCallback } from '../train/callbacks.js';
@@ -17,7 +20,7 @@ import type { Summary } from '../train/records.js';
 import { RunDir, type RunStatus } from '../train/run-dir.js';
 import { runTraining } from '../train/run.js';
 import { parseRunSpec, SpecError } from '../train/spec.js';
-import { ExperimentConfigError, type ExperimentConfig } from './config.js';
+import { ExperimentConfigError, seedsOf, type ExperimentConfig } from './config.js';
 
 export interface PlannedRun {
   /** 1-based position in the grid. */
@@ -28,10 +31,14 @@ export interface PlannedRun {
   method: string;
   seed: number;
   runDir: string;
-  config: RunSpec;
+  /** null while the cell waits for the runs its wall budget comes from (waitsFor). */
+  config: RunSpec | null;
+  /** The label whose runs' median wall seconds become this cell's budget. */
+  waitsFor?: string;
 }
 
-export type RunState = RunStatus;
+/** A cell's state; 'waiting': its wall budget's runs are not all finished yet. */
+export type RunState = RunStatus | 'waiting';
 
 /** One cell's raw options: the run options' defaults, then the file's, most specific last. */
 function cellOptions(exp: ExperimentConfig, d: ExperimentConfig['datasets'][number], m: ExperimentConfig['methods'][number], seed: number, runDir: string, dataset: string): Record<string, unknown> {
@@ -47,18 +54,43 @@ function cellOptions(exp: ExperimentConfig, d: ExperimentConfig['datasets'][numb
   return raw;
 }
 
+function cellDir(exp: ExperimentConfig, dataset: string, label: string, seed: number): string {
+  return join(exp.out, 'runs', dataset, label, `seed-${seed}`);
+}
+
+/** The median wall seconds of every seed's run of `label` on the dataset, or null until all are finished. */
+export function wallBudget(exp: ExperimentConfig, dataset: string, label: string): number | null {
+  const walls: number[] = [];
+  for (const seed of seedsOf(exp, exp.methods.find((m) => m.label === label)!)) {
+    const dir = cellDir(exp, dataset, label, seed);
+    if (!RunDir.exists(dir) || RunDir.open(dir).status() !== 'done') return null;
+    walls.push(RunDir.open(dir).summary()!.wall_seconds);
+  }
+  walls.sort((a, b) => a - b);
+  const mid = walls.length >> 1;
+  return walls.length % 2 ? walls[mid]! : (walls[mid - 1]! + walls[mid]!) / 2;
+}
+
 /** Every cell's validated run spec; all problems at once, each naming its cell. */
 export function planExperiment(exp: ExperimentConfig, o: { cacheDir?: string } = {}): PlannedRun[] {
   const plans: PlannedRun[] = [];
   const problems: string[] = [];
   for (const [di, d] of exp.datasets.entries()) {
     const dataset = d.label ?? d.dataset;
-    for (const seed of exp.seeds) {
+    // Seed by seed (an entry with its own seeds takes part in those only), so a grid cut short has every entry's first seeds.
+    const extra = exp.methods.flatMap((m) => m.seeds ?? []).filter((x) => !exp.seeds.includes(x)).sort((a, b) => a - b);
+    const seeds = [...new Set([...exp.seeds, ...extra])];
+    for (const seed of seeds) {
       for (const [mi, m] of exp.methods.entries()) {
-        const runDir = join(exp.out, 'runs', dataset, m.label, `seed-${seed}`);
+        if (!seedsOf(exp, m).includes(seed)) continue;
+        const runDir = cellDir(exp, dataset, m.label, seed);
         try {
-          const config = parseRunSpec(cellOptions(exp, d, m, seed, runDir, dataset), o);
-          plans.push({ index: plans.length + 1, dataset, label: m.label, method: m.method, seed, runDir, config });
+          const raw = cellOptions(exp, d, m, seed, runDir, dataset);
+          const budget = m.wallBudgetOf !== undefined ? wallBudget(exp, dataset, m.wallBudgetOf) : undefined;
+          // A waiting cell is still checked now, with a stand-in budget, so a bad option fails before any work.
+          const config = parseRunSpec(budget === undefined ? raw : { ...raw, budgetSeconds: budget ?? 1 }, o);
+          const waits = budget === null ? { waitsFor: m.wallBudgetOf! } : {};
+          plans.push({ index: plans.length + 1, dataset, label: m.label, method: m.method, seed, runDir, config: budget === null ? null : config, ...waits });
         } catch (e) {
           if (!(e instanceof SpecError)) throw e;
           const where = `datasets[${di}] (${dataset}), methods[${mi}] (${m.label}), seed ${seed}`;
@@ -78,6 +110,7 @@ function canonical(v: unknown): string {
 
 /** Whether a cell still has to run, and whether its run directory belongs to this configuration. */
 export function runState(p: PlannedRun): RunState {
+  if (p.config === null) return 'waiting';
   if (!RunDir.exists(p.runDir)) return 'new';
   const run = RunDir.open(p.runDir);
   if (canonical(JSON.parse(JSON.stringify(run.spec()))) !== canonical(JSON.parse(JSON.stringify(p.config)))) {
@@ -105,15 +138,25 @@ export interface RunOutcome {
   summary: Summary | null;
 }
 
-/** Runs every cell in order; returns what each one did. */
+/** Runs every cell in order, the waiting ones last; returns what each one did. */
 export async function runExperiment(exp: ExperimentConfig, io: ExperimentIO): Promise<RunOutcome[]> {
   const plans = planExperiment(exp, { cacheDir: io.cacheDir });
   // Check every existing run directory before training anything.
   const states = plans.map(runState);
   const todo = states.filter((s) => s !== 'done').length;
-  io.log(`experiment ${exp.name}: ${plans.length} runs (${plans.length - todo} done, ${todo} to run) in ${exp.out}`);
+  const waiting = states.filter((s) => s === 'waiting').length;
+  io.log(`experiment ${exp.name}: ${plans.length} runs (${plans.length - todo} done, ${todo} to run${waiting ? `, ${waiting} of them on a wall budget from other runs, last` : ''}) in ${exp.out}`);
   const outcomes: RunOutcome[] = [];
-  for (const [i, p] of plans.entries()) outcomes.push(await runCell(p, states[i]!, plans.length, io));
+  for (const [i, p] of plans.entries()) if (states[i] !== 'waiting') outcomes.push(await runCell(p, states[i]!, plans.length, io));
+  if (!waiting) return outcomes;
+  // Every other cell is finished now: the wall budgets resolve.
+  const again = planExperiment(exp, { cacheDir: io.cacheDir });
+  for (const [i, p] of again.entries()) {
+    if (states[i] !== 'waiting') continue;
+    if (p.config === null) throw new ExperimentConfigError(`${p.dataset}/${p.label}/seed ${p.seed}: the runs of ${p.waitsFor} its wall budget comes from are not all finished`);
+    io.log(`[${p.index}/${plans.length}] ${p.dataset} ${p.label} seed ${p.seed}: wall budget ${p.config.budgetSeconds!.toFixed(1)} s (the median of ${p.waitsFor}'s runs)`);
+    outcomes.push(await runCell(p, runState(p), plans.length, io));
+  }
   return outcomes;
 }
 
@@ -129,7 +172,7 @@ async function runCell(p: PlannedRun, state: RunState, total: number, io: Experi
   io.log(`${tag}: ${state === 'interrupted' ? 'resuming' : 'training'} ...`);
   let summary: Summary | null;
   try {
-    summary = await runTraining(p.config, {
+    summary = await runTraining(p.config!, {
       resume: state === 'interrupted', cacheDir: io.cacheDir, progress: io.progress, datasetLabel: p.dataset,
       warn: io.warn, log: (t) => io.log(`  ${t}`),
       callbacks: [...(io.callbacks?.(p) ?? []), { onEpochEnd: () => io.onRun?.(p, 'epoch') }],

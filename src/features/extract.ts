@@ -168,6 +168,7 @@ function checkFinitePixels(x: Tensor, ids: readonly string[]): void {
 
 /** Computes pooled features for every sample of source into the cache (see the file comment). */
 export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult> {
+  const started = performance.now();
   const device = o.model.parameters()[0]?.device ?? 'cpu';
   const mode = extractionMode(o.precision ?? 'fp32', device);
   const precision = mode.precision;
@@ -313,6 +314,8 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
   mkdirSync(dirname(path), { recursive: true });
   const rows = writeFinal(path, chunks, dim, key, {
     model: o.key.model, dataset: o.key.dataset, split: o.key.split, precision, key_hash: keyHash, created: new Date().toISOString(),
+    // What computing the cache cost (this call's; a resumed extraction's earlier calls are not in it).
+    seconds: ((performance.now() - started) / 1000).toFixed(3),
   });
   rmSync(partialDir, { recursive: true, force: true });
   return { path, precision, rows, dim, computed, resumed, cached: false };

@@ -84,9 +84,14 @@ function verdicts(d: DatasetTable): string {
   return `<p>Against the random control at the same filter ratio:</p><ul>${lines.join('')}</ul>`;
 }
 
+/** A run's precision and layout as resolved (runs before these settings: fp32, contiguous). */
+function computeLabel(c: RunRecord['config']): string {
+  return `${c.device ?? 'cpu'} ${c.precision ?? 'fp32'}${(c.memoryFormat ?? 'contiguous') === 'channels-last' ? ' + channels-last' : ''}`;
+}
+
 function runList(runs: readonly RunRecord[]): string {
-  const rows = [...runs].sort((a, b) => a.id - b.id).map((r) => `<tr><td>${r.id}</td><th scope="row">${escapeHtml(r.dataset)}</th><td>${escapeHtml(r.label)}</td><td>${escapeHtml(r.method)}</td><td>${r.seed}</td><td>${r.config.filterRatio}</td><td>${r.metrics.length}/${r.config.epochs}</td><td>${r.status}</td><td style="text-align:left"><code>${escapeHtml(r.runDir)}</code></td></tr>`);
-  return `<section id="runs"><h2>Runs</h2><table><thead><tr><th>id</th><th>dataset</th><th>label</th><th>method</th><th>seed</th><th>filter ratio</th><th>epochs</th><th>status</th><th>run directory</th></tr></thead><tbody>${rows.join('\n')}</tbody></table></section>`;
+  const rows = [...runs].sort((a, b) => a.id - b.id).map((r) => `<tr><td>${r.id}</td><th scope="row">${escapeHtml(r.dataset)}</th><td>${escapeHtml(r.label)}</td><td>${escapeHtml(r.method)}</td><td>${r.seed}</td><td>${r.config.filterRatio}</td><td>${r.metrics.length}/${r.config.epochs}</td><td>${escapeHtml(computeLabel(r.config))}</td><td>${r.status}</td><td style="text-align:left"><code>${escapeHtml(r.runDir)}</code></td></tr>`);
+  return `<section id="runs"><h2>Runs</h2><table><thead><tr><th>id</th><th>dataset</th><th>label</th><th>method</th><th>seed</th><th>filter ratio</th><th>epochs</th><th>precision</th><th>status</th><th>run directory</th></tr></thead><tbody>${rows.join('\n')}</tbody></table></section>`;
 }
 
 export function renderPage(p: PageInput): string {

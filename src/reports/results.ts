@@ -8,8 +8,11 @@
  *     "time_to_95pct": {…}, "time_to_99pct": {…}, "delta_vs_none": {…}, "delta_vs_random": {…}}]}
  *
  * Units: accuracies in percent, deltas in percentage points (paired by seed), times in seconds.
- * Every cost is in the times: the run's wall clock (selection and scoring included) plus, for
- * jest and rho-loss, the reference's training (config.json extra.reference_wall_seconds).
+ * Every cost is in the times: the run's wall clock (selection and scoring included, and the
+ * reference's scoring pass when precomputed) plus the work done before it: for jest and rho-loss
+ * the reference's training (config.json extra.reference_wall_seconds), for saln on cached
+ * pretrained features their extraction (extra.feature_extraction_seconds; paid once per cache,
+ * counted in every run as a user training once would pay it).
  * time_to_Xpct: wall seconds until the validation accuracy first reaches X% of standard
  * training's mean final test accuracy (the `none` entry with the epoch budget); a seed that never
  * reaches it is left out of the mean, `reached` counts the ones that did, and a target no seed
@@ -35,6 +38,8 @@ export const resultEntrySchema = z.object({
   selection_mode: z.enum(['in-batch', 'super-batch']),
   filter_ratio: z.number(),
   budget: z.enum(['epochs', 'wall']),
+  /** The runs' precision and layout as resolved ('bf16+channels-last', 'fp32'); several joined by ',' when they differ. */
+  precision: z.string(),
   seeds: z.array(z.number().int()),
   test_accuracy: stat,
   wall_seconds: stat,
@@ -61,10 +66,10 @@ const pct = (s: Stat): z.infer<typeof stat> => ({ mean: round(100 * s.mean, 2), 
 const plain = (s: Stat, digits = 1): z.infer<typeof stat> => ({ mean: round(s.mean, digits), ci95: s.half === null ? null : round(s.half, digits) });
 const deltaOf = (c: Comparison | null): ResultEntry['delta_vs_none'] => (c ? { ...pct(c.testAccuracy), pairs: c.pairs, against: c.against } : null);
 
-/** The reference's training time of a jest / rho-loss run (0 for the others). */
-function referenceSeconds(r: RunRecord): number {
-  const v = r.config.extra?.reference_wall_seconds;
-  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+/** Work a run needed before its own clock started: its reference's training, its features' extraction (0 when none). */
+function upfrontSeconds(r: RunRecord): number {
+  const seconds = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+  return seconds(r.config.extra?.reference_wall_seconds) + seconds(r.config.extra?.feature_extraction_seconds);
 }
 
 /** Wall seconds (reference training included) until each seed's validation accuracy reaches target. */
@@ -72,18 +77,24 @@ function timeTo(row: Row, target: number | null): ResultEntry['time_to_95pct'] {
   if (target === null) return null;
   const times = row.runs.map((r) => {
     const t = timeToTarget(validationSeries(r.metrics), target);
-    return t === null ? null : t + referenceSeconds(r);
+    return t === null ? null : t + upfrontSeconds(r);
   }).filter((t): t is number => t !== null);
   return { ...plain(summarize(times)), reached: times.length, of: row.runs.length };
 }
 
+/** 'fp32', 'bf16+channels-last', …: what a run computed in (runs before the setting: fp32, contiguous). */
+function precisionOf(c: RunRecord['config']): string {
+  return `${c.precision ?? 'fp32'}${(c.memoryFormat ?? 'contiguous') === 'channels-last' ? '+channels-last' : ''}`;
+}
+
 function entryOf(row: Row, standard: number | null): ResultEntry {
   const first = row.runs[0]!;
-  const wall = summarize(row.runs.map((r) => r.summary!.wall_seconds + referenceSeconds(r)));
+  const wall = summarize(row.runs.map((r) => r.summary!.wall_seconds + upfrontSeconds(r)));
   return {
     label: row.label, dataset: row.dataset, method: row.methods.join('+'),
     selection_mode: first.config.selectionMode ?? 'in-batch', filter_ratio: first.config.filterRatio,
     budget: first.config.budget?.seconds !== undefined ? 'wall' : 'epochs',
+    precision: [...new Set(row.runs.map((r) => precisionOf(r.config)))].sort().join(','),
     seeds: row.seeds, test_accuracy: pct(row.testAccuracy), wall_seconds: plain(wall), gradient_samples: plain(row.gradientSamples, 0),
     time_to_95pct: timeTo(row, standard === null ? null : 0.95 * standard),
     time_to_99pct: timeTo(row, standard === null ? null : 0.99 * standard),

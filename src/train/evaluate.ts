@@ -1,7 +1,7 @@
 /** Loss and accuracy of a model on a batch source, in eval mode without gradients. */
 import { F } from '../nn/index.js';
-import { noGrad, tidy, type Tensor } from '../tensor/index.js';
-import type { TrainDevice } from './modes.js';
+import { noGrad, tidy } from '../tensor/index.js';
+import { CPU_FP32, inPrecision, toInput, type Compute } from './compute.js';
 import type { Learner } from './models.js';
 import type { BatchSource } from './source.js';
 
@@ -12,16 +12,11 @@ export interface Evaluation {
   samples: number;
 }
 
-/** t on device (t itself when already there; otherwise t is disposed). */
-export function onDevice(t: Tensor, device: TrainDevice): Tensor {
-  if (device === 'cpu' && t.device === 'cpu') return t;
-  const moved = t.to({ device });
-  if (moved !== t) t.dispose();
-  return moved;
-}
-
-/** Loss (mean) and accuracy of the model on a source, in eval mode without gradients; the mode is restored. */
-export async function evaluate(model: Learner, src: BatchSource, device: TrainDevice = 'cpu'): Promise<Evaluation> {
+/**
+ * Loss (mean) and accuracy of the model on a source, in eval mode without gradients, computing as
+ * `compute` says (default: CPU, fp32); the mode is restored.
+ */
+export async function evaluate(model: Learner, src: BatchSource, compute: Compute = CPU_FP32): Promise<Evaluation> {
   const was = model.training;
   model.eval();
   let loss = 0;
@@ -29,11 +24,11 @@ export async function evaluate(model: Learner, src: BatchSource, device: TrainDe
   let n = 0;
   try {
     for await (const batch of src.epoch(0)) {
-      const x = onDevice(batch.x, device);
-      const y = onDevice(batch.y, device);
+      const x = toInput(batch.x, compute);
+      const y = toInput(batch.y, compute);
       try {
         const [l, c] = tidy(() => noGrad(() => {
-          const logits = model.forward(x);
+          const logits = inPrecision(compute, () => model.forward(x));
           return [F.crossEntropy(logits, y, { reduction: 'sum' }).item(), logits.argmax(1).eq(y).sum().item()];
         }));
         loss += l!;

@@ -40,11 +40,11 @@ import { notify, type FitCallback } from './callbacks.js';
 import type { CheckpointState } from './checkpoint.js';
 import { PhaseClock, type Stopwatch } from './clock.js';
 import { crossesMultiple, type ValPoint } from './eval-every.js';
-import { evaluate, onDevice } from './evaluate.js';
+import { computeOf, toInput, type Compute } from './compute.js';
+import { evaluate } from './evaluate.js';
 import type { SelectionExample } from './examples.js';
-import { drawnBatchSize, keepFor, type LrScaling, type SelectionMode, type TrainDevice } from './modes.js';
-import type { LrSchedule } from '../optim/lr-schedule.js';
-import { lrScheduleFor, scheduledLr } from './lr-plan.js';
+import { drawnBatchSize, keepFor, type LrScaling, type SelectionMode } from './modes.js';
+import { lrScheduleFor, scheduledLr, type RunLrSchedule } from './lr-plan.js';
 import type { Learner } from './models.js';
 import type { ReferenceScores } from './reference-scores.js';
 import { PHASES, zeroCounts, zeroPhases, type Counts, type EpochMetrics, type Summary, type TrainConfig } from './records.js';
@@ -90,10 +90,11 @@ export function freshState(seed: number): CheckpointState {
 /** What the loop needs that does not change between epochs: the options, resolved. */
 interface Run extends Pick<FitOptions, 'data' | 'model' | 'optimizer' | 'selector' | 'reference' | 'referenceScores' | 'dist'> {
   cfg: TrainConfig;
-  lrSchedule: LrSchedule | null;
+  lrSchedule: RunLrSchedule | null;
   mode: SelectionMode;
   lrScaling: LrScaling;
-  device: TrainDevice;
+  /** Device, precision and layout of every forward pass (compute.ts). */
+  compute: Compute;
   state: CheckpointState;
   clock: PhaseClock;
   callbacks: readonly FitCallback[];
@@ -118,7 +119,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const run: Run = {
     cfg, data: o.data, model: o.model, optimizer: o.optimizer, selector: o.selector, reference: o.reference, referenceScores: o.referenceScores,
     lrSchedule: lrScheduleFor(cfg, o.data.train, { variableK: o.selector.variableK }),
-    mode: cfg.selectionMode ?? 'in-batch', lrScaling: cfg.lrScaling ?? 'none', device: cfg.device ?? 'cpu',
+    mode: cfg.selectionMode ?? 'in-batch', lrScaling: cfg.lrScaling ?? 'none', compute: computeOf(cfg),
     state, clock: new PhaseClock(state.wallSeconds), callbacks, wantsExamples: callbacks.some((c) => c.onSelectionExample),
     dist: o.dist, bucketer: o.dist && o.dist.group.worldSize > 1 ? makeBucketer(o.dist.group, o.model) : undefined,
   };
@@ -201,7 +202,7 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
   const samplesBefore = counts.gradient_samples;
   const countsBefore = { ...counts };
   if (raw.ids.length > plan.drawn) throw new Error(`${run.mode} mode draws ${plan.drawn} samples per batch, but the train source delivered ${raw.ids.length}`);
-  const b: DrawnBatch = { x: onDevice(raw.x, run.device), y: onDevice(raw.y, run.device), ids: raw.ids, index: bi };
+  const b: DrawnBatch = { x: toInput(raw.x, run.compute), y: toInput(raw.y, run.compute), ids: raw.ids, index: bi };
   // DDP's broadcast_buffers: every rank's forward uses rank 0's running statistics (the batch
   // statistics of a training forward stay each rank's own).
   if (run.bucketer) await syncBuffers(run);
@@ -210,7 +211,7 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
     tally.seen += b.ids.length;
     const scoring: ScoreInputs = {
       selector: run.selector, model: run.model, reference: run.reference, referenceScores: run.referenceScores?.losses, featureLookup: run.data.featureLookup,
-      scoreMode: cfg.scoreMode, seed: cfg.seed, epoch,
+      scoreMode: cfg.scoreMode, compute: run.compute, seed: cfg.seed, epoch,
     };
     const sel = run.dist?.scope === 'global' && run.dist.group.worldSize > 1
       ? await selectGlobal(run, b, plan, scoring, owned)
@@ -222,11 +223,11 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
       const weights = run.selector.weights?.(keptIds);
       // The schedule's lr at this step, ·k/B under linear scaling ('none' keeps it for every batch,
       // the paper's setting). A global selection's k is the job's, per rank.
-      const at = scheduledLr(cfg, run.lrSchedule, counts.optimizer_steps, epoch);
+      const at = scheduledLr(cfg, run.lrSchedule, counts.optimizer_steps, epoch, clock.wallSeconds());
       run.optimizer.lr = run.lrScaling === 'linear' ? (at.lr * Math.min(sel.keptPerRank, cfg.batchSize)) / cfg.batchSize : at.lr;
       if (at.momentum !== undefined) run.optimizer.momentum = at.momentum;
       tally.lr = run.optimizer.lr;
-      const r = await optimizeKept(run, b, kept, { model: run.model, optimizer: run.optimizer, weights, perSample: Boolean(weights || run.selector.observe), lossScale: sel.lossScale });
+      const r = await optimizeKept(run, b, kept, { model: run.model, optimizer: run.optimizer, compute: run.compute, weights, perSample: Boolean(weights || run.selector.observe), lossScale: sel.lossScale });
       run.selector.observe?.(keptIds, r.perSample!);
       notify(run.callbacks, 'onBatchKept', { epoch, batch: bi, kept: sel.kept.map((i) => sel.ctx.ids[i]!) });
       tally.lossSum += r.loss * kept.length;
@@ -364,7 +365,7 @@ async function reduceTally(d: TrainDist, t: EpochTally): Promise<void> {
 /** Loss and accuracy on a source: this rank's shard, reduced over the ranks when data-parallel. */
 async function evaluateAll(run: Run, src: BatchSource): Promise<Evaluation> {
   if (run.bucketer) await syncBuffers(run); // every shard evaluated with rank 0's running statistics
-  const e = await evaluate(run.model, src, run.device);
+  const e = await evaluate(run.model, src, run.compute);
   return run.dist ? reduceEvaluation(run.dist.group, e) : e;
 }
 
@@ -474,7 +475,8 @@ async function test(run: Run, resumedFrom: number): Promise<Summary> {
     method: cfg.method, model: cfg.model, filter_ratio: cfg.filterRatio, epochs: cfg.epochs,
     test_accuracy: result.accuracy, test_loss: result.loss, best_val_accuracy: state.bestVal, final_val_accuracy: last?.val_accuracy ?? null,
     wall_seconds: state.wallSeconds, phases: state.phases, counts: state.counts, resumed_from_epoch: resumedFrom, epochs_done: state.epochsDone,
-    stopped_by: state.stoppedBy ?? 'epochs', selection_mode: run.mode, batch_size: cfg.batchSize, lr_scaling: run.lrScaling, device: run.device,
+    stopped_by: state.stoppedBy ?? 'epochs', selection_mode: run.mode, batch_size: cfg.batchSize, lr_scaling: run.lrScaling,
+    device: run.compute.device, precision: run.compute.precision, memory_format: run.compute.memoryFormat,
     ...(state.divergedAt ? { diverged_at: state.divergedAt } : {}),
     ...(state.referenceScoringSeconds !== undefined ? { reference_scoring_seconds: state.referenceScoringSeconds } : {}),
     ...(run.dist ? { world_size: run.dist.group.worldSize, selection_scope: run.dist.scope } : {}),

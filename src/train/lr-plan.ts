@@ -5,8 +5,13 @@
  * T, the run's planned optimizer steps (cosine anneals to 0 over them; onecycle spans them), is
  * counted from the plan: every epoch's batches at its drawn size (a filter-ratio schedule changes
  * it in super-batch mode), cut at a gradient-sample budget where the run will stop (per-batch k
- * from keepFor; selectors that decide k themselves count a full batch, an upper bound). A
- * wall-time budget cannot be planned: T is then the epochs'. InfoBatch's official mode prunes
+ * from keepFor; selectors that decide k themselves count a full batch, an upper bound).
+ *
+ * A wall-time budget cannot be planned in steps, so cosine and onecycle then run on the clock
+ * (budgeted training, Li et al. 2020: decay to the budget, not to an epoch count the run never
+ * reaches): their progress after warmup is the run's wall seconds over the budget, and the lr
+ * reaches its end as the budget does. Such a schedule depends on timing, as the budget does.
+ * Step schedules stay on their epochs. InfoBatch's official mode prunes
  * the epoch itself and so takes fewer steps than planned: its cosine stops short of 0.
  * Warmup epochs become steps at the first epoch's batches per epoch.
  */
@@ -43,19 +48,39 @@ export function plannedSteps(cfg: TrainConfig, train: BatchSource, o: { variable
   return { total: steps, perEpoch };
 }
 
+/** A run's schedule; `overSeconds`: it runs on the clock, over a wall-time budget (see the file comment). */
+export interface RunLrSchedule extends LrSchedule {
+  overSeconds?: number;
+}
+
+/** The nominal steps of a schedule on the clock: progress p is step WALL_STEPS·p. */
+const WALL_STEPS = 1_000_000;
+
 /** The run's schedule, or null for a constant learning rate without warmup (the paper's). */
-export function lrScheduleFor(cfg: TrainConfig, train: BatchSource, o: { variableK?: boolean } = {}): LrSchedule | null {
+export function lrScheduleFor(cfg: TrainConfig, train: BatchSource, o: { variableK?: boolean } = {}): RunLrSchedule | null {
   const s = cfg.lrSchedule;
   if (!s || (s.kind === 'constant' && !s.warmupEpochs)) return null;
   const plan = plannedSteps(cfg, train, o);
   const warmupSteps = s.warmupEpochs ? Math.max(1, Math.round(s.warmupEpochs * plan.perEpoch)) : 0;
+  const seconds = cfg.budget?.seconds;
+  if (seconds !== undefined && (s.kind === 'cosine' || s.kind === 'onecycle')) {
+    return { kind: s.kind, totalSteps: (s.kind === 'cosine' ? warmupSteps : 0) + WALL_STEPS, warmupSteps, overSeconds: seconds };
+  }
   return {
     kind: s.kind, totalSteps: plan.total, warmupSteps,
     ...(s.kind === 'step' ? { milestones: s.milestones ?? [Math.floor(cfg.epochs / 2)], gamma: s.gamma ?? 0.1 } : {}),
   };
 }
 
-/** The lr (and momentum) of the step after `steps` steps in `epoch`: cfg.lr when there is no schedule. */
-export function scheduledLr(cfg: TrainConfig, schedule: LrSchedule | null, steps: number, epoch: number): LrAt {
-  return schedule ? lrAt(cfg.lr, schedule, steps, epoch) : { lr: cfg.lr };
+/**
+ * The lr (and momentum, for onecycle) of the step after `steps` steps in `epoch`, `wallSeconds`
+ * into the run: cfg.lr when there is no schedule.
+ */
+export function scheduledLr(cfg: TrainConfig, schedule: RunLrSchedule | null, steps: number, epoch: number, wallSeconds = 0): LrAt {
+  if (!schedule) return { lr: cfg.lr };
+  if (schedule.overSeconds === undefined) return lrAt(cfg.lr, schedule, steps, epoch);
+  // On the clock: warmup in steps, then the step that matches the fraction of the budget spent.
+  const w = schedule.kind === 'cosine' ? schedule.warmupSteps ?? 0 : 0;
+  const t = steps < w ? steps : w + Math.min(WALL_STEPS, Math.floor((WALL_STEPS * wallSeconds) / schedule.overSeconds));
+  return lrAt(cfg.lr, schedule, t, epoch);
 }

@@ -89,6 +89,8 @@ export const TRAIN_OPTIONS = [
   { key: 'budgetGradientSamples', type: 'int', min: 1, range: 'must be >= 1', arg: 'n', help: 'stop after the step that reaches N samples through backward (deterministic)' },
   { key: 'evalEvery', type: 'int', min: 1, range: 'must be >= 1', arg: 'n', help: 'also validate each time the gradient samples reach a multiple of N (finer equal-budget points)' },
   { key: 'device', type: 'string', choices: ['cpu', 'cuda'], default: 'cpu', arg: 'd', help: 'where the learner trains: cpu or cuda' },
+  { key: 'precision', type: 'string', choices: ['auto', 'fp32', 'bf16'], default: 'auto', arg: 'p', help: 'forward passes in fp32, or bf16 (bfloat16 autocast; weights, optimizer and loss stay fp32); auto: bf16 where the device computes it natively (CPUs with AMX-BF16 or AVX512-BF16, GPUs of compute capability 8.0+), else fp32' },
+  { key: 'memoryFormat', type: 'string', choices: ['auto', 'contiguous', 'channels-last'], default: 'auto', arg: 'f', help: 'layout of conv weights and image batches: contiguous (NCHW) or channels-last (NHWC, what oneDNN\'s bf16 kernels want); auto: channels-last where the device computes bf16 natively (as --precision auto), else contiguous' },
   { key: 'selectionScope', type: 'string', choices: ['rank', 'global'], default: 'rank', arg: 'scope', help: 'with several processes (saln launch, --nproc): select within each rank\'s batch of B (rank) or over all ranks\' W·B samples, as one process would (global)' },
   { key: 'saveSelections', type: 'boolean', default: false, help: 'write selections.jsonl: the sample ids each batch kept' },
 ] as const satisfies readonly OptionDef[];
@@ -109,7 +111,7 @@ export type OptionKey = Option['key'];
  * directory's spec is read with these under it (RunDir.spec), so resuming an older run keeps
  * training it as it started.
  */
-export const LEGACY_SPEC_DEFAULTS: Readonly<Record<string, string | number>> = { referenceScores: 'online', scoreMode: 'eval', infobatchMode: 'in-batch', referenceValFraction: 0 };
+export const LEGACY_SPEC_DEFAULTS: Readonly<Record<string, string | number>> = { referenceScores: 'online', scoreMode: 'eval', infobatchMode: 'in-batch', referenceValFraction: 0, precision: 'fp32', memoryFormat: 'contiguous' };
 
 /** The epochs of a --lr-milestones list ('30,60'), or null when it is not a list of integers. */
 export function parseMilestones(text: string): number[] | null {

@@ -15,6 +15,7 @@ import type { FilterSchedule } from './schedule.js';
 import type { LrScheduleKind } from '../optim/lr-schedule.js';
 import type { FeatureSource } from './selectors/saln.js';
 import type { Method } from './selectors/index.js';
+import type { MemoryFormat, Precision } from '../tensor/index.js';
 
 export const RUN_DIR_VERSION = 2;
 
@@ -48,6 +49,10 @@ export interface TrainConfig {
   budget?: { seconds?: number; gradientSamples?: number };
   /** Where the learner trains (default 'cpu'). */
   device?: TrainDevice;
+  /** The forward passes' precision, resolved ('auto' is never stored; absent: fp32). See compute.ts. */
+  precision?: Precision;
+  /** The layout of conv weights and image inputs, resolved (absent: contiguous). */
+  memoryFormat?: MemoryFormat;
   /**
    * Also validate each time the run's gradient samples reach a multiple of this (eval-every.ts);
    * needs a validation split. A multiple reached at an epoch's last step is that epoch's own validation.
@@ -163,6 +168,8 @@ export interface Summary {
   batch_size: number;
   lr_scaling: LrScaling;
   device: TrainDevice;
+  precision: Precision;
+  memory_format: MemoryFormat;
   /** With stopped_by 'non-finite loss': the 1-based epoch and step whose train loss was NaN or infinite. */
   diverged_at?: { epoch: number; step: number };
   /**
@@ -221,6 +228,8 @@ export const trainConfigSchema = z.looseObject({
   lrScaling: z.enum(['none', 'linear']).optional(),
   budget: z.object({ seconds: z.number().optional(), gradientSamples: z.number().optional() }).optional(),
   device: z.enum(['cpu', 'cuda']).optional(),
+  precision: z.enum(['fp32', 'bf16']).optional(),
+  memoryFormat: z.enum(['contiguous', 'channels-last']).optional(),
   evalEvery: z.number().int().optional(),
   lrSchedule: z.object({ kind: z.enum(['constant', 'cosine', 'step', 'onecycle']), warmupEpochs: z.number().optional(), milestones: z.array(z.number().int()).optional(), gamma: z.number().optional() }).optional(),
   scoreMode: z.enum(SCORE_MODES).optional(),
@@ -275,4 +284,6 @@ export const summarySchema = z.looseObject({
   batch_size: z.number().int().optional(),
   lr_scaling: z.enum(['none', 'linear']).default('none'),
   device: z.enum(['cpu', 'cuda']).default('cpu'),
+  precision: z.enum(['fp32', 'bf16']).default('fp32'),
+  memory_format: z.enum(['contiguous', 'channels-last']).default('contiguous'),
 });

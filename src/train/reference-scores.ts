@@ -9,8 +9,7 @@
  */
 import { F } from '../nn/index.js';
 import { noGrad, tidy } from '../tensor/index.js';
-import { onDevice } from './evaluate.js';
-import type { TrainDevice } from './modes.js';
+import { CPU_FP32, inPrecision, toInput, type Compute } from './compute.js';
 import type { Learner } from './models.js';
 import type { BatchSource } from './source.js';
 
@@ -23,15 +22,15 @@ export interface ReferenceScores {
 }
 
 /** Scores every sample of `source` (one epoch of it: un-augmented, any order) with the reference. */
-export async function precomputeReferenceScores(reference: Learner, source: BatchSource, device: TrainDevice = 'cpu'): Promise<ReferenceScores> {
+export async function precomputeReferenceScores(reference: Learner, source: BatchSource, compute: Compute = CPU_FP32): Promise<ReferenceScores> {
   const t = performance.now();
   const losses = new Map<string, number>();
   reference.eval();
   for await (const b of source.epoch(0)) {
-    const x = onDevice(b.x, device);
-    const y = onDevice(b.y, device);
+    const x = toInput(b.x, compute);
+    const y = toInput(b.y, compute);
     try {
-      const l = tidy(() => noGrad(() => F.crossEntropy(reference.forward(x), y, { reduction: 'none' }).toTypedArray<'float32'>() as Float32Array));
+      const l = tidy(() => noGrad(() => F.crossEntropy(inPrecision(compute, () => reference.forward(x)), y, { reduction: 'none' }).toTypedArray<'float32'>() as Float32Array));
       b.ids.forEach((id, i) => losses.set(id, l[i]!));
     } finally {
       x.dispose();

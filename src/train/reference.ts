@@ -25,6 +25,7 @@ import { SGD } from '../optim/sgd.js';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { manualSeed, type Tensor } from '../tensor/index.js';
 import type { FitCallback } from './callbacks.js';
+import { computeOf, CPU_FP32, type Compute } from './compute.js';
 import { evaluate } from './evaluate.js';
 import { buildLearner, type Learner } from './models.js';
 import type { RunSpec } from './options.js';
@@ -128,11 +129,14 @@ export interface HoldoutSetup extends LearnerSource {
   progress: boolean;
   /** Observers of the reference's own loop (a progress bar). */
   callbacks?: readonly FitCallback[];
+  /** How the reference trains and is evaluated: the learner's run's compute (default CPU, fp32). */
+  compute?: Compute;
 }
 
 /** The reference's configuration: standard training of the learner's model with the reference's recipe (each part defaults to the learner's). */
-function referenceConfig(spec: RunSpec, train: PreparedSet, val: PreparedSet | null, numClasses: number): TrainConfig {
+function referenceConfig(spec: RunSpec, train: PreparedSet, val: PreparedSet | null, numClasses: number, compute: Compute): TrainConfig {
   return {
+    device: compute.device, precision: compute.precision, memoryFormat: compute.memoryFormat,
     model: spec.model, method: 'none', filterRatio: 0, epochs: spec.referenceEpochs ?? spec.epochs, batchSize: spec.batchSize,
     lr: spec.referenceLr ?? spec.lr, momentum: spec.referenceMomentum ?? spec.momentum, weightDecay: spec.referenceWeightDecay ?? spec.weightDecay,
     seed: deriveSeed(spec.seed, 'reference'), featureSource: 'cache', solver: 'auto', saveSelections: false,
@@ -146,7 +150,12 @@ function sameReference(run: RunDir, train: PreparedSet, cfg: TrainConfig): boole
   if (ids === null || JSON.stringify(ids) !== JSON.stringify(train.ids) || !RunDir.exists(run.path)) return false;
   const c = run.config();
   return c.model === cfg.model && c.epochs === cfg.epochs && c.seed === cfg.seed && c.batchSize === cfg.batchSize && c.lr === cfg.lr
-    && c.momentum === cfg.momentum && c.weightDecay === cfg.weightDecay && (c.extra?.val_samples ?? 0) === cfg.extra?.val_samples;
+    && c.momentum === cfg.momentum && c.weightDecay === cfg.weightDecay && (c.extra?.val_samples ?? 0) === cfg.extra?.val_samples
+    && sameCompute(computeOf(c), computeOf(cfg));
+}
+
+function sameCompute(a: Compute, b: Compute): boolean {
+  return a.precision === b.precision && a.memoryFormat === b.memoryFormat;
 }
 
 /** Trains (or reuses, or resumes) the reference of a --reference-holdout run in dir. */
@@ -165,7 +174,8 @@ async function trainOrReuse(spec: RunSpec, held: PreparedSet, run: RunDir, td: T
   const dir = run.path;
   run.removeTemporaryFiles();
   const split = splitHoldout(spec, held);
-  const cfg = referenceConfig(spec, split.train, split.val, td.numClasses);
+  const compute = o.compute ?? CPU_FP32;
+  const cfg = referenceConfig(spec, split.train, split.val, td.numClasses, compute);
   const same = sameReference(run, split.train, cfg);
   const done = same ? run.summary() : null;
   const valSamples = split.val?.length ?? 0;
@@ -184,8 +194,8 @@ async function trainOrReuse(spec: RunSpec, held: PreparedSet, run: RunDir, td: T
   o.log(`training the reference model on ${held.length} held-out samples for ${cfg.epochs} epochs into ${dir}${parts} ...`);
   const data: TrainData = {
     ...td, trainScoring: undefined,
-    train: loaderSource(new DataLoader(split.train, { batchSize: spec.batchSize, seed: cfg.seed, transform: transform.train })),
-    ...(split.val ? { val: loaderSource(new DataLoader(split.val, { batchSize: Math.max(spec.batchSize, 256), shuffle: false, transform: transform.eval })) } : {}),
+    train: loaderSource(new DataLoader(split.train, { batchSize: spec.batchSize, seed: cfg.seed, transform: transform.train, memoryFormat: compute.memoryFormat })),
+    ...(split.val ? { val: loaderSource(new DataLoader(split.val, { batchSize: Math.max(spec.batchSize, 256), shuffle: false, transform: transform.eval, memoryFormat: compute.memoryFormat })) } : {}),
   };
   const callbacks = [...(o.callbacks ?? []), ...(split.val ? [bestValLossCallback(run.file('bestModel'))] : [])];
   const res = await train({ config: cfg, runDir: dir, resume, callbacks, learner: await makeLearner(spec.model, td.numClasses, cfg.seed, o), data });
@@ -198,7 +208,7 @@ async function trainOrReuse(spec: RunSpec, held: PreparedSet, run: RunDir, td: T
     const meta = epoch !== null && run.has('bestModel') ? readMetadata(run.file('bestModel')) : null;
     if (epoch !== null && meta?.epoch === String(epoch)) {
       loadWeights(res.model, run.file('bestModel'));
-      const t = await evaluate(res.model, td.test, 'cpu');
+      const t = await evaluate(res.model, td.test, compute);
       testAccuracy = t.accuracy;
       valLoss = Number(meta.val_loss);
       saveSafetensors(run.file('bestModel'), new Map<string, Tensor>(res.model.stateDict()), { ...meta, test_accuracy: String(t.accuracy) });

@@ -9,6 +9,7 @@ import { deriveSeed, Rng } from '../data/rng.js';
 import { findCifar10BinDir, type DatasetKind } from '../data/sources.js';
 import { EvalTransform, TrainTransform, type BatchTransform } from '../data/transforms.js';
 import type { PreparedSet } from '../data/prepared.js';
+import type { MemoryFormat } from '../tensor/index.js';
 import { InputError } from '../errors.js';
 import { drawnBatchSize } from './modes.js';
 import { nativeInputSize, type RunSpec } from './options.js';
@@ -65,7 +66,7 @@ export interface DataShard {
   worldSize: number;
 }
 
-export async function buildRunData(spec: RunSpec, o: { preparedDir: string; warn: (t: string) => void; shard?: DataShard }): Promise<RunData> {
+export async function buildRunData(spec: RunSpec, o: { preparedDir: string; warn: (t: string) => void; shard?: DataShard; memoryFormat?: MemoryFormat }): Promise<RunData> {
   const kind = datasetKind(spec);
   const loaded = await loadData({ kind, root: spec.dataDir, size: spec.imageSize ?? nativeInputSize(spec.model), seed: spec.seed, cacheDir: o.preparedDir, warn: o.warn });
   try {
@@ -79,18 +80,19 @@ export async function buildRunData(spec: RunSpec, o: { preparedDir: string; warn
     const evalBatch = spec.evalBatchSize ?? Math.max(spec.batchSize, 256);
     const { learnerSet, held } = holdOut(spec, trainSet);
     const sh = o.shard;
+    const memoryFormat = o.memoryFormat ?? 'contiguous';
     const loaders: TrainData = {
       // Super-batch mode draws ⌈B/(1 − f)⌉ per batch: the loader's batch size is the drawn size
       // (the loop rebuilds it per epoch when a schedule changes f). Data-parallel ranks each take
       // their DistributedSampler share of the epoch (B per rank) and a shard of val and test.
       train: loaderSource(new DataLoader(learnerSet, {
-        batchSize: drawnBatchSize(spec.selectionMode, spec.batchSize, spec.filterRatio ?? 0), seed: spec.seed, transform: trainT,
+        batchSize: drawnBatchSize(spec.selectionMode, spec.batchSize, spec.filterRatio ?? 0), seed: spec.seed, transform: trainT, memoryFormat,
         sampler: sh && trainSampler(learnerSet.length, sh.rank, sh.worldSize),
       })),
-      val: valSet ? loaderSource(new DataLoader(valSet, { batchSize: evalBatch, shuffle: false, transform: evalT, sampler: sh && evalSampler(valSet.length, sh.rank, sh.worldSize) })) : null,
-      test: loaderSource(new DataLoader(testSet, { batchSize: evalBatch, shuffle: false, transform: evalT, sampler: sh && evalSampler(testSet.length, sh.rank, sh.worldSize) })),
+      val: valSet ? loaderSource(new DataLoader(valSet, { batchSize: evalBatch, shuffle: false, transform: evalT, memoryFormat, sampler: sh && evalSampler(valSet.length, sh.rank, sh.worldSize) })) : null,
+      test: loaderSource(new DataLoader(testSet, { batchSize: evalBatch, shuffle: false, transform: evalT, memoryFormat, sampler: sh && evalSampler(testSet.length, sh.rank, sh.worldSize) })),
       // Precomputed reference scores see the training images un-augmented (RHO-LOSS's official pipeline).
-      trainScoring: loaderSource(new DataLoader(learnerSet, { batchSize: evalBatch, shuffle: false, transform: evalT })),
+      trainScoring: loaderSource(new DataLoader(learnerSet, { batchSize: evalBatch, shuffle: false, transform: evalT, memoryFormat })),
       numClasses: loaded.classes.length,
     };
     return { loaded, kind, trainSet, learnerSet, valSet, testSet, held, trainTransform: trainT, evalTransform: evalT, loaders };

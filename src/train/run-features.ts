@@ -14,13 +14,21 @@ import { saveSafetensors } from '../io/safetensors.js';
 import { cacheDir as defaultCacheDir } from '../cache-dir.js';
 import { ensureModel, ZOO } from '../models/zoo.js';
 import { F } from '../nn/index.js';
-import { tidy } from '../tensor/index.js';
+import { tidy, type Precision } from '../tensor/index.js';
 import type { RunSpec } from './options.js';
 
 export interface FeatureSetup {
   cacheDir?: string;
   progress: boolean;
+  /** The run's precision: bf16 runs extract their features in bf16 too (a cache entry of its own). Default fp32. */
+  precision?: Precision;
   log(text: string): void;
+}
+
+/** What computing a feature cache took (its metadata; 0 for files written before it was recorded). */
+export function extractionSeconds(cache: FeatureCache): number {
+  const v = Number(cache.metadata.seconds);
+  return Number.isFinite(v) && v >= 0 ? v : 0;
 }
 
 /**
@@ -42,7 +50,7 @@ async function cachedOrExtracted(spec: RunSpec, kind: DatasetKind, set: Prepared
   const entry = ZOO[spec.featureModel]!;
   const size = spec.featureSize ?? entry.inputSize;
   const ids = set.ids;
-  const key = featureKey(spec, kind, set, size);
+  const key = { ...featureKey(spec, kind, set, size), precision: o.precision ?? 'fp32' };
   const base = join(defaultCacheDir(o.cacheDir), 'features');
   const found = FeatureCache.find(key, base);
   if (!group || group.worldSize === 1) return found ?? (await extract(spec, set, key, base, Int32Array.from(ids, (_, i) => i), o));
@@ -94,7 +102,7 @@ async function extract(spec: RunSpec, set: PreparedSet, key: FeatureCacheKey, ba
   const model = await entry.load({ cacheDir: o.cacheDir, log: o.log });
   const batch = 32;
   const res = await extractFeatures({
-    model, key, cacheDir: base, preprocess: entry.preprocess, total: ids.length, progress: o.progress,
+    model, key, cacheDir: base, preprocess: entry.preprocess, total: ids.length, progress: o.progress, precision: key.precision ?? 'fp32',
     source: async function* (done) {
       for (let s = 0; s < ids.length; s += batch) {
         const e = Math.min(ids.length, s + batch);

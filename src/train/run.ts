@@ -15,16 +15,21 @@ import type { Learner } from './models.js';
 import { parseMilestones, type RunSpec } from './options.js';
 import type { Summary, TrainConfig } from './records.js';
 import { buildRunData, type RunData } from './run-data.js';
-import { trainFeatures } from './run-features.js';
+import { extractionSeconds, trainFeatures } from './run-features.js';
 import { loadReference, makeLearner, trainHoldoutReference } from './reference.js';
 import { RunDir, REFERENCE_SUBDIR, DATASET_LABEL_FIELD, RUN_FILES, SPEC_FIELD, writeTrainIds } from './run-dir.js';
 import { REFERENCE_METHODS } from './selectors/index.js';
 import { train } from './train.js';
+import { resolveCompute, type Compute, type ResolvedCompute } from './compute.js';
 import { initProcessGroup, readTorchrunEnv } from '../dist/index.js';
 import { isRoot, type TrainDist } from './distributed.js';
 
 /** config.json's extra field holding the processes a run was trained by (absent: 1). */
 const WORLD_SIZE_FIELD = 'world_size';
+/** config.json's extra field saying why the run computes in its precision and layout. */
+const COMPUTE_REASON_FIELD = 'compute_reason';
+/** config.json's extra field with what extracting saln's cached features took (results count it as the run's cost). */
+const FEATURE_SECONDS_FIELD = 'feature_extraction_seconds';
 
 export interface RunTrainingOptions {
   /** Continue the run in spec.out from its checkpoint. */
@@ -34,8 +39,10 @@ export interface RunTrainingOptions {
   cacheDir?: string;
   /** Progress bars for feature extraction (the loop's own bar is a callback). */
   progress: boolean;
-  /** Observers of the learner's loop (progress bar, logs). */
+  /** Observers of the learner's loop (progress bar, logs); with several processes, rank 0's only. */
   callbacks?: readonly FitCallback[];
+  /** Observers every rank of a data-parallel job runs (the CLI's test hooks); default none. */
+  everyRankCallbacks?: readonly FitCallback[];
   /** Observers of a --reference-holdout reference's loop. */
   referenceCallbacks?: readonly FitCallback[];
   /** An experiment's name for the dataset entry (its identity in the registry and reports). */
@@ -76,10 +83,12 @@ export async function runTraining(spec: RunSpec, o: RunTrainingOptions): Promise
   const worldSize = readTorchrunEnv().worldSize ?? 1;
   if (o.resume) checkResumeWorldSize(out, worldSize);
   if (worldSize > 1) checkDistributable(spec);
+  const compute = resolveCompute(spec, o.resume ? RunDir.open(out).config() : undefined);
   const dist = worldSize > 1 ? await joinJob(spec) : undefined;
   const release = isRoot(dist) ? claimRunDir(out, o) : () => {};
   try {
-    return await trainIn(spec, out, o, dist);
+    if (isRoot(dist)) o.log(`computing in ${compute.reason}`);
+    return await trainIn(spec, out, o, compute, dist);
   } finally {
     release();
     dist?.group.destroy();
@@ -132,20 +141,22 @@ function claimRunDir(out: string, o: RunTrainingOptions): () => void {
   }
 }
 
-async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions, dist: TrainDist | undefined): Promise<Summary | null> {
+async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions, compute: ResolvedCompute, dist: TrainDist | undefined): Promise<Summary | null> {
   const shard = dist ? { rank: dist.group.rank, worldSize: dist.group.worldSize } : undefined;
-  const data = await buildRunData(spec, { preparedDir: join(defaultCacheDir(o.cacheDir), 'prepared'), warn: o.warn, shard });
+  const data = await buildRunData(spec, { preparedDir: join(defaultCacheDir(o.cacheDir), 'prepared'), warn: o.warn, shard, memoryFormat: compute.memoryFormat });
   let features: FeatureCache | null = null;
   try {
     if (spec.method === 'saln' && spec.featureSource === 'cache') {
-      features = await trainFeatures(spec, data.kind, data.learnerSet, { cacheDir: o.cacheDir, progress: o.progress && isRoot(dist), log: o.log }, dist?.group);
+      features = await trainFeatures(spec, data.kind, data.learnerSet, { cacheDir: o.cacheDir, progress: o.progress && isRoot(dist), log: o.log, precision: compute.precision }, dist?.group);
       const f = features;
       data.loaders.featureLookup = (ids) => f.lookup(ids);
     }
-    const ref = await reference(spec, data, o);
+    const ref = await reference(spec, data, o, compute);
     if (!o.resume && isRoot(dist)) writeTrainIds(out, data.learnerSet.ids);
+    const config = trainConfig(spec, data, ref, o, compute, dist);
+    if (features) config.extra = { ...config.extra, [FEATURE_SECONDS_FIELD]: extractionSeconds(features) };
     const { summary } = await train({
-      config: trainConfig(spec, data, ref, o, dist), data: data.loaders, runDir: out, resume: o.resume, reference: ref.model, callbacks: isRoot(dist) ? o.callbacks : [],
+      config, data: data.loaders, runDir: out, resume: o.resume, reference: ref.model, callbacks: [...(isRoot(dist) ? o.callbacks ?? [] : []), ...(o.everyRankCallbacks ?? [])],
       learner: await makeLearner(spec.model, data.loaders.numClasses, spec.seed, o), dist,
     });
     if (summary?.stopped_by === 'non-finite loss') throw new DivergedError(out, summary.diverged_at ?? { epoch: summary.epochs_done, step: 0 });
@@ -157,7 +168,7 @@ async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions, dist: 
 }
 
 /** The trainer's configuration: the spec's training fields, and what people need to read the run. */
-function trainConfig(spec: RunSpec, data: RunData, ref: Reference, o: RunTrainingOptions, dist: TrainDist | undefined): TrainConfig {
+function trainConfig(spec: RunSpec, data: RunData, ref: Reference, o: RunTrainingOptions, compute: ResolvedCompute, dist: TrainDist | undefined): TrainConfig {
   const budget = spec.budgetSeconds !== undefined || spec.budgetGradientSamples !== undefined
     ? { ...(spec.budgetSeconds !== undefined ? { seconds: spec.budgetSeconds } : {}), ...(spec.budgetGradientSamples !== undefined ? { gradientSamples: spec.budgetGradientSamples } : {}) }
     : undefined;
@@ -165,14 +176,14 @@ function trainConfig(spec: RunSpec, data: RunData, ref: Reference, o: RunTrainin
     model: spec.model, method: spec.method as TrainConfig['method'], filterRatio: spec.filterRatio!, epochs: spec.epochs, batchSize: spec.batchSize,
     lr: spec.lr, momentum: spec.momentum, weightDecay: spec.weightDecay, seed: spec.seed, featureSource: spec.featureSource,
     solver: spec.solver, saveSelections: spec.saveSelections, jestChunks: spec.jestChunks, reference: ref.note,
-    selectionMode: spec.selectionMode, lrScaling: spec.lrScaling, device: spec.device,
+    selectionMode: spec.selectionMode, lrScaling: spec.lrScaling, device: spec.device, precision: compute.precision, memoryFormat: compute.memoryFormat,
     scoreMode: spec.scoreMode, referenceScores: spec.referenceScores, infobatchMode: spec.infobatchMode,
     ...(spec.lrSchedule !== 'constant' || spec.warmupEpochs > 0 ? { lrSchedule: lrScheduleConfig(spec) } : {}),
     ...(spec.evalEvery !== undefined ? { evalEvery: spec.evalEvery } : {}),
     ...(budget ? { budget } : {}),
     ...(spec.filterSchedule !== 'constant' ? { schedule: { kind: spec.filterSchedule, end: spec.filterRatioEnd! } } : {}),
     extra: {
-      [SPEC_FIELD]: spec, cache_dir: o.cacheDir ?? null, dataset_kind: data.kind, ...(o.datasetLabel !== undefined ? { [DATASET_LABEL_FIELD]: o.datasetLabel } : {}),
+      [SPEC_FIELD]: spec, [COMPUTE_REASON_FIELD]: compute.reason, cache_dir: o.cacheDir ?? null, dataset_kind: data.kind, ...(o.datasetLabel !== undefined ? { [DATASET_LABEL_FIELD]: o.datasetLabel } : {}),
       train_samples: data.learnerSet.length, val_samples: data.valSet?.length ?? 0, test_samples: data.testSet.length, classes: data.loaded.classes, ...ref.extra,
       ...(dist ? { [WORLD_SIZE_FIELD]: dist.group.worldSize, selection_scope: dist.scope } : {}),
     },
@@ -188,14 +199,14 @@ function lrScheduleConfig(spec: RunSpec): NonNullable<TrainConfig['lrSchedule']>
 }
 
 /** The reference model of jest and rho-loss, and what the run records about it and its holdout. */
-async function reference(spec: RunSpec, data: RunData, o: RunTrainingOptions): Promise<Reference> {
+async function reference(spec: RunSpec, data: RunData, o: RunTrainingOptions, compute: Compute): Promise<Reference> {
   if (data.held !== null) {
     if (!REFERENCE_METHODS.includes(spec.method)) {
       o.log(`holding out ${data.held.length} training samples (as a jest/rho-loss run with this holdout does); training on the other ${data.learnerSet.length}`);
       return { extra: { held_out_samples: data.held.length } };
     }
     const dir = spec.referenceDir ?? join(spec.out!, REFERENCE_SUBDIR);
-    const r = await trainHoldoutReference(spec, data.trainSet.subset(data.held), dir, data.loaders, { train: data.trainTransform, eval: data.evalTransform }, { ...o, callbacks: o.referenceCallbacks });
+    const r = await trainHoldoutReference(spec, data.trainSet.subset(data.held), dir, data.loaders, { train: data.trainTransform, eval: data.evalTransform }, { ...o, callbacks: o.referenceCallbacks, compute });
     const kept = r.bestEpoch !== null ? `its epoch ${r.bestEpoch} of lowest validation loss (${r.bestValLoss!.toFixed(4)} on ${r.valSamples} held-out samples)` : 'its last epoch';
     const note = `${spec.model} trained by saln on ${data.held.length} held-out training samples (not in this run's training set) for ${r.epochs} epochs, in ${dir}; ${kept}: test accuracy ${(100 * r.testAccuracy).toFixed(2)}%, ${r.wallSeconds.toFixed(1)} s`;
     o.log(`reference model: ${note}`);

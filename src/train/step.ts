@@ -18,6 +18,7 @@ import type { SGD } from '../optim/sgd.js';
 import { noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import type { SelectionMode } from './modes.js';
 import type { Learner } from './models.js';
+import { CPU_FP32, inPrecision, toInput, type Compute } from './compute.js';
 import type { Counts, ScoreMode } from './records.js';
 import type { SelectContext, Selector, SelectorNeeds } from './selectors/index.js';
 
@@ -39,6 +40,8 @@ export interface ScoreInputs {
   featureLookup?: (ids: readonly string[]) => Tensor;
   /** How the learner is scored (default 'eval'). */
   scoreMode?: ScoreMode;
+  /** Device, precision and layout of the scoring forwards (default CPU, fp32). */
+  compute?: Compute;
   seed: number;
   epoch: number;
 }
@@ -59,29 +62,30 @@ export function scoreBatch(b: DrawnBatch, k: number, s: ScoreInputs, counts: Cou
     counts.feature_samples += n;
   }
   if (needs.learnerFeatures || needs.learnerLoss) {
-    scoreWithLearner(b, s.model, needs, ctx, owned, s.scoreMode ?? 'eval');
+    scoreWithLearner(b, s.model, needs, ctx, owned, s.scoreMode ?? 'eval', s.compute ?? CPU_FP32);
     if (needs.learnerFeatures) counts.feature_samples += n;
     counts.scored_samples += n;
   }
   if (needs.referenceLoss && s.referenceScores) {
     ctx.referenceLoss = lookupScores(s.referenceScores, b.ids);
   } else if (needs.referenceLoss) {
-    ctx.referenceLoss = referenceLosses(b, s.reference!);
+    ctx.referenceLoss = referenceLosses(b, s.reference!, s.compute ?? CPU_FP32);
     counts.reference_samples += n;
   }
   return ctx;
 }
 
 /** The learner's features and/or per-sample losses without gradients, in the score mode (see the file comment). */
-function scoreWithLearner(b: DrawnBatch, model: Learner, needs: Readonly<SelectorNeeds>, ctx: SelectContext, owned: Tensor[], mode: ScoreMode): void {
+function scoreWithLearner(b: DrawnBatch, model: Learner, needs: Readonly<SelectorNeeds>, ctx: SelectContext, owned: Tensor[], mode: ScoreMode, c: Compute): void {
   if (mode === 'eval') model.eval();
   try {
     noGrad(() => {
       if (needs.learnerFeatures) {
-        ctx.features = model.forwardFeatures(b.x);
+        // Selectors get float32 features whatever the forward's precision (SALN then works in float64).
+        ctx.features = tidy(() => inPrecision(c, () => model.forwardFeatures(b.x)).float());
         owned.push(ctx.features);
       }
-      if (needs.learnerLoss) ctx.learnerLoss = perSampleLoss(model, b.x, b.y);
+      if (needs.learnerLoss) ctx.learnerLoss = perSampleLoss(model, b.x, b.y, c);
     });
   } finally {
     model.train();
@@ -96,13 +100,14 @@ function lookupScores(scores: ReadonlyMap<string, number>, ids: readonly string[
   });
 }
 
-function referenceLosses(b: DrawnBatch, reference: Learner): Float32Array {
+function referenceLosses(b: DrawnBatch, reference: Learner, c: Compute): Float32Array {
   reference.eval();
-  return noGrad(() => perSampleLoss(reference, b.x, b.y));
+  return noGrad(() => perSampleLoss(reference, b.x, b.y, c));
 }
 
-function perSampleLoss(model: Learner, x: Tensor, y: Tensor): Float32Array {
-  return tidy(() => F.crossEntropy(model.forward(x), y, { reduction: 'none' }).toTypedArray<'float32'>() as Float32Array);
+/** Per-sample cross-entropy, computed in float32 from the forward's logits (F.crossEntropy upcasts bf16). */
+function perSampleLoss(model: Learner, x: Tensor, y: Tensor, c: Compute): Float32Array {
+  return tidy(() => F.crossEntropy(inPrecision(c, () => model.forward(x)), y, { reduction: 'none' }).toTypedArray<'float32'>() as Float32Array);
 }
 
 /**
@@ -138,6 +143,8 @@ export interface StepInputs {
   perSample: boolean;
   /** A factor on the loss (a global data-parallel selection; default 1). */
   lossScale?: number;
+  /** Device, precision and layout of the forward (default CPU, fp32); backward and the step follow it. */
+  compute?: Compute;
 }
 
 /** Forward/backward/step on the kept positions of the batch. */
@@ -152,14 +159,17 @@ export function backwardStep(b: DrawnBatch, kept: readonly number[], s: StepInpu
   return tidy(() => {
     let xs = b.x;
     let ys = b.y;
+    const c = s.compute ?? CPU_FP32;
     if (kept.length < b.ids.length) {
       const idx = tensor(kept as number[], { dtype: 'int64', device: b.x.device });
-      xs = b.x.indexSelect(0, idx);
+      xs = toInput(b.x.indexSelect(0, idx), c); // index_select returns NCHW: lay the kept batch out again
       ys = b.y.indexSelect(0, idx);
     }
     if (s.zeroGrad) s.zeroGrad();
     else s.optimizer.zeroGrad();
-    const logits = s.model.forward(xs);
+    // Only the forward runs under autocast: the loss is float32 (torch.autocast's recipe), and
+    // backward replays the forward's casts by itself.
+    const logits = inPrecision(c, () => s.model.forward(xs));
     let perSample: Float32Array | null = null;
     let loss: Tensor;
     if (s.perSample) {

@@ -10,6 +10,7 @@ import { keptCount } from '../selection/index.js';
 import { cudaDeviceCount, manualSeed } from '../tensor/index.js';
 import type { CheckpointState } from './checkpoint.js';
 import { eventCallback, type FitCallback, type TrainEvent } from './callbacks.js';
+import { computeOf, prepareModel } from './compute.js';
 import { fit, freshState } from './fit.js';
 import type { TrainDevice } from './modes.js';
 import { buildLearner, type Learner } from './models.js';
@@ -85,15 +86,14 @@ function prepareSelector(cfg: TrainConfig, o: TrainOptions): Selector {
 /** Trains (or resumes) one run. See fit.ts for the loop. */
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const cfg = o.config;
-  const device = cfg.device ?? 'cpu';
-  checkDevice(device);
+  const compute = computeOf(cfg);
+  checkDevice(compute.device);
   const selector = prepareSelector(cfg, o);
   manualSeed(cfg.seed);
   const model = o.learner ?? buildLearner(cfg.model, o.data.numClasses);
-  if (device !== 'cpu') {
-    model.to(device);
-    o.reference?.to(device);
-  }
+  // Before the optimizer and a checkpoint's load: both keep the parameters' identity.
+  prepareModel(model, compute);
+  if (o.reference) prepareModel(o.reference, compute);
   model.train();
   const optimizer = new SGD(model.parameters(), { lr: cfg.lr, momentum: cfg.momentum, weightDecay: cfg.weightDecay });
   const callbacks: FitCallback[] = [];
@@ -114,7 +114,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (o.onEvent) callbacks.push(eventCallback(o.onEvent));
   callbacks.push(...(o.callbacks ?? []));
   // Precomputed irreducible losses: computed again on a resume (deterministic), counted once (fit).
-  const referenceScores = selector.needs.referenceLoss && cfg.referenceScores === 'precomputed' ? await precomputeReferenceScores(o.reference!, o.data.trainScoring!, device) : undefined;
+  const referenceScores = selector.needs.referenceLoss && cfg.referenceScores === 'precomputed' ? await precomputeReferenceScores(o.reference!, o.data.trainScoring!, compute) : undefined;
   const res = await fit({ config: cfg, data: o.data, model, optimizer, selector, reference: o.reference, referenceScores, state, callbacks, stopAfterEpochs: o.stopAfterEpochs, dist: o.dist });
   return { summary: res.summary, metrics: res.state.metrics, model };
 }

@@ -63,11 +63,11 @@ test('config errors name the field by its path in the file', () => {
 
 test('evalEvery: set for every method under train, overridden per method, validated by saln train\'s rules', () => {
   const exp = parseExperiment('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\ntrain: { batchSize: 8, evalEvery: 32 }\nmethods: [none, { method: random, evalEvery: 8 }]\n', join(dir, 'x.yaml'));
-  assert.deepEqual(planExperiment(exp).map((p) => [p.label, p.config.evalEvery]), [['none', 32], ['random', 8]]);
+  assert.deepEqual(planExperiment(exp).map((p) => [p.label, p.config!.evalEvery]), [['none', 32], ['random', 8]]);
   const bad = parseExperiment('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\ntrain: { evalEvery: 0 }\nmethods: [none]\n', join(dir, 'x.yaml'));
   assert.throws(() => planExperiment(bad), /methods\[0\] \(none\), seed 0: evalEvery: must be >= 1/);
   const off = parseExperiment('name: x\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nmethods: [none]\n', join(dir, 'x.yaml'));
-  assert.equal(planExperiment(off)[0]!.config.evalEvery, undefined, 'off unless set');
+  assert.equal(planExperiment(off)[0]!.config!.evalEvery, undefined, 'off unless set');
 });
 
 test('relative paths resolve against the config file; JSON configs work too', () => {
@@ -88,8 +88,8 @@ test('runs the grid, then skips finished runs and resumes an interrupted one', a
   const plans = planExperiment(exp);
   assert.equal(plans.length, 8);
   assert.deepEqual(plans.map((p) => `${p.label}/${p.seed}`), ['none/0', 'random/0', 'saln/0', 'jest/0', 'none/1', 'random/1', 'saln/1', 'jest/1']);
-  assert.equal(plans[0]!.config.filterRatio, 0, 'none trains every sample');
-  assert.equal(plans[1]!.config.filterRatio, 0.5);
+  assert.equal(plans[0]!.config!.filterRatio, 0, 'none trains every sample');
+  assert.equal(plans[1]!.config!.filterRatio, 0.5);
 
   const log: string[] = [];
   const seen: string[] = [];
@@ -123,4 +123,34 @@ test('runs the grid, then skips finished runs and resumes an interrupted one', a
   // A changed configuration does not silently reuse the old runs.
   writeFileSync(file, yaml(out).replace('lr: 0.05', 'lr: 0.01'));
   await assert.rejects(runExperiment(readExperiment(file), quietIO([])), /holds a run with another configuration/);
+});
+
+test('wallBudgetOf: the cells wait for every seed of the named entry, then train for the median of their wall seconds', async () => {
+  const out = join(dir, 'exp-wall');
+  const text = `name: wall\nout: ${out}\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nseeds: [0, 1, 2]\ntrain: { epochs: 1, batchSize: 8, lr: 0.05, filterRatio: 0.5 }\n`
+    + 'methods:\n  - none\n  - { method: random, label: random-wall, wallBudgetOf: none, epochs: 50 }\n';
+  const exp = parseExperiment(text, join(dir, 'wall.yaml'));
+  const before = planExperiment(exp);
+  assert.deepEqual(before.filter((p) => p.label === 'random-wall').map((p) => [p.config, p.waitsFor]), [[null, 'none'], [null, 'none'], [null, 'none']]);
+  const log: string[] = [];
+  const outcomes = await runExperiment(exp, quietIO(log));
+  // The three none runs first, then the waiting cells.
+  assert.deepEqual(outcomes.map((o) => `${o.plan.label}/${o.plan.seed}`), ['none/0', 'none/1', 'none/2', 'random-wall/0', 'random-wall/1', 'random-wall/2']);
+  const walls = outcomes.slice(0, 3).map((o) => o.summary!.wall_seconds).sort((a, b) => a - b);
+  for (const o of outcomes.slice(3)) {
+    assert.equal(o.plan.config!.budgetSeconds, walls[1], 'the median of none\'s wall seconds');
+    assert.equal(o.summary!.stopped_by, 'budget-seconds', 'a budget this short stops the run long before 50 epochs');
+  }
+  assert.ok(log.some((l) => /3 of them on a wall budget from other runs, last/.test(l)));
+  // Bad references are named.
+  const bad = (m: string): RegExp | void => assert.throws(() => parseExperiment(`name: b\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmethods:\n${m}`, join(dir, 'b.yaml')), /methods\[1\]\.wallBudgetOf/);
+  bad('  - none\n  - { method: random, wallBudgetOf: nothing }\n');
+  bad('  - none\n  - { method: random, wallBudgetOf: random }\n');
+  bad('  - none\n  - { method: random, wallBudgetOf: none, budgetSeconds: 5 }\n');
+});
+
+test('an entry\'s own seeds: the grid goes seed by seed, each entry in the seeds it lists', () => {
+  const exp = parseExperiment('name: s\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nseeds: [0, 1, 2]\nmethods:\n  - { method: none, seeds: [0, 1, 2, 3, 4] }\n  - { method: random, filterRatio: 0.5 }\n  - { method: loss-topk, seeds: [0] }\n', join(dir, 's.yaml'));
+  assert.deepEqual(planExperiment(exp).map((p) => `${p.label}/${p.seed}`), ['none/0', 'random/0', 'loss-topk/0', 'none/1', 'random/1', 'none/2', 'random/2', 'none/3', 'none/4']);
+  assert.throws(() => parseExperiment('name: s\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmethods: [{ method: none, seeds: [1, 1] }]\n', join(dir, 's.yaml')), /methods\[0\]\.seeds: a seed is listed twice/);
 });

@@ -56,7 +56,7 @@ export function fakeRun(o: { id: number; label: string; method?: string; seed: n
     method: o.method ?? o.label, model: 'tiny-cnn', filter_ratio: o.ratio ?? 0, epochs: epochs.length, test_accuracy: o.test, test_loss: 1 - o.test / 2,
     best_val_accuracy: Math.max(...epochs.map((e) => e.val)), final_val_accuracy: epochs[epochs.length - 1]!.val, wall_seconds: o.wall, phases: phases(o.wall - 0.3),
     counts: { gradient_samples: metrics.reduce((a, m) => a + m.trained_samples, 0), scored_samples: 0, reference_samples: 0, feature_samples: 0, seen_samples: 100 * epochs.length, optimizer_steps: 10 * epochs.length },
-    resumed_from_epoch: 0, epochs_done: epochs.length, stopped_by: 'epochs', selection_mode: 'in-batch', batch_size: 10, lr_scaling: 'none', device: 'cpu',
+    resumed_from_epoch: 0, epochs_done: epochs.length, stopped_by: 'epochs', selection_mode: 'in-batch', batch_size: 10, lr_scaling: 'none', device: 'cpu', precision: 'fp32', memory_format: 'contiguous',
   };
   const complete = (o.status ?? 'complete') === 'complete';
   return {

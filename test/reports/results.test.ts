@@ -30,6 +30,7 @@ test('entries: percent accuracies with their CI, deltas paired by seed, time to 
   assert.deepEqual(none.test_accuracy, { mean: 80, ci95: 0 });
   assert.equal(rnd.test_accuracy.mean, 71);
   assert.equal(rnd.budget, 'epochs');
+  assert.equal(rnd.precision, 'fp32', 'runs without precision fields computed in fp32');
   assert.deepEqual(rnd.seeds, [0, 1]);
   // Paired: (0.70 − 0.80, 0.72 − 0.80) → mean −9 points; t(0.975, 1) · std/√2 = 12.706 · 0.01414/1.414 · 100.
   assert.equal(rnd.delta_vs_none!.mean, -9);
@@ -39,6 +40,11 @@ test('entries: percent accuracies with their CI, deltas paired by seed, time to 
   assert.deepEqual(rnd.time_to_99pct, { mean: null, ci95: null, reached: 0, of: 2 });
   assert.deepEqual(none.time_to_99pct, { mean: 10, ci95: 0, reached: 2, of: 2 });
   assert.equal(none.delta_vs_none, null);
+  // Work before a run's clock (a reference's training, a feature extraction) is part of its cost.
+  const upfront = runs.map((r) => (r.label === 'random' ? { ...r, config: { ...r.config, extra: { reference_wall_seconds: 1, feature_extraction_seconds: 0.5 } } } : r));
+  const withUpfront = buildResults('tiny', upfront, 4).entries.find((e) => e.label === 'random')!;
+  assert.equal(withUpfront.wall_seconds.mean, 5.5);
+  assert.deepEqual(withUpfront.time_to_95pct, { mean: 5.5, ci95: 0, reached: 2, of: 2 });
   // Fewer finished runs than planned: partial.
   assert.equal(buildResults('tiny', runs, 6).complete, false);
   assert.deepEqual(buildResults('tiny', runs, 6).runs, { planned: 6, finished: 4 });
@@ -46,7 +52,7 @@ test('entries: percent accuracies with their CI, deltas paired by seed, time to 
 
 test('a tiny experiment writes results.json that the schema accepts', async () => {
   const cfg = join(dir, 'grid.yaml');
-  writeFileSync(cfg, 'name: tiny-results\nout: out\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nseeds: [0]\ntrain: { epochs: 1, batchSize: 8, lr: 0.05, filterRatio: 0.5 }\nmethods: [none, random]\n');
+  writeFileSync(cfg, 'name: tiny-results\nout: out\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nseeds: [0]\ntrain: { epochs: 1, batchSize: 8, lr: 0.05, filterRatio: 0.5, precision: bf16, memoryFormat: channels-last }\nmethods: [none, random]\n');
   const results = join(dir, 'results', 'tiny.json');
   const r = await runCli(['experiment', cfg, '--registry', join(dir, 'reg.sqlite'), '--no-progress', '--no-report', '--results', results]);
   assert.equal(r.code, 0, r.err);
@@ -55,4 +61,6 @@ test('a tiny experiment writes results.json that the schema accepts', async () =
   assert.equal(file.complete, true);
   assert.deepEqual(file.entries.map((e) => [e.label, e.method, e.filter_ratio]), [['none', 'none', 0], ['random', 'random', 0.5]]);
   assert.ok(file.entries[1]!.delta_vs_none !== null && file.entries[1]!.delta_vs_none.pairs === 1);
+  // The experiment set the precision for every run; the results record it.
+  assert.deepEqual(file.entries.map((e) => e.precision), ['bf16+channels-last', 'bf16+channels-last']);
 });

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { lrAt, oneCycleAt } from '../../src/optim/lr-schedule.js';
 import { manualSeed, randn, tensor, type Tensor } from '../../src/tensor/index.js';
-import { plannedSteps } from '../../src/train/lr-plan.js';
+import { lrScheduleFor, plannedSteps, scheduledLr } from '../../src/train/lr-plan.js';
 import { zeroCounts } from '../../src/train/records.js';
 import { scoreBatch } from '../../src/train/step.js';
 import { InfoBatchSelector, LossTopKSelector, TinyCNN, train, type EpochMetrics, type TrainConfig } from '../../src/train/index.js';
@@ -62,6 +62,28 @@ test('the planned steps follow the epochs, the drawn size and a gradient-sample 
     assert.deepEqual(plannedSteps({ ...cfg, budget: { gradientSamples: 30 } }, s.data.train), { total: 8, perEpoch: 12 });
     // Super-batch at f = 0.75 draws 32: 3 steps per epoch.
     assert.deepEqual(plannedSteps({ ...cfg, filterRatio: 0.75, selectionMode: 'super-batch' }, s.data.train), { total: 15, perEpoch: 3 });
+  } finally {
+    s.free();
+  }
+});
+
+test('with a wall-time budget, cosine and onecycle run on the clock: the lr reaches its end as the budget does', () => {
+  const s = synthetic(3, { n: 48 });
+  try {
+    // 48 samples, B = 16: 3 steps per epoch; one warmup epoch W = 3 steps, then progress = wall / budget.
+    const cfg: TrainConfig = { ...base, epochs: 100, budget: { seconds: 60 }, lrSchedule: { kind: 'cosine', warmupEpochs: 1 } };
+    const sched = lrScheduleFor(cfg, s.data.train)!;
+    assert.equal(sched.overSeconds, 60);
+    close(scheduledLr(cfg, sched, 0, 0, 0).lr, 0.05 / 3, 'warmup step 0');
+    close(scheduledLr(cfg, sched, 3, 1, 0).lr, 0.05, 'after warmup, no time spent');
+    close(scheduledLr(cfg, sched, 50, 3, 30).lr, 0.025, 'half the budget: half the lr', 1e-6);
+    close(scheduledLr(cfg, sched, 90, 5, 60).lr, 0, 'the budget spent: 0');
+    close(scheduledLr(cfg, sched, 99, 6, 75).lr, 0, 'past the budget (the last step): still 0');
+    // onecycle on the clock: its peak at 30% of the budget.
+    const one: TrainConfig = { ...cfg, lrSchedule: { kind: 'onecycle' } };
+    close(scheduledLr(one, lrScheduleFor(one, s.data.train), 7, 0, 18).lr, 0.05, 'onecycle peak at 0.3 of the budget', 1e-4);
+    // Without a wall budget the schedule is planned in steps, as before.
+    assert.equal(lrScheduleFor({ ...cfg, budget: { gradientSamples: 100 } }, s.data.train)!.overSeconds, undefined);
   } finally {
     s.free();
   }

@@ -1,7 +1,8 @@
 /** `saln train`: config errors (exit 2, naming the flag), the run directory, and resume after SIGKILL. */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, mkdirSync } from 'node:fs';
+import { loadSafetensors } from '../../src/io/safetensors.js';
 import { homedir } from 'node:os';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -203,4 +204,14 @@ test('saln on cached ResNet-50 features: extracted on the fly into the feature c
   assert.doesNotMatch(b.err, /extracting/);
   const s = JSON.parse(readFileSync(join(dir, 'saln-b', 'summary.json'), 'utf8'));
   assert.equal(s.counts.feature_samples, s.counts.seen_samples, 'features looked up for every sample seen');
+  // The extraction's cost is recorded with every run that uses the cache (results count it), and
+  // the features were computed in the run's precision.
+  const cfgA = JSON.parse(readFileSync(join(dir, 'saln-a', 'config.json'), 'utf8'));
+  const cfgB = JSON.parse(readFileSync(join(dir, 'saln-b', 'config.json'), 'utf8'));
+  assert.ok(cfgA.extra.feature_extraction_seconds > 0, String(cfgA.extra.feature_extraction_seconds));
+  assert.equal(cfgB.extra.feature_extraction_seconds, cfgA.extra.feature_extraction_seconds);
+  const files = readdirSync(join(cache, 'features'), { recursive: true }).map(String).filter((f) => f.endsWith('.safetensors'));
+  assert.equal(files.length, 1, files.join(', '));
+  const meta = loadSafetensors(join(cache, 'features', files[0]!)).metadata;
+  assert.equal(meta.precision, cfgA.precision);
 });

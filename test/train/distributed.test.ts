@@ -13,6 +13,7 @@ import { runNode } from '../dist/helpers.js';
 import { assertClose, repoRoot } from '../helpers.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { buildRunData } from '../../src/train/run-data.js';
+import { computeOf, prepareModel } from '../../src/train/compute.js';
 import { evaluate } from '../../src/train/evaluate.js';
 import { buildLearner, parseRunSpec, RunDir } from '../../src/train/index.js';
 import { SGD } from '../../src/optim/index.js';
@@ -50,8 +51,11 @@ test('saln train --nproc 2: one run directory, the job\'s counts, sharded test e
   const rd = await buildRunData(parseRunSpec({ ...run.spec(), out }), { preparedDir: join(dir, 'cache', 'prepared'), warn: () => {} });
   try {
     const model = buildLearner('tiny-cnn', rd.loaders.numClasses);
+    // As the run computed (--precision auto: bf16 + channels-last on a CPU with native bf16).
+    const compute = computeOf(run.config());
+    prepareModel(model, compute);
     loadCheckpoint(run.file('checkpoint'), model, new SGD(model.parameters(), { lr: 0.1 }));
-    const full = await evaluate(model, rd.loaders.test);
+    const full = await evaluate(model, rd.loaders.test, compute);
     assert.equal(full.samples, 12);
     assertClose([s.test_accuracy, s.test_loss], [full.accuracy, full.loss], { rtol: 1e-5, what: 'test accuracy and loss' });
   } finally {
@@ -119,4 +123,30 @@ test("saln's feature extraction is sharded over the ranks: each extracts half, t
     a.dispose();
     b.dispose();
   }
+});
+
+test('a rank killed mid-epoch stops the job (non-zero, the rank named) within the timeout; the run then resumes from its last checkpoint and ends as an uninterrupted one', async () => {
+  // 50 training samples, 25 per rank in batches of 4: 7 steps per epoch. Rank 1 dies after its
+  // 10th step, in epoch 2; epoch 1's checkpoint is the last one.
+  const args = (out: string): string[] => ['train', ...common(), '--batch-size', '4', '--epochs', '3', '--no-augment', '--nproc', '2', '--out', out];
+  const whole = join(dir, 'kill-whole');
+  assert.equal((await saln(args(whole))).code, 0);
+  const out = join(dir, 'kill-rank');
+  const t0 = Date.now();
+  const killed = await runNode<unknown>([bin, ...args(out)], { SALN_CACHE: join(dir, 'cache'), SALN_TEST_SIGKILL_RANK: '1', SALN_TEST_SIGKILL_AT_STEP: '10' }, 180_000);
+  assert.equal(killed.killed, false, 'the launcher ended by itself');
+  assert.notEqual(killed.code, 0);
+  assert.match(killed.stderr, /rank 1 .*was killed by SIGKILL/);
+  assert.ok(Date.now() - t0 < 60_000, `took ${Date.now() - t0} ms`);
+  assert.equal(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').length, 1, 'epoch 1 was recorded, epoch 2 was not');
+  const resumed = await saln(['train', '--resume', out, '--nproc', '2']);
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const s = json(join(out, 'summary.json'));
+  assert.equal(s.resumed_from_epoch, 1);
+  const strip = (p: string) => readFileSync(join(p, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
+    const m = JSON.parse(l) as Record<string, any>;
+    return { ...m, seconds: 0, wall_seconds: 0, cumulative: { ...m.cumulative, wall_seconds: 0 }, val_points: undefined };
+  });
+  assert.deepEqual(strip(out), strip(whole));
+  assert.equal(s.test_accuracy, json(join(whole, 'summary.json')).test_accuracy);
 });

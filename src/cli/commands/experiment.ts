@@ -39,11 +39,19 @@ Keys under datasets, train and each method are \`saln train\`'s options in camel
 \`saln train --help\`); method entries override train. Relative paths resolve against the
 config file's folder. Every run is checked before any starts; errors name the field.
 
+A method entry may list its own seeds ({ method: none, seeds: [0, 1, 2, 3, 4] }); the grid goes
+seed by seed, each entry in the seeds it runs.
+
+Equal wall time: a method entry { method: saln, label: saln-wall, wallBudgetOf: none, epochs: 40 }
+trains each seed with --budget-seconds set to the median wall seconds of none's runs (every
+seed, same dataset); those cells wait and run after the rest of the grid (--dry-run: waiting).
+
 Runs go to OUT/runs/<dataset>/<label>/seed-<s>/ and are registered (see \`saln runs ls\`).
 Running the same config again skips finished runs and resumes interrupted ones from their last
 checkpoint; a run directory holding another configuration is an error, not overwritten. At the
 end the summary table is printed, the results written as data to OUT/results.json (or
---results FILE: the protocol's table as JSON, "complete": false until every run has finished;
+--results FILE: the protocol's table as JSON, rewritten after every finished run, with
+"complete": false until every run has finished;
 see src/reports/results.ts for the fields), the report written to OUT/report/, and the last line
 is \`report: PATH\` (its index.html; the charts' PNGs sit beside it).
 
@@ -84,20 +92,27 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
     return;
   }
   const { Registry, defaultRegistryPath } = await import('../../experiments/registry.js');
+  const { formatSummaryTable, writeReport, buildResults, writeResults } = await import('../../reports/index.js');
   const registry = Registry.open(flags.registry ?? defaultRegistryPath());
+  const resultsPath = flags.results ?? join(exp.out, 'results.json');
+  const planned = planExperiment(exp, { cacheDir: flags.cacheDir }).length;
+  // Results as the grid goes: a long grid's finished runs are there to commit, marked partial.
+  const writePartial = (): void => {
+    const mine = registry.list({ experiment: exp.name }).filter((r) => r.runDir.startsWith(join(exp.out, 'runs')) && r.status === 'complete');
+    writeResults(resultsPath, buildResults(exp.name, mine, planned));
+  };
   try {
     const outcomes = await runExperiment(exp, {
       cacheDir: flags.cacheDir, progress: flags.progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
-      callbacks: (p) => [progressCallback(flags.progress), { onEpochEnd: (m) => log(`  ${epochLine(m, p.config.epochs)}`) }],
+      callbacks: (p) => [progressCallback(flags.progress), { onEpochEnd: (m) => log(`  ${epochLine(m, p.config!.epochs)}`) }],
       referenceCallbacks: () => [progressCallback(flags.progress)],
       // The registry follows every run as it goes, so `saln runs ls` shows progress.
       onRun: (p, phase) => {
         if (phase !== 'start') registry.ingest(p.runDir, { experiment: exp.name, label: p.label });
+        if (phase === 'end') writePartial();
       },
     });
     const runs = outcomes.map((o) => registry.ingest(o.plan.runDir, { experiment: exp.name, label: o.plan.label }));
-    const { formatSummaryTable, writeReport, buildResults, writeResults } = await import('../../reports/index.js');
-    const resultsPath = flags.results ?? join(exp.out, 'results.json');
     writeResults(resultsPath, buildResults(exp.name, runs, outcomes.length));
     log(`results: ${resultsPath}`);
     const { formatTables } = await import('../../reports/table-format.js');

@@ -148,7 +148,7 @@ function newRunOptions(raw: Record<string, unknown>): Record<string, unknown> {
 async function runTrain(flags: Record<string, unknown>, own: CommandFlags, io: CliIO): Promise<void> {
   const { InputError } = await import('../../errors.js');
   const { DivergedError, parseRunSpec, runTraining, RunDir } = await import('../../train/index.js');
-  const { consoleCallbacks, killHookCallback, summaryLine, progressCallback } = await import('../train-output.js');
+  const { consoleCallbacks, killHookCallback, killRankHookCallback, summaryLine, progressCallback } = await import('../train-output.js');
   let raw: Record<string, unknown>;
   let cacheDir = own.cacheDir;
   if (own.resume !== undefined) {
@@ -166,6 +166,7 @@ async function runTrain(flags: Record<string, unknown>, own: CommandFlags, io: C
       resume: own.resume !== undefined, overwrite: own.overwrite ?? false, cacheDir, progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
       callbacks: [...consoleCallbacks({ json: own.json ?? false, progress, epochs: spec.epochs, out: io.out, log }), killHookCallback()],
       referenceCallbacks: [progressCallback(progress)],
+      everyRankCallbacks: [killRankHookCallback()],
     });
     // Of a data-parallel job's ranks, rank 0 speaks for the run.
     if (s && !own.json && (process.env.RANK ?? '0') === '0') io.out(summaryLine(spec.out!, s));
