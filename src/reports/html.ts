@@ -7,6 +7,8 @@ import type { RunRecord } from '../experiments/run-record.js';
 import { RUN_FILES } from '../train/run-dir.js';
 import type { Chart } from './charts.js';
 import { datasetTablesHtml, escapeHtml, formatComparison } from './table-format.js';
+import { headlineHtml } from './headline.js';
+import type { ResultEntry } from './results.js';
 import type { Comparison, DatasetTable, Tables } from './tables.js';
 
 export interface RenderedChart {
@@ -24,6 +26,8 @@ export interface PageInput {
   notes: string[];
   runs: readonly RunRecord[];
   generatedAt: Date;
+  /** The results entries (results.ts) for the headline tables; none: no headline. */
+  results?: readonly ResultEntry[];
 }
 
 const CSS = `
@@ -101,6 +105,7 @@ export function renderPage(p: PageInput): string {
   parts.push(HOW_TO_READ);
   for (const d of p.tables.datasets) {
     parts.push(`<section class="dataset" data-dataset="${escapeHtml(d.dataset)}"><h2>Dataset: ${escapeHtml(d.dataset)}</h2>`);
+    parts.push(headlineHtml(d.dataset, p.results ?? []));
     parts.push(datasetTablesHtml(d));
     parts.push(`<h3>Method vs random</h3>${verdicts(d)}`);
     parts.push(...p.charts.filter((c) => c.chart.dataset === d.dataset).map(figure));

@@ -11,6 +11,7 @@ import { curveCharts, selectionChart, slug, weightsChart, type Chart } from './c
 import { renderPage, type RenderedChart } from './html.js';
 import { specToSvg, svgToPng } from './render.js';
 import { readSelectionExamples, type SelectionExamples } from './selection.js';
+import { buildResults } from './results.js';
 import { buildTables, type Row, type Tables } from './tables.js';
 import { readFcWeights } from './weights.js';
 
@@ -88,7 +89,8 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
     log(`wrote ${png}`);
     rendered.push({ chart: { ...chart, name }, svg, png });
   }
-  const html = renderPage({ title: o.title ?? 'saln report', tables, charts: rendered, notes, runs: o.runs, generatedAt: new Date() });
+  const results = buildResults(o.title ?? 'report', o.runs, o.runs.length).entries;
+  const html = renderPage({ title: o.title ?? 'saln report', tables, charts: rendered, notes, runs: o.runs, generatedAt: new Date(), results });
   const indexPath = join(outDir, 'index.html');
   writeFileAtomic(indexPath, [new TextEncoder().encode(html)]);
   return { indexPath, charts: rendered.map((r) => ({ name: r.chart.name, png: join(outDir, r.png) })), tables, notes };

@@ -40,6 +40,8 @@ export const resultEntrySchema = z.object({
   budget: z.enum(['epochs', 'wall']),
   /** The runs' precision and layout as resolved ('bf16+channels-last', 'fp32'); several joined by ',' when they differ. */
   precision: z.string(),
+  /** Runs whose machine load (summary load_average, start or end) exceeded its cores: their wall times ran on shared cores. */
+  contended_runs: z.number().int().min(0),
   seeds: z.array(z.number().int()),
   test_accuracy: stat,
   wall_seconds: stat,
@@ -87,6 +89,12 @@ function precisionOf(c: RunRecord['config']): string {
   return `${c.precision ?? 'fp32'}${(c.memoryFormat ?? 'contiguous') === 'channels-last' ? '+channels-last' : ''}`;
 }
 
+/** Whether the machine was busier than its cores at the run's start or end (runs before the record: unknown, false). */
+function contended(r: RunRecord): boolean {
+  const l = r.summary?.load_average;
+  return l !== undefined && Math.max(l.start, l.end) > l.cores;
+}
+
 function entryOf(row: Row, standard: number | null): ResultEntry {
   const first = row.runs[0]!;
   const wall = summarize(row.runs.map((r) => r.summary!.wall_seconds + upfrontSeconds(r)));
@@ -95,6 +103,7 @@ function entryOf(row: Row, standard: number | null): ResultEntry {
     selection_mode: first.config.selectionMode ?? 'in-batch', filter_ratio: first.config.filterRatio,
     budget: first.config.budget?.seconds !== undefined ? 'wall' : 'epochs',
     precision: [...new Set(row.runs.map((r) => precisionOf(r.config)))].sort().join(','),
+    contended_runs: row.runs.filter(contended).length,
     seeds: row.seeds, test_accuracy: pct(row.testAccuracy), wall_seconds: plain(wall), gradient_samples: plain(row.gradientSamples, 0),
     time_to_95pct: timeTo(row, standard === null ? null : 0.95 * standard),
     time_to_99pct: timeTo(row, standard === null ? null : 0.99 * standard),

@@ -32,6 +32,7 @@
  * so from (seed, epoch, batch). So a run resumed from epoch e's checkpoint replays exactly what
  * the uninterrupted run does (on the same machine, threads and libtorch).
  */
+import { availableParallelism, loadavg } from 'node:os';
 import { deriveSeed } from '../data/rng.js';
 import type { SGD } from '../optim/sgd.js';
 import { manualSeed, tensor, tidy, type Tensor } from '../tensor/index.js';
@@ -82,6 +83,8 @@ export interface FitResult {
   state: CheckpointState;
 }
 
+const round2 = (v: number): number => Math.round(v * 100) / 100;
+
 /** The state of a run that has not trained yet. */
 export function freshState(seed: number): CheckpointState {
   return { version: 1, epochsDone: 0, metrics: [], phases: zeroPhases(), counts: zeroCounts(), wallSeconds: 0, bestVal: null, selector: null, rng: { seed, nextEpoch: 0 } };
@@ -95,6 +98,8 @@ interface Run extends Pick<FitOptions, 'data' | 'model' | 'optimizer' | 'selecto
   lrScaling: LrScaling;
   /** Device, precision and layout of every forward pass (compute.ts). */
   compute: Compute;
+  /** The 1-minute load average when training started (recorded in the summary). */
+  loadStart: number;
   state: CheckpointState;
   clock: PhaseClock;
   callbacks: readonly FitCallback[];
@@ -119,7 +124,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const run: Run = {
     cfg, data: o.data, model: o.model, optimizer: o.optimizer, selector: o.selector, reference: o.reference, referenceScores: o.referenceScores,
     lrSchedule: lrScheduleFor(cfg, o.data.train, { variableK: o.selector.variableK }),
-    mode: cfg.selectionMode ?? 'in-batch', lrScaling: cfg.lrScaling ?? 'none', compute: computeOf(cfg),
+    mode: cfg.selectionMode ?? 'in-batch', lrScaling: cfg.lrScaling ?? 'none', compute: computeOf(cfg), loadStart: loadavg()[0]!,
     state, clock: new PhaseClock(state.wallSeconds), callbacks, wantsExamples: callbacks.some((c) => c.onSelectionExample),
     dist: o.dist, bucketer: o.dist && o.dist.group.worldSize > 1 ? makeBucketer(o.dist.group, o.model) : undefined,
   };
@@ -477,6 +482,7 @@ async function test(run: Run, resumedFrom: number): Promise<Summary> {
     wall_seconds: state.wallSeconds, phases: state.phases, counts: state.counts, resumed_from_epoch: resumedFrom, epochs_done: state.epochsDone,
     stopped_by: state.stoppedBy ?? 'epochs', selection_mode: run.mode, batch_size: cfg.batchSize, lr_scaling: run.lrScaling,
     device: run.compute.device, precision: run.compute.precision, memory_format: run.compute.memoryFormat,
+    load_average: { start: round2(run.loadStart), end: round2(loadavg()[0]!), cores: availableParallelism() },
     ...(state.divergedAt ? { diverged_at: state.divergedAt } : {}),
     ...(state.referenceScoringSeconds !== undefined ? { reference_scoring_seconds: state.referenceScoringSeconds } : {}),
     ...(run.dist ? { world_size: run.dist.group.worldSize, selection_scope: run.dist.scope } : {}),

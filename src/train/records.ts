@@ -177,6 +177,11 @@ export interface Summary {
    * the training set once (in phases.scoring and wall_seconds; its samples in counts.reference_samples).
    */
   reference_scoring_seconds?: number;
+  /**
+   * The machine's 1-minute load average when this process started training and at its test: wall
+   * times of runs that shared the cores (load above their count) are not comparable.
+   */
+  load_average?: { start: number; end: number; cores: number };
   /** Data-parallel runs: the processes (counts and metrics are the whole job's) and where selection ran. */
   world_size?: number;
   selection_scope?: 'rank' | 'global';

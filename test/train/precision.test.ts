@@ -181,6 +181,8 @@ test('saln train records the resolved precision and layout in config.json and su
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
     const sum = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
     assert.deepEqual([cfg.precision, cfg.memoryFormat, sum.precision, sum.memory_format], [p, m, p, m]);
+    // The machine's load is recorded beside the wall time (a contended run's time is not comparable).
+    assert.ok(sum.load_average.cores >= 1 && sum.load_average.start >= 0 && sum.load_average.end >= 0, JSON.stringify(sum.load_average));
     assert.match(cfg.extra.compute_reason, flags.length ? /\(requested\)/ : /\(auto\)/);
     assert.match(r.err + r.out, new RegExp(`computing in ${p}`));
   }

@@ -1,0 +1,39 @@
+/**
+ * The report's headline: the protocol's results entries (results.ts, the numbers results.json and
+ * BENCHMARKS.md quote) as one table: accuracy, cost, time to 95% / 99% of standard training's
+ * accuracy, and the paired differences from standard training and from random.
+ */
+import type { ResultEntry } from './results.js';
+import { escapeHtml } from './table-format.js';
+
+type Stat = { mean: number | null; ci95: number | null };
+
+/** "84.10 ± 0.60", "84.10 ± n/a" (one seed), or "—". */
+function pm(s: Stat | null, digits = 2): string {
+  if (!s || s.mean === null) return '—';
+  return `${s.mean.toFixed(digits)} ± ${s.ci95 === null ? 'n/a' : s.ci95.toFixed(digits)}`;
+}
+
+/** A time to target: its mean over the seeds that reached it, and how many did. */
+function reached(s: ResultEntry['time_to_95pct']): string {
+  if (!s) return '—';
+  return `${pm(s, 0)} (${s.reached}/${s.of})`;
+}
+
+function row(e: ResultEntry): string {
+  const cells = [
+    e.label, e.budget === 'wall' ? 'equal wall time' : 'epochs', e.precision, pm(e.test_accuracy), pm(e.wall_seconds, 0),
+    reached(e.time_to_95pct), reached(e.time_to_99pct), pm(e.delta_vs_none), pm(e.delta_vs_random), `${e.seeds.length}${e.contended_runs ? ` (${e.contended_runs} contended)` : ''}`,
+  ];
+  return `<tr data-label="${escapeHtml(e.label)}">${cells.map((c, i) => (i === 0 ? `<th scope="row">${escapeHtml(c)}</th>` : `<td>${escapeHtml(c)}</td>`)).join('')}</tr>`;
+}
+
+/** The headline section for one dataset's entries (empty string when there are none). */
+export function headlineHtml(dataset: string, entries: readonly ResultEntry[]): string {
+  const mine = entries.filter((e) => e.dataset === dataset);
+  if (mine.length === 0) return '';
+  const head = ['entry', 'budget', 'precision', 'test acc %', 'wall s (all costs)', 'time to 95% s (seeds)', 'time to 99% s (seeds)', 'Δ vs none, pp', 'Δ vs random, pp', 'seeds'];
+  return `<h3>Headline</h3>
+<p class="note">Times count every cost: the run's own wall clock (scoring and selection included) plus its reference's training and its features' extraction. Time to X%: until the validation accuracy first reaches X% of standard training's mean final test accuracy, over the seeds that reached it. Differences are paired by seed (95% CI); "contended": runs whose machine load exceeded its cores, so their times ran on shared cores. The same numbers are in results.json.</p>
+<table class="headline"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${mine.map(row).join('\n')}</tbody></table>`;
+}
