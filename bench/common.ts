@@ -16,18 +16,22 @@ export const r2 = (v: number | null, d = 2): number | null => (v === null ? null
 /** The glibc settings the addon applies at load (native/src/runtime.cc), as GLIBC_TUNABLES for PyTorch. */
 export const SAME_MALLOC = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=536870912';
 
-const python = '/usr/bin/python3';
+/** The Python with PyTorch: $SALN_PYTHON (a GPU machine's), else Debian's /usr/bin/python3. */
+export const python = process.env.SALN_PYTHON || '/usr/bin/python3';
 /** The repository root (bench scripts run from dist/bench/). */
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const benchDir = join(repoRoot, 'bench');
 
 /**
- * Runs bench/<script> with Debian's Python (PyTorch installed) and returns the JSON of its last
+ * Runs bench/<script> with `python` (PyTorch installed) and returns the JSON of its last
  * stdout line, or null when Python or PyTorch is missing (logged). sameMalloc runs it with the
  * addon's malloc settings; otherwise with glibc's defaults.
  */
 export function runTorchScript<T>(script: string, argv: string[], sameMalloc: boolean): T | null {
-  if (!existsSync(python)) return null;
+  if (python.includes('/') && !existsSync(python)) {
+    log(`PyTorch side skipped: ${python} does not exist (set SALN_PYTHON to a Python with PyTorch)`);
+    return null;
+  }
   const env = { ...process.env };
   if (sameMalloc) env.GLIBC_TUNABLES = SAME_MALLOC;
   else delete env.GLIBC_TUNABLES;
@@ -35,7 +39,7 @@ export function runTorchScript<T>(script: string, argv: string[], sameMalloc: bo
     const out = execFileSync(python, [join(benchDir, script), ...argv], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
     return JSON.parse(out.trim().split('\n').pop()!) as T;
   } catch (e) {
-    log(`PyTorch side failed (install python3-torch python3-torchvision): ${(e as Error).message.split('\n')[0]}`);
+    log(`PyTorch side failed (${python}; install python3-torch, or set SALN_PYTHON): ${(e as Error).message.split('\n')[0]}`);
     return null;
   }
 }

@@ -17,6 +17,12 @@
  *
  *   npm run bench:engine -- --json [--rounds 3] [--steps 6] [--warmup 2] [--batch 128]
  *     [--precision auto|fp32|bf16] [--memory-format auto|contiguous|channels-last] [--no-mobilenet]
+ *     [--device cpu|cuda|cuda:N]
+ *
+ * --device runs both sides there (PyTorch: torch.device; `auto` resolves for that device). Every
+ * timed step ends with loss.item() on both sides, so on CUDA a step's time includes its kernels;
+ * there the glibc-default-malloc PyTorch rounds are skipped (host malloc is not what a GPU step
+ * waits on) and their keys are null. $SALN_PYTHON picks the PyTorch Python.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -28,7 +34,7 @@ import {
   type Tensor,
 } from '../src/tensor/index.js';
 import { log, r2, repoRoot, runTorchScript, upperMedian } from './common.js';
-import { BF16_CL, engineDefault, FP32_NCHW, sameMode, type Mode } from './modes.js';
+import { benchDevice, BF16_CL, engineDefault, FP32_NCHW, sameMode, type Mode } from './modes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,6 +49,7 @@ const { values: args } = parseArgs({
     'no-mobilenet': { type: 'boolean', default: false },
     'mobilenet-batch': { type: 'string', default: '64' },
     'torch-default-malloc': { type: 'boolean', default: true },
+    device: { type: 'string', default: 'cpu' },
   },
 });
 const rounds = Number(args.rounds);
@@ -53,7 +60,8 @@ const threads = Number(args.threads);
 const median = upperMedian;
 
 setNumThreads(threads);
-const auto = engineDefault(args.precision as string, args['memory-format'] as string);
+const device = benchDevice(args.device as string);
+const auto = engineDefault(args.precision as string, args['memory-format'] as string, device);
 
 /** A model, its optimizer and one fixed batch, laid out for mode. */
 interface Trainee {
@@ -65,9 +73,9 @@ interface Trainee {
 }
 
 function trainee(model: Module, n: number, size: number, mode: Mode): Trainee {
-  model.train().toMemoryFormat(mode.memoryFormat);
-  const x = randn([n, 3, size, size]).contiguous(mode.memoryFormat);
-  return { model, opt: new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 }), x, y: randint(0, 10, [n]), mode };
+  model.to(device).train().toMemoryFormat(mode.memoryFormat);
+  const x = randn([n, 3, size, size], { device }).contiguous(mode.memoryFormat);
+  return { model, opt: new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 }), x, y: randint(0, 10, [n], { device }), mode };
 }
 
 /**
@@ -77,9 +85,10 @@ function trainee(model: Module, n: number, size: number, mode: Mode): Trainee {
 function trainStep(t: Trainee): void {
   tidy(() => {
     t.opt.zeroGrad();
-    const loss = withPrecision(t.mode.precision, 'cpu', () => F.crossEntropy(t.model.forward(t.x), t.y));
+    const loss = withPrecision(t.mode.precision, device, () => F.crossEntropy(t.model.forward(t.x), t.y));
     loss.backward();
     t.opt.step();
+    loss.item(); // waits for the step's kernels on CUDA, as the PyTorch side does
   });
 }
 
@@ -95,7 +104,7 @@ function engineRound(t: Trainee): number[] {
 
 let torchVersion = 'unavailable';
 function torchRound(mode: Mode, sameMalloc: boolean): number[] | null {
-  const argv = ['--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps)];
+  const argv = ['--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps), '--device', device];
   if (mode.memoryFormat === 'channels-last') argv.push('--channels-last');
   if (mode.precision === 'bf16') argv.push('--bf16');
   const r = runTorchScript<{ step_s: number[]; torch: string }>('engine_torch.py', argv, sameMalloc);
@@ -122,7 +131,7 @@ for (let r = 0; r < rounds; r++) {
   push(times.torch, torchRound(FP32_NCHW, true), 'torch fp32 contiguous');
   if (engineBf16 !== engineAuto) push(times.engineBf16, engineRound(engineBf16), 'engine bf16 channels-last');
   push(times.torchBf16, torchRound(BF16_CL, true), 'torch bf16 autocast channels-last');
-  if (args['torch-default-malloc']) push(times.torchDefault, torchRound(FP32_NCHW, false), 'torch fp32, glibc default malloc');
+  if (args['torch-default-malloc'] && device === 'cpu') push(times.torchDefault, torchRound(FP32_NCHW, false), 'torch fp32, glibc default malloc');
 }
 if (engineBf16 === engineAuto) times.engineBf16 = times.engine;
 
@@ -159,6 +168,7 @@ const result = {
   model: 'resnet18-cifar',
   batch,
   threads,
+  device,
   channels_last: auto.memoryFormat === 'channels-last',
   precision: auto.precision,
   memory_format: auto.memoryFormat,

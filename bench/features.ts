@@ -18,6 +18,10 @@
  * cache file out) at 64 px.
  *
  *   npm run bench:features -- --json [--rounds 2] [--steps 4] [--batch224 16] [--batch64 64] [--threads 2]
+ *     [--device cpu|cuda|cuda:N]
+ * --device runs both sides there (PyTorch: torch.device; `auto` resolves for that device); the
+ * input batch is made there once, and each timed batch ends with the pooled features copied to
+ * host memory, which waits for the kernels. $SALN_PYTHON picks the PyTorch Python.
  * Last stdout line: one JSON object with img/s per side and the ratios (engine / torch).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -30,7 +34,7 @@ import {
   engineInfo, manualSeed, rand, setNumThreads, type Tensor,
 } from '../src/tensor/index.js';
 import { log, r2, runTorchScript, upperMedian } from './common.js';
-import { BF16_CL, engineDefault, sameMode, type Mode } from './modes.js';
+import { benchDevice, BF16_CL, engineDefault, sameMode, type Mode } from './modes.js';
 import { extractStep } from './extract-step.js';
 
 const { values: args } = parseArgs({
@@ -45,6 +49,7 @@ const { values: args } = parseArgs({
     'pipeline-images': { type: 'string', default: '256' },
     precision: { type: 'string', default: 'auto' },
     'memory-format': { type: 'string', default: 'auto' },
+    device: { type: 'string', default: 'cpu' },
   },
 });
 const rounds = Number(args.rounds);
@@ -54,14 +59,15 @@ const threads = Number(args.threads);
 const median = upperMedian;
 
 setNumThreads(threads);
-const auto = engineDefault(args.precision as string, args['memory-format'] as string);
+const device = benchDevice(args.device as string);
+const auto = engineDefault(args.precision as string, args['memory-format'] as string, device);
 const sameAsBf16Cl = sameMode(auto, BF16_CL);
 
 /** A ResNet-50 in eval mode, laid out for mode (random weights, seed 0). */
 function model50(mode: Mode, layout: 'torchvision' | 'keras' = 'torchvision'): ResNet {
   manualSeed(0);
   const m = layout === 'keras' ? new ResNet({ depth: 50, layout: 'keras' }) : resnet50();
-  return m.eval().toMemoryFormat(mode.memoryFormat);
+  return m.to(device).eval().toMemoryFormat(mode.memoryFormat);
 }
 const tv = model50(auto);
 const tvBf16 = sameAsBf16Cl ? tv : model50(BF16_CL);
@@ -71,7 +77,7 @@ function engineRound(model: ResNet, x: Tensor, mode: Mode): number[] {
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
-    extractStep(model, xs, mode.precision);
+    extractStep(model, xs, mode.precision, device);
     if (i >= warmup) times.push((performance.now() - t0) / 1000);
   }
   if (xs !== x) xs.dispose();
@@ -80,7 +86,7 @@ function engineRound(model: ResNet, x: Tensor, mode: Mode): number[] {
 
 let torchVersion = 'unavailable';
 function torchRound(size: number, batch: number, bf16Cl = false): number[] | null {
-  const argv = ['--size', String(size), '--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps)];
+  const argv = ['--size', String(size), '--batch', String(batch), '--threads', String(threads), '--warmup', String(warmup), '--steps', String(steps), '--device', device];
   if (bf16Cl) argv.push('--bf16', '--channels-last');
   const r = runTorchScript<{ step_s: number[]; torch: string }>('features_torch.py', argv, true);
   if (r) torchVersion = r.torch;
@@ -100,7 +106,7 @@ const add = (into: number[], xs: number[] | null, what: string, batch: number): 
   log(`  ${what}: ${(batch / median(xs)).toFixed(2)} img/s`);
 };
 for (const [size, batch] of [[224, Number(args.batch224)], [64, Number(args.batch64)]] as const) {
-  const x = rand([batch, 3, size, size]).mul(255);
+  const x = rand([batch, 3, size, size], { device }).mul(255);
   const side: Side & { batch: number } = { engine: [], torch: [], engineBf16: [], torchBf16: [], batch };
   for (let r = 0; r < rounds; r++) {
     log(`${size} px round ${r + 1}/${rounds}`);
@@ -117,7 +123,7 @@ for (const [size, batch] of [[224, Number(args.batch224)], [64, Number(args.batc
 
 // Engine only: the Keras layout at 224 px.
 const keras = model50(auto, 'keras');
-const xk = rand([Number(args.batch224), 3, 224, 224]).mul(255);
+const xk = rand([Number(args.batch224), 3, 224, 224], { device }).mul(255);
 const kerasTimes = engineRound(keras, xk, auto);
 xk.dispose();
 const kerasImgS = Number(args.batch224) / median(kerasTimes);
@@ -126,7 +132,7 @@ log(`224 px keras-layout engine: ${kerasImgS.toFixed(2)} img/s`);
 // Engine only: the extractFeatures() pipeline at 64 px (ids, preprocessing, chunk + final cache writes).
 const pipeN = Number(args['pipeline-images']);
 const b64 = Number(args.batch64);
-const pool = rand([b64, 3, 64, 64]).mul(255);
+const pool = rand([b64, 3, 64, 64], { device }).mul(255);
 function* source(): Generator<FeatureBatch> {
   for (let s = 0; s < pipeN; s += b64) {
     const n = Math.min(b64, pipeN - s);
@@ -154,6 +160,7 @@ const result = {
   bench: 'features',
   model: 'resnet50 (torchvision layout, random weights), eval, no grad, caffe preprocessing, pooled features to host',
   threads,
+  device,
   batch_224: results[224]!.batch,
   batch_64: results[64]!.batch,
   steps_per_side: results[224]!.engine.length,

@@ -18,13 +18,13 @@ On a GPU machine with PyTorch 2.x (CUDA) and its Python, g++ and make, without N
      from torch._C._GLIBCXX_USE_CXX11_ABI;
   3. runs, each step time-boxed (`timeout`), a failure recorded without stopping the others:
        conformance      test/engine/device.test.ts: ResNet-18 logits on CUDA against PyTorch's
-       bench-engine     bench:engine --device cuda, fp32, beside PyTorch on the same GPU
-       bench-features   bench:features --device cuda
+       bench-engine     bench:engine --device cuda beside PyTorch on the same GPU: the engine's
+                        default (auto: bf16 + channels-last on a GPU of compute capability 8.0+)
+                        against PyTorch fp32, and bf16 + channels-last on both sides
+       bench-features   bench:features --device cuda, the same two pairs
        train-none       saln train, standard training, CIFAR-10 subset, --device cuda
        train-saln       saln train --method saln (MobileNetV1-0.75 features), --device cuda
        engine-tests     test/engine/*.test.ts (CPU ops against this libtorch; on 2.x, new ground)
-       bench-engine-bf16  bench:engine --amp bf16 --channels-last (PyTorch only until the engine
-                        has autocast: the JSON says so)
 Everything goes under OUT (default ./device-out): steps.jsonl (one line per step: status ok,
 failed, timeout or skipped, exit code, seconds), STEP.log, STEP.json (a bench's result line),
 env.json (GPU, PyTorch, compilers), runs/*/ (the runs' config, metrics and summary), and
@@ -229,7 +229,6 @@ while IFS= read -r f; do ENGINE_TESTS+=("$f"); done < <(cd "$APPDIR" && ls dist/
 # (--cpu leaves out memory.test.js: 2,000 training steps, minutes on 2 cores, and the dry run only
 # needs to show that the step runs.)
 step engine-tests 100 node --test --test-concurrency=1 "${ENGINE_TESTS[@]}"
-step bench-engine-bf16 90 node dist/bench/engine.js --json --device "$DEVICE" --amp bf16 --channels-last "${ENGINE_ARGS[@]}"
 
 # ---- results
 for r in none saln; do
