@@ -115,7 +115,10 @@ export interface Tables {
 }
 
 /** The order methods appear in: the baselines first, then SALN, then the other selectors. */
-const METHOD_ORDER = ['none', 'random', 'saln', 'loss-topk', 'rho-loss', 'jest', 'infobatch'];
+const METHOD_ORDER = [
+  'none', 'random', 'random-balanced', 'saln', 'saln-clamp', 'saln-normalized', 'saln-stratified', 'saln-smallest',
+  'loss-topk', 'rho-loss', 'jest', 'infobatch', 'kcenter', 'craig',
+];
 
 function methodRank(r: Row): number {
   const i = METHOD_ORDER.indexOf(r.methods[0] ?? '');

@@ -67,6 +67,8 @@ export interface SpectralSelection {
   indices: number[];
   /** |f| for every sample, the score the selection ranks by. */
   scores: Float64Array;
+  /** The Fiedler vector f itself (signed; its overall sign is the solver's choice). */
+  fiedler: Float64Array;
   /** L's 2nd-smallest eigenvalue. */
   fiedlerValue: number;
   /** How many samples are kept. */
@@ -255,10 +257,11 @@ export function selectSpectral(features: Tensor | FeatureMatrix, options: Spectr
         res = fiedlerEigh(op);
       }
     }
-    const scores = absScores(op, res.vector);
+    const f = op.toFiedler(res.vector);
+    const scores = f.abs().toTypedArray<'float64'>();
     const order = rankByScore(scores);
     return {
-      indices: order.slice(0, k), scores, fiedlerValue: res.value, k, n,
+      indices: order.slice(0, k), scores, fiedler: f.toTypedArray<'float64'>(), fiedlerValue: res.value, k, n,
       solver: res.solver, iterations: res.iterations, margin: margin(scores, order, k),
       degenerate: sameDirection(xn, norms),
     };

@@ -32,3 +32,4 @@ export { TRAIN_OPTIONS, DEFAULTS, MAX_THREADS, flagOf, kebab, optionByKey, optio
 export { parseRunSpec, runSpecSchema, SpecError, type SpecIssue } from './spec.js';
 export { runTraining, DivergedError, type RunTrainingOptions } from './run.js';
 export { balancedSubset } from './run-data.js';
+export { meanLossGradient, compareGradients, type GradientComparison } from './fidelity.js';

@@ -18,7 +18,7 @@ import { buildRunData, type RunData } from './run-data.js';
 import { extractionSeconds, trainFeatures } from './run-features.js';
 import { loadReference, makeLearner, trainHoldoutReference } from './reference.js';
 import { RunDir, REFERENCE_SUBDIR, DATASET_LABEL_FIELD, RUN_FILES, SPEC_FIELD, writeTrainIds } from './run-dir.js';
-import { REFERENCE_METHODS } from './selectors/index.js';
+import { FEATURE_METHODS, REFERENCE_METHODS } from './selectors/index.js';
 import { train } from './train.js';
 import { resolveCompute, type Compute, type ResolvedCompute } from './compute.js';
 import { initProcessGroup, readTorchrunEnv } from '../dist/index.js';
@@ -146,7 +146,7 @@ async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions, comput
   const data = await buildRunData(spec, { preparedDir: join(defaultCacheDir(o.cacheDir), 'prepared'), warn: o.warn, shard, memoryFormat: compute.memoryFormat });
   let features: FeatureCache | null = null;
   try {
-    if (spec.method === 'saln' && spec.featureSource === 'cache') {
+    if (FEATURE_METHODS.includes(spec.method) && spec.featureSource === 'cache') {
       features = await trainFeatures(spec, data.kind, data.learnerSet, { cacheDir: o.cacheDir, progress: o.progress && isRoot(dist), log: o.log, precision: compute.precision }, dist?.group);
       const f = features;
       data.loaders.featureLookup = (ids) => f.lookup(ids);

@@ -14,7 +14,7 @@ import { LEARNERS } from './models.js';
 import { optionByKey, parseMilestones, TRAIN_OPTIONS, type OptionDef, type RunSpec } from './options.js';
 import { locatePretrained, PRETRAINED_LEARNERS } from './pretrained.js';
 import { RUN_FILES, RunDir } from './run-dir.js';
-import { METHODS, REFERENCE_METHODS } from './selectors/index.js';
+import { FEATURE_METHODS, METHODS, REFERENCE_METHODS } from './selectors/index.js';
 
 export type { RunSpec } from './options.js';
 
@@ -105,10 +105,10 @@ export const runSpecSchema = z.object(Object.fromEntries((TRAIN_OPTIONS as reado
 function environmentIssues(c: RunSpec, o: { cacheDir?: string }): SpecIssue[] {
   const issues: SpecIssue[] = [];
   if (c.device === 'cuda' && cudaDeviceCount() === 0) issues.push({ key: 'device', message: 'CUDA is not available (libtorch sees no GPU, or this build has no CUDA support); use {device} cpu' });
-  // saln on cached features needs them: a --features file, or a known feature model (its weights
+  // saln (kcenter, craig) on cached features needs them: a --features file, or a known feature model (its weights
   // are fetched on first use when they are not in the cache).
-  if (c.method === 'saln' && c.featureSource === 'cache' && c.featuresFile === undefined && !ZOO[c.featureModel]) {
-    issues.push({ key: 'featureModel', message: `saln needs features: unknown feature model ${JSON.stringify(c.featureModel)}; known: ${Object.keys(ZOO).join(', ')}` });
+  if (FEATURE_METHODS.includes(c.method) && c.featureSource === 'cache' && c.featuresFile === undefined && !ZOO[c.featureModel]) {
+    issues.push({ key: 'featureModel', message: `${c.method} needs features: unknown feature model ${JSON.stringify(c.featureModel)}; known: ${Object.keys(ZOO).join(', ')}` });
   }
   if (locatePretrained(c.model, { cacheDir: o.cacheDir }) === null) {
     issues.push({ key: 'model', message: `${c.model} starts from ${PRETRAINED_LEARNERS[c.model]}'s ImageNet weights, which are not available here (see \`saln models list\`; \`saln models pull ${PRETRAINED_LEARNERS[c.model]}\`)` });

@@ -135,6 +135,9 @@ function printLs(io: CliIO, runs: RunRecord[], json: boolean): void {
   ));
 }
 
+/** Methods on --feature-source (selectors/index.ts's FEATURE_METHODS, without loading the engine). */
+const onFeatures = (method: string): boolean => method.startsWith('saln') || method === 'kcenter' || method === 'craig';
+
 /** The config fields `show` prints, in this order, when present. */
 function keyConfig(c: TrainConfig): [string, string][] {
   const cli = (c.extra?.cli ?? {}) as Record<string, unknown>;
@@ -142,7 +145,7 @@ function keyConfig(c: TrainConfig): [string, string][] {
     ['model', c.model], ['method', c.method], ['filter ratio', c.filterRatio],
     ['schedule', c.schedule && c.schedule.kind !== 'constant' ? JSON.stringify(c.schedule) : undefined],
     ['epochs', c.epochs], ['batch size', c.batchSize], ['lr', c.lr], ['momentum', c.momentum], ['weight decay', c.weightDecay], ['seed', c.seed],
-    ['feature source', c.method === 'saln' ? c.featureSource : undefined], ['solver', c.method === 'saln' ? c.solver : undefined],
+    ['feature source', onFeatures(c.method) ? c.featureSource : undefined], ['solver', c.method.startsWith('saln') ? c.solver : undefined],
     ['jest chunks', c.method === 'jest' ? c.jestChunks : undefined], ['reference', c.reference],
     ['limit train', cli.limitTrain], ['limit val', cli.limitVal], ['limit test', cli.limitTest], ['augment', cli.augment],
   ];

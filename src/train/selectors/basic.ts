@@ -55,3 +55,45 @@ export function topKPositions(scores: ArrayLike<number>, k: number): number[] {
   idx.sort((a, b) => v(b) - v(a) || a - b);
   return idx.slice(0, k);
 }
+
+/**
+ * Class-balanced random selection at the same k: a stronger control than `random`. Each class
+ * present in the batch gets ⌊k/C⌋ slots (C classes present; all of a class when it has fewer),
+ * drawn uniformly within the class; the slots left are filled uniformly from the samples not yet
+ * kept. Seeded by (seed, epoch, batch index) like `random`; kept positions in ascending order.
+ */
+export class RandomBalancedSelector implements Selector {
+  readonly name = 'random-balanced';
+  readonly needs = {};
+  select(ctx: SelectContext): number[] {
+    const rng = new Rng(deriveSeed(ctx.seed, 'select-random-balanced', ctx.epoch, ctx.batchIndex));
+    const byClass = new Map<number, number[]>();
+    for (let i = 0; i < ctx.batchSize; i++) {
+      const c = ctx.labels[i]!;
+      const members = byClass.get(c);
+      if (members) members.push(i);
+      else byClass.set(c, [i]);
+    }
+    const quota = Math.floor(ctx.k / byClass.size);
+    const kept: number[] = [];
+    const rest: number[] = [];
+    for (const c of [...byClass.keys()].sort((a, b) => a - b)) {
+      const members = shuffle(byClass.get(c)!, rng);
+      kept.push(...members.slice(0, quota));
+      rest.push(...members.slice(quota));
+    }
+    kept.push(...shuffle(rest, rng).slice(0, ctx.k - kept.length));
+    return kept.sort((a, b) => a - b);
+  }
+}
+
+/** Fisher–Yates, in place; returns xs. */
+function shuffle<T>(xs: T[], rng: Rng): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = rng.int(i + 1);
+    const t = xs[i]!;
+    xs[i] = xs[j]!;
+    xs[j] = t;
+  }
+  return xs;
+}

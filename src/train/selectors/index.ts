@@ -1,26 +1,33 @@
 /** In-batch selectors behind one interface, and the registry the trainer and CLI build them from. */
-import { LossTopKSelector, NoneSelector, RandomSelector } from './basic.js';
-import { SalnSelector, type FeatureSource } from './saln.js';
+import { LossTopKSelector, NoneSelector, RandomBalancedSelector, RandomSelector } from './basic.js';
+import { CraigSelector, KCenterSelector } from './coreset.js';
+import { SALN_VARIANTS, SalnSelector, type FeatureSource, type SalnMethod } from './saln.js';
 import { JestSelector, RhoLossSelector } from './reference.js';
 import { InBatchInfoBatchSelector, InfoBatchSelector } from './infobatch.js';
 import type { Selector } from './types.js';
 
 export * from './types.js';
-export { NoneSelector, RandomSelector, LossTopKSelector, topKPositions } from './basic.js';
-export { SalnSelector, FEATURE_SOURCES, type FeatureSource } from './saln.js';
+export { NoneSelector, RandomSelector, RandomBalancedSelector, LossTopKSelector, topKPositions } from './basic.js';
+export { SalnSelector, FEATURE_SOURCES, SALN_VARIANTS, featureNeeds, smallestPositions, stratifiedPositions, type FeatureSource, type FiedlerRank, type SalnMethod } from './saln.js';
+export { KCenterSelector, CraigSelector } from './coreset.js';
 export { JestSelector, RhoLossSelector } from './reference.js';
 export { InfoBatchSelector, InBatchInfoBatchSelector } from './infobatch.js';
 
 /** Methods this version implements. */
-export const METHODS = ['none', 'random', 'saln', 'loss-topk', 'jest', 'rho-loss', 'infobatch'] as const;
+export const METHODS = [
+  'none', 'random', 'saln', 'loss-topk', 'jest', 'rho-loss', 'infobatch',
+  'random-balanced', 'kcenter', 'craig', 'saln-clamp', 'saln-normalized', 'saln-stratified', 'saln-smallest',
+] as const;
 export type Method = (typeof METHODS)[number];
 /** Methods that need a reference model's losses. */
 export const REFERENCE_METHODS: readonly string[] = ['jest', 'rho-loss'];
+/** Methods on features from --feature-source (cached features by default). */
+export const FEATURE_METHODS: readonly string[] = [...Object.keys(SALN_VARIANTS), 'kcenter', 'craig'];
 
 export interface SelectorOptions {
-  /** saln: where the features come from (default 'cache'). */
+  /** saln (and its variants), kcenter, craig: where the features come from (default 'cache'). */
   featureSource?: FeatureSource;
-  /** saln: the spectral solver (default 'auto'). */
+  /** saln and its variants: the spectral solver (default 'auto'). */
   solver?: 'auto' | 'eigh' | 'lanczos';
   /** jest: chunks (default 16). */
   jestChunks?: number;
@@ -38,7 +45,13 @@ export function createSelector(method: Method, o: SelectorOptions = {}): Selecto
     case 'rho-loss': return new RhoLossSelector();
     case 'infobatch': return o.infobatchMode === 'official' ? new InfoBatchSelector({ ratio: o.filterRatio ?? 0 }) : new InBatchInfoBatchSelector({ ratio: o.filterRatio ?? 0 });
     case 'jest': return new JestSelector({ chunks: o.jestChunks });
-    case 'saln': return new SalnSelector(o.featureSource ?? 'cache', { solver: o.solver ?? 'auto' });
+    case 'random-balanced': return new RandomBalancedSelector();
+    case 'kcenter': return new KCenterSelector(o.featureSource ?? 'cache');
+    case 'craig': return new CraigSelector(o.featureSource ?? 'cache');
+    case 'saln': case 'saln-clamp': case 'saln-normalized': case 'saln-stratified': case 'saln-smallest': {
+      const v = SALN_VARIANTS[method satisfies SalnMethod];
+      return new SalnSelector(o.featureSource ?? 'cache', { ...v.spectral, solver: o.solver ?? 'auto' }, { name: method, rank: v.rank });
+    }
     default: throw new Error(`unknown method ${JSON.stringify(method)}; methods: ${METHODS.join(', ')}`);
   }
 }
