@@ -8,7 +8,7 @@ import { RUN_FILES } from '../train/run-dir.js';
 import type { Chart } from './charts.js';
 import { datasetTablesHtml, escapeHtml, formatComparison } from './table-format.js';
 import { headlineHtml } from './headline.js';
-import type { ResultEntry } from './results.js';
+import { precisionOf, type ResultEntry } from './results.js';
 import type { Comparison, DatasetTable, Tables } from './tables.js';
 
 export interface RenderedChart {
@@ -88,9 +88,9 @@ function verdicts(d: DatasetTable): string {
   return `<p>Against the random control at the same filter ratio:</p><ul>${lines.join('')}</ul>`;
 }
 
-/** A run's precision and layout as resolved (runs before these settings: fp32, contiguous). */
+/** A run's device, precision and layout as resolved (results.json's precision label, with the device). */
 function computeLabel(c: RunRecord['config']): string {
-  return `${c.device ?? 'cpu'} ${c.precision ?? 'fp32'}${(c.memoryFormat ?? 'contiguous') === 'channels-last' ? ' + channels-last' : ''}`;
+  return `${c.device ?? 'cpu'} ${precisionOf(c)}`;
 }
 
 function runList(runs: readonly RunRecord[]): string {

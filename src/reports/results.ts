@@ -85,7 +85,7 @@ function timeTo(row: Row, target: number | null): ResultEntry['time_to_95pct'] {
 }
 
 /** 'fp32', 'bf16+channels-last', …: what a run computed in (runs before the setting: fp32, contiguous). */
-function precisionOf(c: RunRecord['config']): string {
+export function precisionOf(c: RunRecord['config']): string {
   return `${c.precision ?? 'fp32'}${(c.memoryFormat ?? 'contiguous') === 'channels-last' ? '+channels-last' : ''}`;
 }
 

@@ -81,9 +81,11 @@ export async function runTraining(spec: RunSpec, o: RunTrainingOptions): Promise
   if (spec.threads !== undefined) setNumThreads(spec.threads);
   const out = spec.out!;
   const worldSize = readTorchrunEnv().worldSize ?? 1;
-  if (o.resume) checkResumeWorldSize(out, worldSize);
+  // A resumed run's config.json, read once: its world size and compute settings carry over.
+  const saved = o.resume ? RunDir.open(out).config() : undefined;
+  if (saved) checkResumeWorldSize(out, saved, worldSize);
   if (worldSize > 1) checkDistributable(spec);
-  const compute = resolveCompute(spec, o.resume ? RunDir.open(out).config() : undefined);
+  const compute = resolveCompute(spec, saved);
   const dist = worldSize > 1 ? await joinJob(spec) : undefined;
   const release = isRoot(dist) ? claimRunDir(out, o) : () => {};
   try {
@@ -111,10 +113,10 @@ function checkDistributable(spec: RunSpec): void {
 }
 
 /** A run resumes with the world size it was trained with (its data shares and batches depend on it). */
-function checkResumeWorldSize(out: string, worldSize: number): void {
-  const saved = Number(RunDir.open(out).config().extra?.[WORLD_SIZE_FIELD] ?? 1);
-  if (saved !== worldSize) {
-    throw new InputError('run-dir', `resume: ${out} was trained by ${saved} process(es); resume it with the same number (saln train --resume ${out} --nproc ${saved}), not ${worldSize}`, { field: 'resume', path: out });
+function checkResumeWorldSize(out: string, config: TrainConfig, worldSize: number): void {
+  const trainedBy = Number(config.extra?.[WORLD_SIZE_FIELD] ?? 1);
+  if (trainedBy !== worldSize) {
+    throw new InputError('run-dir', `resume: ${out} was trained by ${trainedBy} process(es); resume it with the same number (saln train --resume ${out} --nproc ${trainedBy}), not ${worldSize}`, { field: 'resume', path: out });
   }
 }
 
