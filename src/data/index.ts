@@ -15,7 +15,7 @@ export { cacheDir as cacheRoot } from '../cache-dir.js';
 export { prepareSplit, prepareDataset, cacheKey, PREPARED_VERSION, type PrepareOptions } from './cache.js';
 export { PreparedSet, type PreparedIndex, type OpenPreparedOptions } from './prepared.js';
 export * from './transforms.js';
-export { DataLoader, disposeBatch, type Batch, type LoaderOptions } from './loader.js';
+export { DataLoader, disposeBatch, type Batch, type DeferredBatch, type LoaderOptions } from './loader.js';
 export { download, unpackTarGz, sha256File, type DownloadOptions, type DownloadResult } from './download.js';
 export { pullDataset, knownDataset, datasetDir, KNOWN_DATASETS, type KnownDataset, type PullOptions, type PullResult, type Archive } from './pull.js';
 export { loadData, defaultSize, type LoadDataOptions, type LoadedData } from './load.js';

@@ -14,10 +14,10 @@
  * multi-threaded by libtorch) runs on the main thread when the caller asks for the next batch,
  * so it does not overlap the training step. For an in-memory set the fetch is one indexSelect.
  */
-import { tensor, type MemoryFormat, type Tensor } from '../tensor/index.js';
+import { tensor, tidy, type MemoryFormat, type Tensor } from '../tensor/index.js';
 import type { PreparedSet } from './prepared.js';
 import { deriveSeed, Rng } from './rng.js';
-import type { BatchTransform } from './transforms.js';
+import { transformRows, type BatchTransform } from './transforms.js';
 
 export interface Batch {
   /** Model inputs: float32 [B, 3, H, W] (or uint8 [B, H, W, 3] without a transform). */
@@ -31,6 +31,19 @@ export interface Batch {
   /** The epoch and the batch's index within it. */
   epoch: number;
   index: number;
+}
+
+/**
+ * A batch whose transform has not run yet (DataLoader.deferredEpoch): its cache images and the
+ * model inputs on demand.
+ */
+export interface DeferredBatch extends Omit<Batch, 'x'> {
+  /** The cache images, uint8 [B, H, W, 3]; owned by the batch. */
+  raw: Tensor;
+  /** The model inputs of these rows, in this order (every row when omitted): a new tensor each call. */
+  inputs(rows?: ArrayLike<number>): Tensor;
+  /** Frees raw and y. */
+  dispose(): void;
 }
 
 /** Frees a batch's tensors. */
@@ -109,6 +122,31 @@ export class DataLoader implements AsyncIterable<Batch> {
    * share) then picks its positions from that order.
    */
   async *epoch(e: number, visit: Int32Array = this.order(e)): AsyncGenerator<Batch, void, undefined> {
+    for await (const d of this.deferredEpoch(e, visit)) {
+      if (!this.o.transform) {
+        yield { x: laidOut(d.raw, this.o.memoryFormat), y: d.y, ids: d.ids, positions: d.positions, epoch: d.epoch, index: d.index };
+        continue;
+      }
+      let x: Tensor;
+      try {
+        x = d.inputs();
+      } catch (err) {
+        d.dispose();
+        throw err;
+      }
+      d.raw.dispose();
+      yield { x, y: d.y, ids: d.ids, positions: d.positions, epoch: d.epoch, index: d.index };
+    }
+  }
+
+  /**
+   * The same batches as epoch(e, visit), with the transform deferred: each batch holds its cache
+   * images (raw) and computes model inputs on demand, for every row or only for some. A trainer
+   * whose selector needs no pixels uses it to augment only the samples it keeps; the rows it
+   * computes equal those of epoch()'s batch, since the random choices are drawn for the whole
+   * batch either way. The caller disposes each batch (dispose()).
+   */
+  async *deferredEpoch(e: number, visit: Int32Array = this.order(e)): AsyncGenerator<DeferredBatch, void, undefined> {
     const order = this.o.sampler ? this.o.sampler.indices(visit) : visit;
     const augmentKey = this.o.sampler ? [this.o.sampler.key] : [];
     const bs = this.o.batchSize;
@@ -122,21 +160,30 @@ export class DataLoader implements AsyncIterable<Batch> {
         pending = null;
         // Start the next fetch now, so its file reads run while the caller works on this batch.
         if (this.o.prefetch && i + 1 < nb) pending = this.set.readBatch(slice(i + 1));
-        const positions = slice(i);
-        let x: Tensor;
-        try {
-          x = this.o.transform ? this.o.transform.apply(raw, new Rng(deriveSeed(this.o.seed, 'augment', e, i, ...augmentKey))) : raw;
-        } finally {
-          if (this.o.transform) raw.dispose();
-        }
-        x = laidOut(x, this.o.memoryFormat);
-        const y = tensor(BigInt64Array.from(positions, (p) => BigInt(this.set.labels[p]!)), { device: x.device });
+        const positions = Int32Array.from(slice(i));
+        const rng = (): Rng => new Rng(deriveSeed(this.o.seed, 'augment', e, i, ...augmentKey));
+        const y = tensor(BigInt64Array.from(positions, (p) => BigInt(this.set.labels[p]!)), { device: raw.device });
         const ids = Array.from(positions, (p) => this.set.ids[p]!);
-        yield { x, y, ids, positions: Int32Array.from(positions), epoch: e, index: i };
+        yield {
+          raw, y, ids, positions, epoch: e, index: i,
+          inputs: (rows) => laidOut(this.#inputs(raw, rng, rows), this.o.memoryFormat),
+          dispose: () => {
+            raw.dispose();
+            y.dispose();
+          },
+        };
       }
     } finally {
       if (pending !== null) pending.then((t) => t.dispose(), () => {});
     }
+  }
+
+  /** The model inputs of a batch's rows (all when omitted): a new tensor, raw untouched. */
+  #inputs(raw: Tensor, rng: () => Rng, rows?: ArrayLike<number>): Tensor {
+    const t = this.o.transform;
+    if (rows === undefined) return t ? t.apply(raw, rng()) : raw.clone();
+    if (t) return transformRows(t, raw, rng(), rows);
+    return tidy(() => raw.indexSelect(0, tensor(Array.from(rows), { dtype: 'int64', device: raw.device })));
   }
 }
 

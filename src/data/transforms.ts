@@ -341,6 +341,21 @@ const DEFAULT_CHUNK_BYTES = 2.5 * 1024 * 1024;
 /** Turns a batch of cache images (uint8 [B, H, W, 3]) into model inputs (float32 [B, 3, h, w]). */
 export interface BatchTransform {
   apply(u8: Tensor, rng: Rng): Tensor;
+  /**
+   * apply(u8, rng) restricted to the given rows, in that order, without transforming the others:
+   * each row gets the same random choices (and so the same pixels) as in the full batch. Optional:
+   * transformRows falls back to apply and index_select.
+   */
+  applyRows?(u8: Tensor, rng: Rng, rows: ArrayLike<number>): Tensor;
+}
+
+/**
+ * The transformed images of these rows of the batch (t.apply then index_select, computing only
+ * those rows when the transform can): a deferred batch augments only what a selector kept.
+ */
+export function transformRows(t: BatchTransform, u8: Tensor, rng: Rng, rows: ArrayLike<number>): Tensor {
+  if (t.applyRows) return t.applyRows(u8, rng, rows);
+  return tidy(() => t.apply(u8, rng).indexSelect(0, tensor(Array.from(rows), { dtype: 'int64', device: u8.device })));
 }
 
 export interface TrainTransformOptions {
@@ -410,6 +425,22 @@ function sliceParams(p: TrainParams, s: number, n: number): TrainParams {
   };
 }
 
+/** The parameters of these images, in this order. */
+function pickParams(p: TrainParams, rows: ArrayLike<number>): TrainParams {
+  const pick = <A extends Float32Array | Uint8Array>(a: A, per = 1): A => {
+    const out = new (a.constructor as new (n: number) => A)(rows.length * per);
+    for (let j = 0; j < rows.length; j++) out.set(a.subarray(rows[j]! * per, (rows[j]! + 1) * per), j * per);
+    return out;
+  };
+  const j = p.jitter;
+  const opt = (a: Float32Array | null): Float32Array | null => (a === null ? null : pick(a));
+  return {
+    flip: pick(p.flip),
+    angles: opt(p.angles),
+    jitter: j === null ? null : { order: pick(j.order, 4), brightness: opt(j.brightness), contrast: opt(j.contrast), saturation: opt(j.saturation), hue: opt(j.hue) },
+  };
+}
+
 export interface TrainParams {
   flip: Uint8Array;
   angles: Float32Array | null;
@@ -444,6 +475,21 @@ export class TrainTransform implements BatchTransform {
 
   apply(u8: Tensor, rng: Rng): Tensor {
     return this.applyWith(u8, this.sample(rng, u8.shape[0]!));
+  }
+
+  applyRows(u8: Tensor, rng: Rng, rows: ArrayLike<number>): Tensor {
+    const b = u8.shape[0]!;
+    for (let j = 0; j < rows.length; j++) {
+      if (!Number.isInteger(rows[j]) || rows[j]! < 0 || rows[j]! >= b) throw new RangeError(`TrainTransform.applyRows: row ${rows[j]} is not in a batch of ${b}`);
+    }
+    // Draw for the whole batch, as apply does, so each row keeps its own choices.
+    const p = pickParams(this.sample(rng, b), rows);
+    const picked = tidy(() => u8.indexSelect(0, tensor(Array.from(rows), { dtype: 'int64', device: u8.device })));
+    try {
+      return this.applyWith(picked, p);
+    } finally {
+      picked.dispose();
+    }
   }
 
   applyWith(u8: Tensor, p: TrainParams): Tensor {

@@ -12,6 +12,9 @@
  * must deliver batches of D (with a filter-ratio schedule D changes per epoch and the loop asks
  * the source for that epoch's D via withBatchSize); an epoch is one pass of the scoring side.
  *
+ * A selector that needs no pixels selects before its batch is augmented, and only the kept rows
+ * are augmented (drawn.ts): the same run, less data time.
+ *
  * Epoch-level samplers (InfoBatch's official mode) give the epoch's own index list
  * (Selector.epochOrder): the source batches it in full batches, so such an epoch has fewer steps.
  *
@@ -41,7 +44,7 @@ import { notify, type FitCallback } from './callbacks.js';
 import type { CheckpointState } from './checkpoint.js';
 import { PhaseClock, type Stopwatch } from './clock.js';
 import { crossesMultiple, type ValPoint } from './eval-every.js';
-import { computeOf, toInput, type Compute } from './compute.js';
+import { computeOf, type Compute } from './compute.js';
 import { evaluate } from './evaluate.js';
 import type { SelectionExample } from './examples.js';
 import { drawnBatchSize, keepFor, type LrScaling, type SelectionMode } from './modes.js';
@@ -51,7 +54,8 @@ import type { ReferenceScores } from './reference-scores.js';
 import { PHASES, zeroCounts, zeroPhases, type Counts, type EpochMetrics, type Summary, type TrainConfig } from './records.js';
 import { ratioAt } from './schedule.js';
 import type { Selector } from './selectors/index.js';
-import type { BatchLike, BatchSource, TrainData } from './source.js';
+import type { BatchLike, BatchSource, DeferredBatchLike, TrainData } from './source.js';
+import { deferredBatch, eagerBatch, keptBatch, selectsWithoutPixels, type OwnedBatch } from './drawn.js';
 import { backwardStep, scoreBatch, selectKept, trainStep, type DrawnBatch, type ScoreInputs, type StepInputs, type StepResult } from './step.js';
 import { agreeOnStep, makeBucketer, reduceEvaluation, type TrainDist } from './distributed.js';
 import { allGatherCat, allGatherObject, reduceSums, type GradBucketer, type ProcessGroup } from '../dist/index.js';
@@ -171,18 +175,21 @@ async function runEpoch(run: Run, epoch: number): Promise<EpochMetrics> {
   const samples = shaped ? shaped.positions.length : source.samples;
   const batches = shaped ? Math.ceil(samples / (source.batchSize ?? drawn)) : source.batches;
   notify(run.callbacks, 'onEpochStart', { epoch, epochs: cfg.epochs, samples });
-  const it = source.epoch(epoch, shaped ?? undefined)[Symbol.asyncIterator]();
+  // A selection that needs no pixels is made before the batch is augmented (drawn.ts).
+  const defer = ratio > 0 && source.deferredEpoch !== undefined && selectsWithoutPixels(run.selector.needs, run.referenceScores !== undefined);
+  const it: AsyncIterator<BatchLike | DeferredBatchLike> = (defer ? source.deferredEpoch!(epoch, shaped ?? undefined) : source.epoch(epoch, shaped ?? undefined))[Symbol.asyncIterator]();
   try {
     for (let bi = 0; ; bi++) {
       const next = await clock.timeAsync('data', () => it.next());
       if (next.done) break;
+      const b = 'x' in next.value ? eagerBatch(next.value, bi, run.compute) : deferredBatch(next.value, bi, run.compute);
       if (tally.stoppedBy) {
         // The budget was reached at the previous step: this epoch did not finish.
         tally.partial = true;
-        disposeBatch(next.value);
+        b.release();
         break;
       }
-      await runBatch(run, epoch, bi, next.value, { ratio, drawn, batches }, tally);
+      await runBatch(run, epoch, b, { ratio, drawn, batches }, tally);
     }
   } finally {
     await it.return?.();
@@ -201,18 +208,19 @@ interface BatchPlan {
 }
 
 /** One batch: score, select, train; then the budget and any --eval-every validation. */
-async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, plan: BatchPlan, tally: EpochTally): Promise<void> {
+async function runBatch(run: Run, epoch: number, b: OwnedBatch, plan: BatchPlan, tally: EpochTally): Promise<void> {
   const { cfg, clock, state } = run;
   const counts = state.counts;
+  const bi = b.index;
   const samplesBefore = counts.gradient_samples;
   const countsBefore = { ...counts };
-  if (raw.ids.length > plan.drawn) throw new Error(`${run.mode} mode draws ${plan.drawn} samples per batch, but the train source delivered ${raw.ids.length}`);
-  const b: DrawnBatch = { x: toInput(raw.x, run.compute), y: toInput(raw.y, run.compute), ids: raw.ids, index: bi };
+  let trainOn: ReturnType<typeof keptBatch> | null = null;
   // DDP's broadcast_buffers: every rank's forward uses rank 0's running statistics (the batch
   // statistics of a training forward stay each rank's own).
   if (run.bucketer) await syncBuffers(run);
   const owned: Tensor[] = [];
   try {
+    if (b.ids.length > plan.drawn) throw new Error(`${run.mode} mode draws ${plan.drawn} samples per batch, but the train source delivered ${b.ids.length}`);
     tally.seen += b.ids.length;
     const scoring: ScoreInputs = {
       selector: run.selector, model: run.model, reference: run.reference, referenceScores: run.referenceScores?.losses, featureLookup: run.data.featureLookup,
@@ -223,6 +231,8 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
       : selectLocal(run, b, plan, scoring, owned);
     const kept = sel.mine;
     if (bi === 0 && run.wantsExamples && sel.ctx.features && seesFeatures(run.selector)) offerExample(run, epoch, sel.ctx.ids, b.index, sel.ctx.features, sel.kept);
+    trainOn = clock.time('data', () => keptBatch(b, kept));
+    const step = trainOn;
     await clock.timeAsync('train', async () => {
       const keptIds = kept.map((i) => b.ids[i]!);
       const weights = run.selector.weights?.(keptIds);
@@ -232,7 +242,7 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
       run.optimizer.lr = run.lrScaling === 'linear' ? (at.lr * Math.min(sel.keptPerRank, cfg.batchSize)) / cfg.batchSize : at.lr;
       if (at.momentum !== undefined) run.optimizer.momentum = at.momentum;
       tally.lr = run.optimizer.lr;
-      const r = await optimizeKept(run, b, kept, { model: run.model, optimizer: run.optimizer, compute: run.compute, weights, perSample: Boolean(weights || run.selector.observe), lossScale: sel.lossScale });
+      const r = await optimizeKept(run, step.batch, step.kept, { model: run.model, optimizer: run.optimizer, compute: run.compute, weights, perSample: Boolean(weights || run.selector.observe), lossScale: sel.lossScale });
       run.selector.observe?.(keptIds, r.perSample!);
       notify(run.callbacks, 'onBatchKept', { epoch, batch: bi, kept: sel.kept.map((i) => sel.ctx.ids[i]!) });
       tally.lossSum += r.loss * kept.length;
@@ -248,8 +258,8 @@ async function runBatch(run: Run, epoch: number, bi: number, raw: BatchLike, pla
       : diverged(run, epoch, tally) ?? budgetReached(cfg.budget, clock.wallSeconds(), counts.gradient_samples);
   } finally {
     for (const f of owned) f.dispose();
-    b.x.dispose();
-    b.y.dispose();
+    if (trainOn?.owned) trainOn.batch.release();
+    b.release();
   }
   // A multiple reached at the epoch's last step (or the budget's) is left to the epoch-end validation.
   const every = cfg.evalEvery;
@@ -397,11 +407,6 @@ function seesFeatures(selector: Selector): boolean {
 function offerExample(run: Run, epoch: number, ids: readonly string[], batch: number, features: Tensor, kept: readonly number[]): void {
   const example: SelectionExample = { epoch, batch, features: tidy(() => features.to({ device: 'cpu', dtype: 'float32' }).clone()), kept: kept.slice(), ids: ids.slice() };
   notify(run.callbacks, 'onSelectionExample', example);
-}
-
-function disposeBatch(b: BatchLike): void {
-  b.x.dispose();
-  b.y.dispose();
 }
 
 interface EpochEnd {

@@ -11,6 +11,19 @@ export interface BatchLike {
 }
 
 /**
+ * A batch whose model inputs are computed on demand (a deferred transform): all of them, or only
+ * the rows a selector kept, which then are the only ones augmented.
+ */
+export interface DeferredBatchLike {
+  y: Tensor;
+  ids: string[];
+  /** The inputs of these rows, in this order (every row when omitted): a new tensor. */
+  inputs(rows?: readonly number[]): Tensor;
+  /** Frees the batch (y included). */
+  dispose(): void;
+}
+
+/**
  * A deterministic source of batches: epoch e's batches depend only on its seed and e (and the
  * order given, when one is).
  */
@@ -27,6 +40,8 @@ export interface BatchSource {
    * batches but the last. Only sources with `ids` take an order.
    */
   epoch(e: number, order?: EpochOrder): AsyncIterable<BatchLike>;
+  /** epoch(e, order) with the inputs deferred, where the source can defer them (the same samples and pixels). */
+  deferredEpoch?(e: number, order?: EpochOrder): AsyncIterable<DeferredBatchLike>;
   /**
    * The same data in batches of n (same seed and transforms). Super-batch mode uses it when the
    * drawn size changes with a filter-ratio schedule.
@@ -43,6 +58,7 @@ export function loaderSource(loader: DataLoader): BatchSource {
   return {
     samples: loader.o.sampler?.length ?? loader.set.length, batches: loader.length, batchSize: loader.o.batchSize, ids: loader.set.ids,
     epoch: (e, order) => loader.epoch(e, order ? Int32Array.from(order.positions) : undefined),
+    deferredEpoch: (e, order) => loader.deferredEpoch(e, order ? Int32Array.from(order.positions) : undefined),
     withBatchSize: (n) => loaderSource(new DataLoader(loader.set, { ...loader.o, batchSize: n })),
   };
 }

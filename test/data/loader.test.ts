@@ -7,7 +7,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DataLoader, disposeBatch, openDataset, prepareSplit, TrainTransform, type Batch, type PreparedSet } from '../../src/data/index.js';
-import { sharedDir } from '../helpers.js';
+import { assertClose, sharedDir } from '../helpers.js';
 import { tempDir, writeCifarBinary } from './fixtures.js';
 
 const tmp = tempDir();
@@ -81,6 +81,35 @@ describe('DataLoader', () => {
     assert.deepEqual(first.ids, mem.ids.slice(0, 8));
     disposeBatch(first);
     await it.return!(undefined);
+  });
+  it('deferredEpoch: the same batches, their inputs on demand, for every row or only the rows asked', async () => {
+    const o = { batchSize: 8, seed: 3, transform: new TrainTransform({ inputSize: 16 }), memoryFormat: 'channels-last' as const };
+    const eager = new DataLoader(disk, o);
+    const deferred = new DataLoader(disk, o);
+    const it = deferred.deferredEpoch(1);
+    let batches = 0;
+    for await (const b of eager.epoch(1)) {
+      const d = (await it.next()).value!;
+      assert.deepEqual(d.ids, b.ids);
+      assert.deepEqual(d.y.toArray(), b.y.toArray());
+      assert.deepEqual(d.raw.shape, [b.ids.length, 32, 32, 3]);
+      const all = d.inputs();
+      assert.ok(all.isContiguous('channels-last'));
+      assert.deepEqual(Array.from(all.toTypedArray() as Float32Array), Array.from(b.x.toTypedArray() as Float32Array));
+      const rows = [b.ids.length - 1, 0];
+      const some = d.inputs(rows);
+      assert.deepEqual(some.shape, [2, 3, 16, 16]);
+      const per = 3 * 16 * 16;
+      const xs = Array.from(b.x.contiguous().toTypedArray() as Float32Array);
+      assertClose(Array.from(some.contiguous().toTypedArray() as Float32Array), rows.flatMap((r) => xs.slice(r * per, (r + 1) * per)), { atol: 1e-6 });
+      [all, some].forEach((t) => t.dispose());
+      d.dispose();
+      assert.ok(d.raw.isDisposed && d.y.isDisposed);
+      disposeBatch(b);
+      batches++;
+    }
+    assert.equal(batches, eager.length);
+    assert.equal((await it.next()).done, true);
   });
   it('the disk-backed store gives the same batches as the in-memory one', async () => {
     const t = new TrainTransform({ inputSize: 32 });

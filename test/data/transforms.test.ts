@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   adjustBrightness, adjustContrast, adjustHue, adjustSaturation, centerCrop, colorJitter, EvalTransform, hflip, hsvToRgb, IMAGENET_MEAN,
-  IMAGENET_STD, normalize, resize, resizeShorter, rgbToGrayscale, rgbToHsv, rotate, Rng, sampleJitterParams, toFloatImages, TrainTransform,
+  IMAGENET_STD, normalize, resize, resizeShorter, rgbToGrayscale, rgbToHsv, rotate, Rng, sampleJitterParams, toFloatImages, TrainTransform, transformRows,
 } from '../../src/data/index.js';
 import { full, manualSeed, rand, tensor, tidy, type Tensor } from '../../src/tensor/index.js';
 import { assertClose, repoRoot } from '../helpers.js';
@@ -224,6 +224,22 @@ describe('TrainTransform / EvalTransform', () => {
     assertClose(arr(threes), arr(whole), { atol: 1e-6 });
     const e = new EvalTransform({ inputSize: 30, cropFraction: 0.9 });
     assert.deepEqual(arr(new EvalTransform({ inputSize: 30, cropFraction: 0.9, chunkBytes: 1 }).apply(raw)), arr(e.apply(raw)));
+  }));
+  it('applyRows gives the rows of the full batch\'s result, in the order asked, without the others', () => tidy(() => {
+    manualSeed(9);
+    const raw = tidy(() => images(8, 40, 40, 9).mul(255).round().to('uint8').permute(0, 2, 3, 1).contiguous());
+    const t = new TrainTransform({ inputSize: 32 });
+    const full8 = t.apply(raw, new Rng(7));
+    const rows = [6, 1, 3];
+    const some = t.applyRows(raw, new Rng(7), rows);
+    assert.deepEqual(some.shape, [3, 3, 32, 32]);
+    const per = 3 * 32 * 32;
+    const all = arr(full8);
+    assertClose(arr(some), rows.flatMap((r) => all.slice(r * per, (r + 1) * per)), { atol: 1e-6 });
+    // The generic path (any BatchTransform) agrees, and rows outside the batch are refused.
+    const e = new EvalTransform({ inputSize: 24 });
+    assert.deepEqual(arr(transformRows(e, raw, new Rng(0), [2, 0])), arr(e.apply(raw).indexSelect(0, tensor([2, 0], { dtype: 'int64' }))));
+    assert.throws(() => t.applyRows(raw, new Rng(7), [8]), /row 8 is not in a batch of 8/);
   }));
   it('train with every augmentation off is resize + normalize', () => tidy(() => {
     const raw = u8();
