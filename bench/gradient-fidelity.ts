@@ -13,19 +13,35 @@
  *
  * Gradients are taken in eval mode (BatchNorm on its running statistics), so the batch loss is a
  * plain mean of per-sample losses and a subset's gradient is exactly a subset average of them.
- * Features for the feature selectors (saln and its variants, kcenter, craig) are the learner's own
- * penultimate features (--features learner, default) or the pixels: no pretrained cache is needed.
+ * Features for the feature selectors (saln and its variants, kcenter, craig, rho-diverse) are the
+ * learner's own penultimate features (--features learner, default), its last-layer gradient
+ * embedding (gradient), the pixels, or a feature cache file (cache, --features-file: e.g. the
+ * ResNet-50 features a saln run extracted; the pool is then the images that file has). A selector
+ * written method@source takes its features from that source instead (craig@gradient).
+ *
+ * The learner may be a pretrained one (mobilenet-v1-0.75-imagenet: P-CIFAR-FT's), fed at
+ * --image-size (bilinear from the 32 px cache, ImageNet-normalized, no augmentation). rho-diverse
+ * needs reference losses: the bench has no reference model, so it uses 0 (its reducible loss is
+ * then the learner's loss: loss-topk within clusters).
  *
  *   npm run bench:gradient-fidelity -- --json [--model tiny-cnn] [--checkpoints 50,200,400]
- *     [--batches 40] [--batch-size 128] [--filter-ratio 0.8] [--features learner|pixels]
- *     [--selectors random,random-balanced,...] [--data-dir data/cifar10-sample] [--threads 0] [--seed 0]
+ *     [--batches 40] [--batch-size 128] [--filter-ratio 0.8] [--features learner|gradient|pixels|cache]
+ *     [--features-file F] [--image-size 32] [--selectors random,random-balanced,craig@gradient,...]
+ *     [--data-dir data/cifar10-sample] [--threads 0] [--seed 0]
+ *
+ * P-CIFAR-FT's setting (results/gradient-fidelity-p-cifar-ft.json):
+ *   npm run bench:gradient-fidelity -- --json --model mobilenet-v1-0.75-imagenet --image-size 64 --lr 0.03 \
+ *     --data-dir ../shared/datasets/cifar10-jpg --features cache --features-file ~/.cache/saln/features/<resnet50-keras entry>
  * Last stdout line: one JSON object.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadData } from '../src/data/load.js';
 import { deriveSeed, Rng } from '../src/data/rng.js';
-import { normalize, toFloatImages } from '../src/data/transforms.js';
+import { normalize, resize, toFloatImages } from '../src/data/transforms.js';
+import { FeatureCache } from '../src/features/index.js';
+import { lastLayerGradients } from '../src/train/embedding.js';
+import { buildPretrainedLearner, PRETRAINED_LEARNERS } from '../src/train/pretrained.js';
 import { F } from '../src/nn/index.js';
 import { SGD } from '../src/optim/sgd.js';
 import { summarize } from '../src/reports/stats.js';
@@ -46,7 +62,9 @@ const { values: args } = parseArgs({
     'batch-size': { type: 'string', default: '128' },
     'filter-ratio': { type: 'string', default: '0.8' },
     features: { type: 'string', default: 'learner' },
-    selectors: { type: 'string', default: 'random,random-balanced,saln,saln-clamp,saln-normalized,saln-stratified,saln-smallest,kcenter,craig,loss-topk' },
+    'features-file': { type: 'string' },
+    'image-size': { type: 'string', default: '32' },
+    selectors: { type: 'string', default: 'random,random-balanced,saln,saln-clamp,saln-normalized,saln-stratified,saln-smallest,kcenter,craig,rho-diverse,loss-topk' },
     lr: { type: 'string', default: '0.05' },
     threads: { type: 'string', default: '0' },
     seed: { type: 'string', default: '0' },
@@ -59,24 +77,56 @@ const ratio = Number(args['filter-ratio']);
 const k = keptCount(B, ratio);
 const checkpoints = String(args.checkpoints).split(',').map(Number).sort((a, b) => a - b);
 const batches = Number(args.batches);
-const names = String(args.selectors).split(',');
+const SOURCES = ['learner', 'gradient', 'pixels', 'cache'] as const;
+type Source = (typeof SOURCES)[number];
+const featureSource = String(args.features) as Source;
+if (!SOURCES.includes(featureSource)) throw new Error(`--features must be one of ${SOURCES.join(', ')}, got ${args.features}`);
+/** --selectors entries: a method, or method@source for a feature source other than --features (craig@gradient). */
+const specs = String(args.selectors).split(',').map((label) => {
+  const [method, source = featureSource] = label.split('@') as [string, Source | undefined];
+  if (!(METHODS as readonly string[]).includes(method)) throw new Error(`unknown selector ${method}; methods: ${METHODS.join(', ')}`);
+  if (!SOURCES.includes(source)) throw new Error(`${label}: the feature source must be one of ${SOURCES.join(', ')}`);
+  return { label, method: method as Method, source };
+});
+const names = specs.map((s) => s.label);
 if (!names.includes('random')) throw new Error('--selectors must include random (the paired baseline)');
-for (const m of names) if (!(METHODS as readonly string[]).includes(m)) throw new Error(`unknown selector ${m}; methods: ${METHODS.join(', ')}`);
-if (args.features !== 'learner' && args.features !== 'pixels') throw new Error(`--features must be learner or pixels, got ${args.features}`);
+if (specs.some((s) => s.source === 'cache') && args['features-file'] === undefined) throw new Error('the cache feature source needs --features-file (a feature cache .safetensors)');
+const imageSize = Number(args['image-size']);
+if (!(Number.isInteger(imageSize) && imageSize >= 8)) throw new Error(`--image-size must be an integer >= 8, got ${args['image-size']}`);
 if (Number(args.threads) > 0) setNumThreads(Number(args.threads));
 
-/** The whole training set as normalized float images [N, 3, 32, 32] and int64 labels. */
-async function loadTrain(): Promise<{ x: Tensor; y: Tensor; ids: string[]; labels: Int32Array }> {
+interface Train {
+  /** The pool's cache images, uint8 [N, H, W, 3]. */
+  u8: Tensor;
+  y: Tensor;
+  ids: string[];
+  labels: Int32Array;
+  /** --features cache: the file, its rows looked up by id. */
+  cache: FeatureCache | null;
+}
+
+/** The training set (the images a --features-file has, with cache), as cache images and labels. */
+async function loadTrain(): Promise<Train> {
   const data = await loadData({ kind: 'cifar10-folder', root: String(args['data-dir']), valFraction: 0 });
   try {
     const set = data.train;
-    const u8 = await set.readBatch(Array.from({ length: set.length }, (_, i) => i));
-    const x = tidy(() => normalize(toFloatImages(u8)));
-    u8.dispose();
-    return { x, y: tensor(Array.from(set.labels), { dtype: 'int64' }), ids: set.ids, labels: set.labels };
+    const cache = specs.some((s) => s.source === 'cache') ? FeatureCache.open(String(args['features-file'])) : null;
+    const pool = Array.from({ length: set.length }, (_, i) => i).filter((i) => cache === null || cache.has(set.ids[i]!));
+    if (pool.length < B) throw new Error(`${pool.length} training images${cache ? ' in the feature file' : ''}: fewer than a batch of ${B}`);
+    const u8 = await set.readBatch(Int32Array.from(pool));
+    const labels = Int32Array.from(pool, (i) => set.labels[i]!);
+    return { u8, y: tensor(Array.from(labels), { dtype: 'int64' }), ids: pool.map((i) => set.ids[i]!), labels, cache };
   } finally {
     await data.close();
   }
+}
+
+/** Model inputs of these pool positions: float, at --image-size, ImageNet-normalized. */
+function inputs(d: Train, pos: number[]): Tensor {
+  return tidy(() => {
+    const x = toFloatImages(pick(d.u8, pos));
+    return normalize(x.shape[2] === imageSize ? x : resize(x, imageSize));
+  });
 }
 
 /** B distinct positions of N, from the generator. */
@@ -89,7 +139,6 @@ function drawBatch(rng: Rng, n: number): number[] {
   return p.slice(0, B);
 }
 
-type Train = Awaited<ReturnType<typeof loadTrain>>;
 const pick = (t: Tensor, pos: number[]): Tensor => t.indexSelect(0, tensor(pos, { dtype: 'int64' }));
 
 /** One plain SGD step on a random full batch (train mode). */
@@ -97,33 +146,49 @@ function trainStep(model: Learner, opt: SGD, d: Train, rng: Rng): void {
   tidy(() => {
     const pos = drawBatch(rng, d.ids.length);
     opt.zeroGrad();
-    F.crossEntropy(model.forward(pick(d.x, pos)), pick(d.y, pos)).backward();
+    F.crossEntropy(model.forward(inputs(d, pos)), pick(d.y, pos)).backward();
     opt.step();
   });
 }
 
+/** The batch's rows for the feature selectors, from a feature source. */
+function featuresOf(source: Source, model: Learner, d: Train, x: Tensor, y: Tensor, ids: string[]): Tensor {
+  switch (source) {
+    case 'learner': return model.forwardFeatures(x);
+    case 'gradient': return tidy(() => {
+      const h = model.forwardFeatures(x);
+      return lastLayerGradients(h, model.classify(h), y);
+    });
+    case 'pixels': return x.flatten(1);
+    case 'cache': return d.cache!.lookup(ids);
+  }
+}
+
+interface Labelled { label: string; source: Source; selector: Selector }
+
 interface Measured { relError: number[]; cosine: number[]; selectSeconds: number }
 
 /** Every selector on `batches` batches at the current (frozen) model state, in eval mode. */
-function measure(model: Learner, d: Train, selectors: Selector[], step: number, ci: number, out: Map<string, Measured>): void {
+function measure(model: Learner, d: Train, selectors: Labelled[], step: number, ci: number, out: Map<string, Measured>): void {
   model.eval();
   try {
     for (let b = 0; b < batches; b++) {
       const pos = drawBatch(new Rng(deriveSeed(seed, 'fidelity-batch', step, b)), d.ids.length);
       tidy(() => {
-        const x = pick(d.x, pos);
+        const x = inputs(d, pos);
         const y = pick(d.y, pos);
         const ids = pos.map((p) => d.ids[p]!);
+        const features = new Map(SOURCES.filter((src) => specs.some((s) => s.source === src)).map((src) => [src, noGrad(() => featuresOf(src, model, d, x, y, ids))]));
         const ctx: SelectContext = {
           batchSize: B, k, ids, labels: Int32Array.from(pos, (p) => d.labels[p]!), seed, epoch: 0, batchIndex: ci * batches + b,
-          features: noGrad(() => (args.features === 'learner' ? model.forwardFeatures(x) : x.flatten(1))),
           learnerLoss: noGrad(() => F.crossEntropy(model.forward(x), y, { reduction: 'none' }).toTypedArray<'float32'>() as Float32Array),
+          referenceLoss: new Float32Array(B),
         };
         const full = meanLossGradient(model, x, y);
-        for (const s of selectors) {
+        for (const { label, source, selector: s } of selectors) {
           const t = performance.now();
-          const kept = s.select(ctx);
-          const m = out.get(s.name)!;
+          const kept = s.select({ ...ctx, features: features.get(source) });
+          const m = out.get(label)!;
           m.selectSeconds += (performance.now() - t) / 1000;
           const weights = s.weights?.(kept.map((p) => ids[p]!));
           const c = tidy(() => compareGradients(meanLossGradient(model, x, y, kept, weights), full));
@@ -146,10 +211,9 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const d = await loadTrain();
   manualSeed(seed);
-  const model = buildLearner(String(args.model), 10);
+  const model = PRETRAINED_LEARNERS[String(args.model)] ? await buildPretrainedLearner(String(args.model), 10) : buildLearner(String(args.model), 10);
   const opt = new SGD(model.parameters(), { lr: Number(args.lr), momentum: 0.9, weightDecay: 5e-4 });
-  const source = args.features === 'learner' ? 'learner' : 'pixels';
-  const selectors = names.map((m) => createSelector(m as Method, { featureSource: source, filterRatio: ratio }));
+  const selectors: Labelled[] = specs.map((s) => ({ label: s.label, source: s.source, selector: createSelector(s.method, { featureSource: s.source, filterRatio: ratio }) }));
   const out = new Map<string, Measured>(names.map((m) => [m, { relError: [], cosine: [], selectSeconds: 0 }]));
   const rng = new Rng(deriveSeed(seed, 'fidelity-train'));
   let trainSeconds = 0;
@@ -176,9 +240,10 @@ async function main(): Promise<void> {
       select_ms_per_batch: r2((1000 * m.selectSeconds) / m.relError.length, 2),
     };
   }
-  [d.x, d.y].forEach((t) => t.dispose());
+  [d.u8, d.y].forEach((t) => t.dispose());
+  d.cache?.dispose();
   const line = {
-    bench: 'gradient-fidelity', model: args.model, features: args.features, batch_size: B, k, filter_ratio: ratio,
+    bench: 'gradient-fidelity', model: args.model, features: args.features, features_file: args['features-file'] ?? null, image_size: imageSize, batch_size: B, k, filter_ratio: ratio,
     checkpoints, batches_per_checkpoint: batches, train_images: d.ids.length, lr: Number(args.lr), seed, threads: getNumThreads(),
     train_seconds: r2(trainSeconds, 1), measure_seconds: r2(measureSeconds, 1), wall_seconds: r2((performance.now() - t0) / 1000, 1),
     selectors: result,

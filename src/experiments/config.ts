@@ -89,7 +89,7 @@ export const experimentSchema = z.object({
       if (!RUN_KEYS.includes(k)) ctx.addIssue({ code: 'custom', path: ['methods', i, k], message: (GRID_OWNED as readonly string[]).includes(k) ? `${k} is set by the experiment grid, not here` : `unknown option; options: method, label, ${RUN_KEYS.join(', ')}` });
     }
     if ('wallBudgetOf' in m) checkWallBudget(c.methods, i, ctx);
-    if (['jest', 'rho-loss'].includes(m.method) && c.reference === undefined) ctx.addIssue({ code: 'custom', path: ['reference'], message: `method ${m.method} needs a reference model: add reference: { holdout: N, epochs: E }` });
+    if (['jest', 'rho-loss', 'rho-diverse'].includes(m.method) && c.reference === undefined) ctx.addIssue({ code: 'custom', path: ['reference'], message: `method ${m.method} needs a reference model: add reference: { holdout: N, epochs: E }` });
   });
   const dl = c.datasets.map((d) => d.label ?? d.dataset);
   dl.forEach((l, i) => {

@@ -5,6 +5,7 @@
 import { EngineError } from '../binding/errors.js';
 import { BatchNorm2d, Linear, Module } from '../nn/index.js';
 import { noGrad } from '../tensor/scope.js';
+import type { Tensor } from '../tensor/tensor.js';
 import { checkInt } from '../tensor/validate.js';
 
 /** A model whose modules are grouped into named stages, in forward order. */
@@ -99,6 +100,11 @@ export abstract class FinetunableModel<S extends string = string> extends Module
    */
   freezeUpTo(stage: S | null, o: FreezeOptions = {}): string[] {
     return freezeStages(this, stage, o);
+  }
+
+  /** The head alone: logits from penultimate features (forward is classify ∘ forwardFeatures, but for any dropout). */
+  classify(features: Tensor): Tensor {
+    return this.fc.forward(features);
   }
 
   /** Gives fc numClasses outputs with PyTorch's default init; keys stay `fc.weight`/`fc.bias`. */

@@ -117,7 +117,7 @@ export interface Tables {
 /** The order methods appear in: the baselines first, then SALN, then the other selectors. */
 const METHOD_ORDER = [
   'none', 'random', 'random-balanced', 'saln', 'saln-clamp', 'saln-normalized', 'saln-stratified', 'saln-smallest',
-  'loss-topk', 'rho-loss', 'jest', 'infobatch', 'kcenter', 'craig',
+  'loss-topk', 'rho-loss', 'jest', 'infobatch', 'kcenter', 'craig', 'rho-diverse',
 ];
 
 function methodRank(r: Row): number {

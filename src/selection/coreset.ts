@@ -62,6 +62,8 @@ export interface FacilityLocationResult {
   indices: number[];
   /** For each kept row (same order), how many of the n rows have it as their most similar kept row; they sum to n. */
   counts: number[];
+  /** For each of the n rows, the position in `indices` of its most similar kept row (its cluster). */
+  assignment: number[];
   /** F(S) = Σ_i max_{j∈S} (1 + cos(i, j)) of the kept set. */
   objective: number;
 }
@@ -91,6 +93,6 @@ export function facilityLocation(features: Tensor, k: number): FacilityLocationR
     const nearest = sim.indexSelect(1, tensor(indices, { dtype: 'int64' })).argmax(1).toArray() as number[];
     const counts = new Array<number>(k).fill(0);
     for (const a of nearest) counts[a]!++;
-    return { indices, counts, objective: cur.sum().item() };
+    return { indices, counts, assignment: nearest, objective: cur.sum().item() };
   }));
 }

@@ -21,7 +21,7 @@ export interface OwnedBatch extends DrawnBatch {
 
 /** Whether a selection with these needs can be made before the batch's inputs exist. */
 export function selectsWithoutPixels(needs: Readonly<SelectorNeeds>, referenceScoresPrecomputed: boolean): boolean {
-  return !needs.pixels && !needs.learnerFeatures && !needs.learnerLoss && !(needs.referenceLoss && !referenceScoresPrecomputed);
+  return !needs.pixels && !needs.learnerFeatures && !needs.gradientEmbedding && !needs.learnerLoss && !(needs.referenceLoss && !referenceScoresPrecomputed);
 }
 
 /** An eager batch on the device. */

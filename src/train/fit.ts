@@ -400,7 +400,7 @@ function epochOrder(run: Run, source: BatchSource, epoch: number): { positions: 
 
 function seesFeatures(selector: Selector): boolean {
   const n = selector.needs;
-  return Boolean(n.features || n.pixels || n.learnerFeatures);
+  return Boolean(n.features || n.pixels || n.learnerFeatures || n.gradientEmbedding);
 }
 
 /** The first batch's features and kept positions, for callbacks that record them (they own the copy). */

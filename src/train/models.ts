@@ -6,10 +6,15 @@ import { AdaptiveAvgPool2d, BatchNorm2d, Conv2d, Linear, Module, ReLU } from '..
 import { mobilenetV1, resnet18, resnet34, resnet50 } from '../models/index.js';
 import type { Tensor } from '../tensor/index.js';
 
-/** What the trainer needs of a learner: logits, and penultimate features for saln's 'learner' source. */
+/**
+ * What the trainer needs of a learner: logits, penultimate features (saln's 'learner' source), and
+ * the head alone on those features (the 'gradient' source's last-layer gradient embedding).
+ */
 export interface Learner extends Module {
   forward(x: Tensor): Tensor;
   forwardFeatures(x: Tensor): Tensor;
+  /** Logits from penultimate features: forward(x) = classify(forwardFeatures(x)), but for any dropout. */
+  classify(features: Tensor): Tensor;
 }
 
 /** A very small CNN (conv-bn-relu ×2, global pool, linear), for tests and smoke runs. */
@@ -35,8 +40,11 @@ export class TinyCNN extends Module {
     const b = this.bn2.forward(this.conv2.forward(a)).relu();
     return this.pool.forward(b).flatten(1);
   }
+  classify(features: Tensor): Tensor {
+    return this.fc.forward(features);
+  }
   forward(x: Tensor): Tensor {
-    return this.fc.forward(this.forwardFeatures(x));
+    return this.classify(this.forwardFeatures(x));
   }
 }
 

@@ -49,6 +49,9 @@ export class PretrainedLearner extends Module implements Learner {
   forward(x: Tensor): Tensor {
     return tidy(() => this.#net.forward(this.adapt(x)));
   }
+  classify(features: Tensor): Tensor {
+    return this.#net.classify(features);
+  }
   override train(mode = true): this {
     super.train(mode);
     this.#net.train(mode);

@@ -19,6 +19,7 @@ import { noGrad, tensor, tidy, type Tensor } from '../tensor/index.js';
 import type { SelectionMode } from './modes.js';
 import type { Learner } from './models.js';
 import { CPU_FP32, inPrecision, toInput, type Compute } from './compute.js';
+import { lastLayerGradients } from './embedding.js';
 import type { Counts, ScoreMode } from './records.js';
 import type { SelectContext, Selector, SelectorNeeds } from './selectors/index.js';
 
@@ -61,9 +62,9 @@ export function scoreBatch(b: DrawnBatch, k: number, s: ScoreInputs, counts: Cou
     owned.push(ctx.features);
     counts.feature_samples += n;
   }
-  if (needs.learnerFeatures || needs.learnerLoss) {
+  if (needs.learnerFeatures || needs.gradientEmbedding || needs.learnerLoss) {
     scoreWithLearner(b, s.model, needs, ctx, owned, s.scoreMode ?? 'eval', s.compute ?? CPU_FP32);
-    if (needs.learnerFeatures) counts.feature_samples += n;
+    if (needs.learnerFeatures || needs.gradientEmbedding) counts.feature_samples += n;
     counts.scored_samples += n;
   }
   if (needs.referenceLoss && s.referenceScores) {
@@ -80,12 +81,21 @@ function scoreWithLearner(b: DrawnBatch, model: Learner, needs: Readonly<Selecto
   if (mode === 'eval') model.eval();
   try {
     noGrad(() => {
-      if (needs.learnerFeatures) {
+      if (needs.gradientEmbedding) {
+        // One forward gives the features, the logits and so the losses too.
+        const h = inPrecision(c, () => model.forwardFeatures(b.x));
+        const logits = inPrecision(c, () => model.classify(h));
+        const emb = lastLayerGradients(h, logits, b.y);
+        ctx.features = emb;
+        owned.push(emb);
+        if (needs.learnerLoss) ctx.learnerLoss = tidy(() => F.crossEntropy(logits, b.y, { reduction: 'none' }).toTypedArray<'float32'>() as Float32Array);
+        [h, logits].forEach((t) => t.dispose());
+      } else if (needs.learnerFeatures) {
         // Selectors get float32 features whatever the forward's precision (SALN then works in float64).
         ctx.features = tidy(() => inPrecision(c, () => model.forwardFeatures(b.x)).float());
         owned.push(ctx.features);
       }
-      if (needs.learnerLoss) ctx.learnerLoss = perSampleLoss(model, b.x, b.y, c);
+      if (needs.learnerLoss && !ctx.learnerLoss) ctx.learnerLoss = perSampleLoss(model, b.x, b.y, c);
     });
   } finally {
     model.train();

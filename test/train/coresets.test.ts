@@ -5,10 +5,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { facilityLocation, kCenterGreedy, keptCount, normalizedSquaredDistances, selectSpectral } from '../../src/selection/index.js';
-import { tensor, type Tensor } from '../../src/tensor/index.js';
+import { F, Linear } from '../../src/nn/index.js';
+import { manualSeed, noGrad, randn, tensor, tidy, type Tensor } from '../../src/tensor/index.js';
+import { lastLayerGradients } from '../../src/train/embedding.js';
+import { assertClose } from '../helpers.js';
 import {
   CraigSelector, createSelector, KCenterSelector, RandomBalancedSelector, RandomSelector, SalnSelector, smallestPositions, stratifiedPositions,
-  train, type SelectContext, type TrainConfig,
+  TinyCNN, train, type SelectContext, type TrainConfig,
 } from '../../src/train/index.js';
 import { synthetic } from './synthetic.js';
 
@@ -239,3 +242,84 @@ for (const method of ['random-balanced', 'kcenter', 'craig', 'saln-clamp', 'saln
     }
   });
 }
+
+test('facilityLocation assigns each row to its cluster; rho-diverse keeps the most learnable of each', () => {
+  // Clusters of 5, 3 and 2 (as above); learnability peaks at a non-centre member of each cluster.
+  const x = atAngles([0, 2, -2, 4, -4, 120, 123, 117, 240, 243]);
+  try {
+    const fl = facilityLocation(x, 3);
+    const cluster = (i: number): number => (i < 5 ? 0 : i < 8 ? 1 : 2);
+    fl.assignment.forEach((a, i) => assert.equal(cluster(fl.indices[a]!), cluster(i), `row ${i}`));
+    const learner = Float32Array.from([1, 1, 1, 3, 1, 1, 1, 2.5, 2, 2]);
+    const reference = Float32Array.from([0, 0, 0, 0, 2.9, 0, 0, 0, 1, 0]);
+    const s = createSelector('rho-diverse');
+    assert.deepEqual(s.needs, { features: true, learnerLoss: true, referenceLoss: true });
+    const kept = s.select(ctx(10, 3, { features: x, learnerLoss: learner, referenceLoss: reference }));
+    // Reducible losses 1, 1, 1, 3, −1.9 | 1, 1, 2.5 | 1, 2: rows 3, 7 and 9, one per cluster.
+    assert.deepEqual([...kept].sort((a, b) => a - b), [3, 7, 9]);
+    // Where one cluster is the most learnable everywhere, rho-loss takes three of it; rho-diverse one.
+    const l2 = Float32Array.from([5.1, 5.2, 5, 6, 5.3, 1, 1, 2.5, 2, 2.2]);
+    const z = new Float32Array(10);
+    assert.deepEqual([...s.select(ctx(10, 3, { features: x, learnerLoss: l2, referenceLoss: z }))].sort((a, b) => a - b), [3, 7, 9]);
+    assert.deepEqual([...createSelector('rho-loss').select(ctx(10, 3, { learnerLoss: l2, referenceLoss: z }))].sort((a, b) => a - b), [1, 3, 4]);
+  } finally {
+    x.dispose();
+  }
+});
+
+test('rho-diverse fills the place of an empty cluster (duplicate rows) with the most learnable sample left', () => {
+  // Four identical rows and one other: at k = 3 the greedy's third centre duplicates one already chosen.
+  const x = atAngles([0, 0, 0, 0, 90]);
+  try {
+    const l = Float32Array.from([1, 4, 3, 2, 0.5]);
+    const kept = createSelector('rho-diverse').select(ctx(5, 3, { features: x, learnerLoss: l, referenceLoss: new Float32Array(5) }));
+    assert.equal(new Set(kept).size, 3);
+    assert.deepEqual([...kept].sort((a, b) => a - b), [1, 2, 4]);
+  } finally {
+    x.dispose();
+  }
+});
+
+test('lastLayerGradients: each row is the head\'s gradient (weights, then bias) of that sample\'s cross-entropy', () => {
+  manualSeed(3);
+  const fc = new Linear(4, 3);
+  const h = randn([5, 4]);
+  const y = tensor([0, 2, 1, 1, 0], { dtype: 'int64' });
+  const emb = noGrad(() => lastLayerGradients(h, fc.forward(h), y));
+  try {
+    assert.deepEqual(emb.shape, [5, 3 * 5]);
+    const flat = emb.toArray() as number[];
+    for (let i = 0; i < 5; i++) {
+      fc.zeroGrad();
+      tidy(() => F.crossEntropy(fc.forward(h.narrow(0, i, 1)), y.narrow(0, i, 1)).backward());
+      const w = fc.weight.grad!.toArray() as number[];
+      const b = fc.bias!.grad!.toArray() as number[];
+      const expected = [0, 1, 2].flatMap((c) => [...w.slice(4 * c, 4 * c + 4), b[c]!]);
+      assertClose(flat.slice(15 * i, 15 * (i + 1)), expected, { atol: 1e-6 });
+    }
+  } finally {
+    [h, y, emb].forEach((t) => t.dispose());
+    fc.parameters().forEach((p) => p.dispose());
+  }
+});
+
+test('the gradient source: one scoring forward per drawn sample gives the embedding, and rho-diverse its losses too', async () => {
+  const s = synthetic(9, { n: 48 });
+  const reference = new TinyCNN(3);
+  try {
+    const c = await train({ config: { ...base, method: 'craig', featureSource: 'gradient', filterRatio: 0.75 }, data: s.data });
+    assert.equal(c.summary!.counts.feature_samples, 96);
+    assert.equal(c.summary!.counts.scored_samples, 96);
+    assert.equal(c.summary!.counts.gradient_samples, 6 * 4);
+    c.model.parameters().forEach((p) => p.dispose());
+    const r = await train({ config: { ...base, method: 'rho-diverse', featureSource: 'gradient', filterRatio: 0.75, referenceScores: 'precomputed' }, data: s.data, reference });
+    assert.equal(r.summary!.counts.scored_samples, 96);
+    assert.equal(r.summary!.counts.reference_samples, 48);
+    assert.equal(r.summary!.counts.gradient_samples, 6 * 4);
+    assert.ok(Number.isFinite(r.summary!.test_loss));
+    r.model.parameters().forEach((p) => p.dispose());
+  } finally {
+    reference.parameters().forEach((p) => p.dispose());
+    s.free();
+  }
+});

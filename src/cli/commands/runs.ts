@@ -136,7 +136,7 @@ function printLs(io: CliIO, runs: RunRecord[], json: boolean): void {
 }
 
 /** Methods on --feature-source (selectors/index.ts's FEATURE_METHODS, without loading the engine). */
-const onFeatures = (method: string): boolean => method.startsWith('saln') || method === 'kcenter' || method === 'craig';
+const onFeatures = (method: string): boolean => method.startsWith('saln') || method === 'kcenter' || method === 'craig' || method === 'rho-diverse';
 
 /** The config fields `show` prints, in this order, when present. */
 function keyConfig(c: TrainConfig): [string, string][] {

@@ -2,7 +2,7 @@
 import { LossTopKSelector, NoneSelector, RandomBalancedSelector, RandomSelector } from './basic.js';
 import { CraigSelector, KCenterSelector } from './coreset.js';
 import { SALN_VARIANTS, SalnSelector, type FeatureSource, type SalnMethod } from './saln.js';
-import { JestSelector, RhoLossSelector } from './reference.js';
+import { JestSelector, RhoDiverseSelector, RhoLossSelector } from './reference.js';
 import { InBatchInfoBatchSelector, InfoBatchSelector } from './infobatch.js';
 import type { Selector } from './types.js';
 
@@ -10,22 +10,22 @@ export * from './types.js';
 export { NoneSelector, RandomSelector, RandomBalancedSelector, LossTopKSelector, topKPositions } from './basic.js';
 export { SalnSelector, FEATURE_SOURCES, SALN_VARIANTS, featureNeeds, smallestPositions, stratifiedPositions, type FeatureSource, type FiedlerRank, type SalnMethod } from './saln.js';
 export { KCenterSelector, CraigSelector } from './coreset.js';
-export { JestSelector, RhoLossSelector } from './reference.js';
+export { JestSelector, RhoDiverseSelector, RhoLossSelector } from './reference.js';
 export { InfoBatchSelector, InBatchInfoBatchSelector } from './infobatch.js';
 
 /** Methods this version implements. */
 export const METHODS = [
   'none', 'random', 'saln', 'loss-topk', 'jest', 'rho-loss', 'infobatch',
-  'random-balanced', 'kcenter', 'craig', 'saln-clamp', 'saln-normalized', 'saln-stratified', 'saln-smallest',
+  'random-balanced', 'kcenter', 'craig', 'saln-clamp', 'saln-normalized', 'saln-stratified', 'saln-smallest', 'rho-diverse',
 ] as const;
 export type Method = (typeof METHODS)[number];
 /** Methods that need a reference model's losses. */
-export const REFERENCE_METHODS: readonly string[] = ['jest', 'rho-loss'];
+export const REFERENCE_METHODS: readonly string[] = ['jest', 'rho-loss', 'rho-diverse'];
 /** Methods on features from --feature-source (cached features by default). */
-export const FEATURE_METHODS: readonly string[] = [...Object.keys(SALN_VARIANTS), 'kcenter', 'craig'];
+export const FEATURE_METHODS: readonly string[] = [...Object.keys(SALN_VARIANTS), 'kcenter', 'craig', 'rho-diverse'];
 
 export interface SelectorOptions {
-  /** saln (and its variants), kcenter, craig: where the features come from (default 'cache'). */
+  /** saln (and its variants), kcenter, craig, rho-diverse: where the features come from (default 'cache'). */
   featureSource?: FeatureSource;
   /** saln and its variants: the spectral solver (default 'auto'). */
   solver?: 'auto' | 'eigh' | 'lanczos';
@@ -48,6 +48,7 @@ export function createSelector(method: Method, o: SelectorOptions = {}): Selecto
     case 'random-balanced': return new RandomBalancedSelector();
     case 'kcenter': return new KCenterSelector(o.featureSource ?? 'cache');
     case 'craig': return new CraigSelector(o.featureSource ?? 'cache');
+    case 'rho-diverse': return new RhoDiverseSelector(o.featureSource ?? 'cache');
     case 'saln': case 'saln-clamp': case 'saln-normalized': case 'saln-stratified': case 'saln-smallest': {
       const v = SALN_VARIANTS[method satisfies SalnMethod];
       return new SalnSelector(o.featureSource ?? 'cache', { ...v.spectral, solver: o.solver ?? 'auto' }, { name: method, rank: v.rank });

@@ -20,8 +20,10 @@
  * (and the recommended one); it shares rho-loss's reference machinery (precomputed scores).
  */
 import { deriveSeed, Rng } from '../../data/rng.js';
+import { facilityLocation } from '../../selection/index.js';
 import { topKPositions } from './basic.js';
-import type { SelectContext, Selector } from './types.js';
+import { featureNeeds, type FeatureSource } from './saln.js';
+import type { SelectContext, Selector, SelectorNeeds } from './types.js';
 
 function learnability(ctx: SelectContext, who: string): Float64Array {
   const l = ctx.learnerLoss;
@@ -95,5 +97,40 @@ export class JestSelector implements Selector {
       }
     }
     return chosen;
+  }
+}
+
+/**
+ * `rho-diverse` (issue 18's learnability × diversity candidate): facility location on the batch's
+ * features (CRAIG's greedy, as `craig`) splits the batch into k clusters, each sample joining its
+ * most similar centre; from each cluster the sample with the highest reducible loss (learner −
+ * reference, as rho-loss) is kept, so the kept set covers the batch and learns from each part.
+ * A cluster left empty (duplicate rows) gives its place to the most learnable sample not kept.
+ */
+export class RhoDiverseSelector implements Selector {
+  readonly name = 'rho-diverse';
+  readonly needs: SelectorNeeds;
+  readonly source: FeatureSource;
+  constructor(source: FeatureSource = 'cache') {
+    this.source = source;
+    this.needs = { ...featureNeeds(source), learnerLoss: true, referenceLoss: true };
+  }
+
+  select(ctx: SelectContext): number[] {
+    if (!ctx.features) throw new Error(`rho-diverse: no features for the batch (source ${this.source})`);
+    const s = learnability(ctx, 'rho-diverse');
+    if (ctx.k >= ctx.batchSize) return Array.from({ length: ctx.batchSize }, (_, i) => i);
+    const { assignment } = facilityLocation(ctx.features, ctx.k);
+    const best = new Array<number>(ctx.k).fill(-1);
+    assignment.forEach((c, i) => {
+      if (best[c]! < 0 || s[i]! > s[best[c]!]!) best[c] = i;
+    });
+    const kept = best.filter((i) => i >= 0);
+    if (kept.length < ctx.k) {
+      const taken = new Set(kept);
+      const rest = topKPositions(Float64Array.from(s, (v, i) => (taken.has(i) ? -Infinity : v)), ctx.k - kept.length);
+      kept.push(...rest);
+    }
+    return kept;
   }
 }

@@ -4,6 +4,8 @@
  *     up by sample id (ResNet-50 features in the paper);
  *   - 'pixels': the flattened input pixels (what the paper's code listing literally passes);
  *   - 'learner': the learner's own penultimate features, computed without gradients (eval mode).
+ *   - 'gradient': the learner's last-layer gradient embedding (src/train/embedding.ts), from the
+ *     same forward.
  * The trainer provides ctx.features from the declared source; this only runs the selection.
  *
  * Variants beyond the paper, each its own method name (SALN_VARIANTS), to test which part of the
@@ -13,8 +15,8 @@
 import { selectSpectral, type SpectralOptions } from '../../selection/index.js';
 import type { SelectContext, Selector, SelectorNeeds } from './types.js';
 
-export type FeatureSource = 'cache' | 'pixels' | 'learner';
-export const FEATURE_SOURCES: readonly FeatureSource[] = ['cache', 'pixels', 'learner'];
+export type FeatureSource = 'cache' | 'pixels' | 'learner' | 'gradient';
+export const FEATURE_SOURCES: readonly FeatureSource[] = ['cache', 'pixels', 'learner', 'gradient'];
 
 /**
  * Which k samples are kept, given f:
@@ -54,7 +56,12 @@ export interface SalnSelectorOptions {
 
 /** What a selector on features from `source` declares it needs. */
 export function featureNeeds(source: FeatureSource): SelectorNeeds {
-  return source === 'cache' ? { features: true } : source === 'pixels' ? { pixels: true } : { learnerFeatures: true };
+  switch (source) {
+    case 'cache': return { features: true };
+    case 'pixels': return { pixels: true };
+    case 'learner': return { learnerFeatures: true };
+    case 'gradient': return { gradientEmbedding: true };
+  }
 }
 
 export class SalnSelector implements Selector {

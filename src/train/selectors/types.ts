@@ -13,6 +13,8 @@ export interface SelectorNeeds {
   pixels?: boolean;
   /** The learner's own penultimate features, computed without gradients: ctx.features. */
   learnerFeatures?: boolean;
+  /** The learner's last-layer gradient embedding, (softmax − onehot) ⊗ [features, 1] (src/train/embedding.ts): ctx.features. */
+  gradientEmbedding?: boolean;
   /** The learner's per-sample losses, from an extra forward without gradients: ctx.learnerLoss. */
   learnerLoss?: boolean;
   /** A reference model's per-sample losses: ctx.referenceLoss. */
@@ -32,7 +34,7 @@ export interface SelectContext {
   seed: number;
   epoch: number;
   batchIndex: number;
-  /** [B, D] features, present when the selector needs features, pixels or learnerFeatures. */
+  /** [B, D] features, present when the selector needs features, pixels, learnerFeatures or gradientEmbedding. */
   features?: Tensor;
   /** [B] per-sample losses, when declared. */
   learnerLoss?: Float32Array;
