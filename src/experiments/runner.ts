@@ -11,7 +11,9 @@
  * exactly the same data and the selector stays the only variable.
  *
  * Cells of an entry with `wallBudgetOf: L` wait until every seed of L (same dataset) is finished:
- * their budgetSeconds is the median of those runs' wall seconds. They run after the other cells.
+ * their budgetSeconds is the median of those runs' wall seconds. So the entries a wall budget
+ * comes from run first, every seed; then the rest, seed by seed, each wall cell in its place (a
+ * grid cut short has both budgets of its first seeds).
  */
 import { join } from 'node:path';
 import type { FitCallback } from '../train/callbacks.js';
@@ -138,24 +140,31 @@ export interface RunOutcome {
   summary: Summary | null;
 }
 
-/** Runs every cell in order, the waiting ones last; returns what each one did. */
+/** The order cells run in: every cell of the entries wall budgets come from, then the rest, in plan order. */
+export function runOrder(exp: ExperimentConfig, plans: readonly PlannedRun[]): PlannedRun[] {
+  const sources = new Set(exp.methods.flatMap((m) => (m.wallBudgetOf === undefined ? [] : [m.wallBudgetOf])));
+  return [...plans.filter((p) => sources.has(p.label)), ...plans.filter((p) => !sources.has(p.label))];
+}
+
+/** Runs every cell (see runOrder), each waiting one once its budget's runs are done; returns what each one did. */
 export async function runExperiment(exp: ExperimentConfig, io: ExperimentIO): Promise<RunOutcome[]> {
   const plans = planExperiment(exp, { cacheDir: io.cacheDir });
   // Check every existing run directory before training anything.
   const states = plans.map(runState);
   const todo = states.filter((s) => s !== 'done').length;
   const waiting = states.filter((s) => s === 'waiting').length;
-  io.log(`experiment ${exp.name}: ${plans.length} runs (${plans.length - todo} done, ${todo} to run${waiting ? `, ${waiting} of them on a wall budget from other runs, last` : ''}) in ${exp.out}`);
+  io.log(`experiment ${exp.name}: ${plans.length} runs (${plans.length - todo} done, ${todo} to run${waiting ? `, ${waiting} of them on a wall budget from other runs, once those are done` : ''}) in ${exp.out}`);
   const outcomes: RunOutcome[] = [];
-  for (const [i, p] of plans.entries()) if (states[i] !== 'waiting') outcomes.push(await runCell(p, states[i]!, plans.length, io));
-  if (!waiting) return outcomes;
-  // Every other cell is finished now: the wall budgets resolve.
-  const again = planExperiment(exp, { cacheDir: io.cacheDir });
-  for (const [i, p] of again.entries()) {
-    if (states[i] !== 'waiting') continue;
-    if (p.config === null) throw new ExperimentConfigError(`${p.dataset}/${p.label}/seed ${p.seed}: the runs of ${p.waitsFor} its wall budget comes from are not all finished`);
-    io.log(`[${p.index}/${plans.length}] ${p.dataset} ${p.label} seed ${p.seed}: wall budget ${p.config.budgetSeconds!.toFixed(1)} s (the median of ${p.waitsFor}'s runs)`);
-    outcomes.push(await runCell(p, runState(p), plans.length, io));
+  for (const p of runOrder(exp, plans)) {
+    if (states[p.index - 1] !== 'waiting') {
+      outcomes.push(await runCell(p, states[p.index - 1]!, plans.length, io));
+      continue;
+    }
+    // The runs its budget comes from ran first: it resolves now.
+    const cell = planExperiment(exp, { cacheDir: io.cacheDir })[p.index - 1]!;
+    if (cell.config === null) throw new ExperimentConfigError(`${cell.dataset}/${cell.label}/seed ${cell.seed}: the runs of ${cell.waitsFor} its wall budget comes from are not all finished`);
+    io.log(`[${cell.index}/${plans.length}] ${cell.dataset} ${cell.label} seed ${cell.seed}: wall budget ${cell.config.budgetSeconds!.toFixed(1)} s (the median of ${cell.waitsFor}'s runs)`);
+    outcomes.push(await runCell(cell, runState(cell), plans.length, io));
   }
   return outcomes;
 }
