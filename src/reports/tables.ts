@@ -206,14 +206,17 @@ const onlyMethod = (r: Row, m: string): boolean => r.methods.length === 1 && r.m
 
 /** The reference rows of a dataset: `none` (any), and `random` at exactly this row's filter ratio. */
 const modesOf = (r: Row): string => uniq(r.runs.map((run) => run.config.selectionMode ?? 'in-batch')).sort().join(',');
+/** 'wall' for runs on a wall-clock budget (an equal-wall-time entry), 'epochs' otherwise. */
+const budgetKindOf = (r: Row): string => uniq(r.runs.map((run) => (run.config.budget?.seconds === undefined ? 'epochs' : 'wall'))).sort().join(',');
 
 function attachComparisons(rows: Row[]): void {
   const nones = rows.filter((r) => onlyMethod(r, 'none'));
   const none = nones.find((r) => r.label === 'none') ?? nones[0];
   for (const row of rows) {
     if (none && row !== none) row.vsNone = compare(row, none);
-    // The control draws and trains the same way: same filter ratio, same selection mode.
-    const randoms = rows.filter((r) => r !== row && onlyMethod(r, 'random') && sameSet(r.filterRatios, row.filterRatios) && modesOf(r) === modesOf(row));
+    // The control draws and trains the same way: same filter ratio, same selection mode, and the
+    // same kind of budget (an equal-wall-time entry meets random at equal wall time).
+    const randoms = rows.filter((r) => r !== row && onlyMethod(r, 'random') && sameSet(r.filterRatios, row.filterRatios) && modesOf(r) === modesOf(row) && budgetKindOf(r) === budgetKindOf(row));
     const random = randoms.find((r) => r.label === 'random') ?? randoms[0];
     if (random && !onlyMethod(row, 'none')) row.vsRandom = compare(row, random);
     // At equal gradient samples: the random row of the same mode (and ratio, when there is one) whose mean is closest.

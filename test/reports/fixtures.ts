@@ -44,7 +44,7 @@ const phases = (train: number) => ({ data: 0.1, scoring: 0, selection: 0, train,
 export interface FakePoint { val: number; samples: number; wall: number }
 
 /** A hand-made complete run: its epochs' accuracies and wall times (and mid-epoch points), and its test accuracy and wall time. */
-export function fakeRun(o: { id: number; label: string; method?: string; seed: number; ratio?: number; mode?: 'in-batch' | 'super-batch'; dataset?: string; test: number; wall: number; epochs?: { val: number; wall: number; trained?: number; points?: FakePoint[] }[]; status?: 'complete' | 'incomplete' }): RunRecord {
+export function fakeRun(o: { id: number; label: string; method?: string; seed: number; ratio?: number; mode?: 'in-batch' | 'super-batch'; dataset?: string; test: number; wall: number; budgetSeconds?: number; epochs?: { val: number; wall: number; trained?: number; points?: FakePoint[] }[]; status?: 'complete' | 'incomplete' }): RunRecord {
   const epochs = o.epochs ?? [{ val: o.test, wall: o.wall }];
   // Rows as run directories written before per-epoch cumulative counts existed: the report sums them itself.
   const metrics = epochs.map((e, i) => ({
@@ -62,7 +62,7 @@ export function fakeRun(o: { id: number; label: string; method?: string; seed: n
   return {
     id: o.id, runDir: `/runs/${o.label}-s${o.seed}`, experiment: null, dataset: o.dataset ?? 'cifar10', label: o.label, method: o.method ?? o.label, seed: o.seed,
     status: complete ? 'complete' : 'incomplete',
-    config: { model: 'tiny-cnn', method: (o.method ?? o.label) as TrainConfig['method'], filterRatio: o.ratio ?? 0, epochs: epochs.length, batchSize: 16, lr: 0.1, momentum: 0.9, weightDecay: 0, seed: o.seed, featureSource: 'pixels', solver: 'auto', saveSelections: false, ...(o.mode ? { selectionMode: o.mode } : {}) },
+    config: { model: 'tiny-cnn', method: (o.method ?? o.label) as TrainConfig['method'], filterRatio: o.ratio ?? 0, epochs: epochs.length, batchSize: 16, lr: 0.1, momentum: 0.9, weightDecay: 0, seed: o.seed, featureSource: 'pixels', solver: 'auto', saveSelections: false, ...(o.mode ? { selectionMode: o.mode } : {}), ...(o.budgetSeconds !== undefined ? { budget: { seconds: o.budgetSeconds } } : {}) },
     metrics, summary: complete ? summary : null, createdAt: '', updatedAt: '',
   };
 }

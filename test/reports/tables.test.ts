@@ -155,6 +155,20 @@ test('the random control matches the selection mode too', () => {
   assert.ok(Math.abs(row('saln-super').vsRandom!.testAccuracy.mean - 0.02) < 1e-12);
 });
 
+test('the random control has the same kind of budget: an equal-wall-time entry meets random at equal wall time', () => {
+  const runs = [
+    fakeRun({ id: 1, label: 'random-0.8', method: 'random', seed: 0, ratio: 0.8, test: 0.5, wall: 10 }),
+    fakeRun({ id: 2, label: 'random-0.8-wall', method: 'random', seed: 0, ratio: 0.8, test: 0.7, wall: 30, budgetSeconds: 30 }),
+    fakeRun({ id: 3, label: 'saln-0.8', method: 'saln', seed: 0, ratio: 0.8, test: 0.55, wall: 11 }),
+    fakeRun({ id: 4, label: 'saln-0.8-wall', method: 'saln', seed: 0, ratio: 0.8, test: 0.68, wall: 30, budgetSeconds: 30 }),
+  ];
+  const rows = buildTables(runs).datasets[0]!.rows;
+  const row = (l: string) => rows.find((r) => r.label === l)!;
+  assert.equal(row('saln-0.8').vsRandom!.against, 'random-0.8');
+  assert.equal(row('saln-0.8-wall').vsRandom!.against, 'random-0.8-wall');
+  assert.ok(Math.abs(row('saln-0.8-wall').vsRandom!.testAccuracy.mean + 0.02) < 1e-12);
+});
+
 test('--eval-every points: a budget inside the expensive method\'s first epoch finds them; without them it finds nothing', () => {
   // none: 2 epochs of 4 s and 100 samples; saln: 3 epochs of 1 s and 20 samples (budgets: 3 s, 60 samples).
   const none = (id: number, points?: FakePoint[]) => fakeRun({ id, label: 'none', seed: 0, test: 0.9, wall: 8, epochs: [{ val: 0.5, wall: 4, points }, { val: 0.9, wall: 4 }] });
