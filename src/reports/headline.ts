@@ -34,6 +34,6 @@ export function headlineHtml(dataset: string, entries: readonly ResultEntry[]): 
   if (mine.length === 0) return '';
   const head = ['entry', 'budget', 'precision', 'test acc %', 'wall s (all costs)', 'time to 95% s (seeds)', 'time to 99% s (seeds)', 'Δ vs none, pp', 'Δ vs random, pp', 'seeds'];
   return `<h3>Headline</h3>
-<p class="note">Times count every cost: the run's own wall clock (scoring and selection included) plus its reference's training and its features' extraction. Time to X%: until the validation accuracy first reaches X% of standard training's mean final test accuracy, over the seeds that reached it. Differences are paired by seed (95% CI); "contended": runs whose machine load exceeded its cores, so their times ran on shared cores. The same numbers are in results.json.</p>
+<p class="note">Times count every cost: the run's own wall clock (scoring and selection included) plus its reference's training and its features' extraction. Time to X%: until the validation accuracy first reaches X% of standard training's mean final test accuracy, over the seeds that reached it. Differences are paired by seed (95% CI); "contended": runs whose mean machine load exceeded 1.25× its cores, so their times ran on shared cores. The same numbers are in results.json.</p>
 <table class="headline"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${mine.map(row).join('\n')}</tbody></table>`;
 }

@@ -40,7 +40,7 @@ export const resultEntrySchema = z.object({
   budget: z.enum(['epochs', 'wall']),
   /** The runs' precision and layout as resolved ('bf16+channels-last', 'fp32'); several joined by ',' when they differ. */
   precision: z.string(),
-  /** Runs whose machine load (summary load_average, start or end) exceeded its cores: their wall times ran on shared cores. */
+  /** Runs whose machine load (summary load_average: the mean over the run, else start or end) exceeded 1.25× its cores: their wall times ran on shared cores. */
   contended_runs: z.number().int().min(0),
   seeds: z.array(z.number().int()),
   test_accuracy: stat,
@@ -89,10 +89,16 @@ export function precisionOf(c: RunRecord['config']): string {
   return `${c.precision ?? 'fp32'}${(c.memoryFormat ?? 'contiguous') === 'channels-last' ? '+channels-last' : ''}`;
 }
 
-/** Whether the machine was busier than its cores at the run's start or end (runs before the record: unknown, false). */
-function contended(r: RunRecord): boolean {
+/**
+ * Whether the machine was busier than its cores during the run: a mean 1-minute load above 1.25×
+ * the cores (a run alone on the machine keeps every core busy, load ≈ cores, plus a little; a
+ * quarter of the cores more means other work shared them). Runs recorded before the mean: their
+ * start or end; before any record: unknown, false.
+ */
+export function contended(r: RunRecord): boolean {
   const l = r.summary?.load_average;
-  return l !== undefined && Math.max(l.start, l.end) > l.cores;
+  if (l === undefined) return false;
+  return (l.mean ?? Math.max(l.start, l.end)) > 1.25 * l.cores;
 }
 
 function entryOf(row: Row, standard: number | null): ResultEntry {

@@ -443,6 +443,7 @@ function epochMetrics(run: Run, epoch: number, e: EpochEnd): EpochMetrics {
   };
   if (t.partial) m.partial = true;
   if (t.lr !== undefined) m.lr = t.lr;
+  m.load_average = round2(loadavg()[0]!);
   if (run.cfg.evalEvery !== undefined) m.val_points = t.points;
   state.metrics.push(m);
   if (e.val && (state.bestVal === null || e.val.accuracy > state.bestVal)) state.bestVal = e.val.accuracy;
@@ -453,6 +454,13 @@ function epochMetrics(run: Run, epoch: number, e: EpochEnd): EpochMetrics {
   if (t.stoppedBy) state.stoppedBy = t.stoppedBy;
   if (e.begun) m.selector = e.begun;
   return m;
+}
+
+/** The load at the start and end, and their mean with every epoch's (resumed epochs included). */
+function loadSummary(start: number, metrics: readonly EpochMetrics[]): NonNullable<Summary['load_average']> {
+  const end = loadavg()[0]!;
+  const samples = [start, ...metrics.flatMap((m) => (m.load_average === undefined ? [] : [m.load_average])), end];
+  return { start: round2(start), end: round2(end), cores: availableParallelism(), mean: round2(samples.reduce((a, v) => a + v, 0) / samples.length) };
 }
 
 /** Reports the epoch, then checkpoints it (timed as 'checkpoint', in the epoch's row and the run's phases). */
@@ -487,7 +495,7 @@ async function test(run: Run, resumedFrom: number): Promise<Summary> {
     wall_seconds: state.wallSeconds, phases: state.phases, counts: state.counts, resumed_from_epoch: resumedFrom, epochs_done: state.epochsDone,
     stopped_by: state.stoppedBy ?? 'epochs', selection_mode: run.mode, batch_size: cfg.batchSize, lr_scaling: run.lrScaling,
     device: run.compute.device, precision: run.compute.precision, memory_format: run.compute.memoryFormat,
-    load_average: { start: round2(run.loadStart), end: round2(loadavg()[0]!), cores: availableParallelism() },
+    load_average: loadSummary(run.loadStart, state.metrics),
     ...(state.divergedAt ? { diverged_at: state.divergedAt } : {}),
     ...(state.referenceScoringSeconds !== undefined ? { reference_scoring_seconds: state.referenceScoringSeconds } : {}),
     ...(run.dist ? { world_size: run.dist.group.worldSize, selection_scope: run.dist.scope } : {}),

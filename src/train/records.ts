@@ -144,6 +144,8 @@ export interface EpochMetrics {
   val_points?: ValPoint[];
   /** The learning rate of the epoch's last step (after any schedule and lr scaling). */
   lr?: number;
+  /** The machine's 1-minute load average at the epoch's end (its cores: summary.load_average.cores). */
+  load_average?: number;
 }
 
 export interface Summary {
@@ -178,10 +180,11 @@ export interface Summary {
    */
   reference_scoring_seconds?: number;
   /**
-   * The machine's 1-minute load average when this process started training and at its test: wall
-   * times of runs that shared the cores (load above their count) are not comparable.
+   * The machine's 1-minute load average when this process started training and at its test, and
+   * the mean of those and every epoch's (EpochMetrics.load_average): wall times of runs that shared
+   * the cores (load well above their count) are not comparable.
    */
-  load_average?: { start: number; end: number; cores: number };
+  load_average?: { start: number; end: number; cores: number; mean?: number };
   /** Data-parallel runs: the processes (counts and metrics are the whole job's) and where selection ran. */
   world_size?: number;
   selection_scope?: 'rank' | 'global';

@@ -183,6 +183,10 @@ test('saln train records the resolved precision and layout in config.json and su
     assert.deepEqual([cfg.precision, cfg.memoryFormat, sum.precision, sum.memory_format], [p, m, p, m]);
     // The machine's load is recorded beside the wall time (a contended run's time is not comparable).
     assert.ok(sum.load_average.cores >= 1 && sum.load_average.start >= 0 && sum.load_average.end >= 0, JSON.stringify(sum.load_average));
+    // Its mean is over the start, the end and each epoch's sample (in the epoch's metrics row).
+    const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const samples = [sum.load_average.start, ...rows.map((m: { load_average: number }) => m.load_average), sum.load_average.end];
+    assert.ok(Math.abs(sum.load_average.mean - samples.reduce((a: number, v: number) => a + v, 0) / samples.length) < 0.01, JSON.stringify(samples));
     assert.match(cfg.extra.compute_reason, flags.length ? /\(requested\)/ : /\(auto\)/);
     assert.match(r.err + r.out, new RegExp(`computing in ${p}`));
   }
