@@ -18,18 +18,23 @@ test('experiments/*.yaml parse, and name only known methods', () => {
   }
 });
 
-test('the selection tournament shares none, random-0.8-wall and saln-0.8-wall with P-CIFAR-FT: same run directories, same configurations', () => {
+test('experiment files that share an output folder agree on every shared cell (same run directory, same configuration)', () => {
   const dir = join(repoRoot, 'experiments');
-  const grid = planExperiment(readExperiment(join(dir, 'p-cifar-ft.yaml')));
-  const tournament = planExperiment(readExperiment(join(dir, 'selection-tournament.yaml')));
-  const shared = tournament.filter((p) => grid.some((q) => q.runDir === p.runDir));
-  assert.deepEqual([...new Set(shared.map((p) => p.label))], ['none', 'random-0.8-wall', 'saln-0.8-wall']);
-  assert.equal(shared.length, 15);
-  for (const p of shared) {
-    const q = grid.find((x) => x.runDir === p.runDir)!;
-    assert.deepEqual([p.label, p.seed, p.waitsFor], [q.label, q.seed, q.waitsFor]);
-    assert.deepEqual(p.config, q.config, `${p.label}/seed ${p.seed}`);
+  const plans = new Map(['p-cifar-ft', 'selection-tournament', 'p-cifar-ft-fp32'].map((n) => [n, planExperiment(readExperiment(join(dir, `${n}.yaml`)))]));
+  const grid = plans.get('p-cifar-ft')!;
+  const sharedLabels = (name: string): string[] => [...new Set(plans.get(name)!.filter((p) => grid.some((q) => q.runDir === p.runDir)).map((p) => p.label))];
+  assert.deepEqual(sharedLabels('selection-tournament'), ['none', 'random-0.8-wall', 'saln-0.8-wall']);
+  assert.deepEqual(sharedLabels('p-cifar-ft-fp32'), ['none']);
+  for (const [name, cells] of plans) {
+    if (name === 'p-cifar-ft') continue;
+    for (const p of cells) {
+      const q = grid.find((x) => x.runDir === p.runDir);
+      if (!q) continue;
+      assert.deepEqual([p.label, p.seed, p.waitsFor, p.config], [q.label, q.seed, q.waitsFor, q.config], `${name}: ${p.label}/seed ${p.seed}`);
+    }
   }
-  // The candidates have run directories of their own.
-  assert.deepEqual([...new Set(tournament.filter((p) => !shared.includes(p)).map((p) => p.label))], ['craig-gradient-0.8-wall', 'random-balanced-0.8-wall']);
+  // The fp32 check's own runs differ from the grid's only in precision and layout.
+  const fp32 = plans.get('p-cifar-ft-fp32')!.find((p) => p.label === 'none-fp32' && p.seed === 0)!.config!;
+  const bf16 = grid.find((p) => p.label === 'none' && p.seed === 0)!.config!;
+  assert.deepEqual({ ...fp32, out: '', precision: 'auto', memoryFormat: 'auto' }, { ...bf16, out: '' });
 });
