@@ -23,6 +23,8 @@ import { RunDir, type RunStatus } from '../train/run-dir.js';
 import { runTraining } from '../train/run.js';
 import { parseRunSpec, SpecError } from '../train/spec.js';
 import { ExperimentConfigError, seedsOf, type ExperimentConfig } from './config.js';
+import type { Registry } from './registry.js';
+import type { RunRecord } from './run-record.js';
 
 export interface PlannedRun {
   /** 1-based position in the grid. */
@@ -194,4 +196,14 @@ async function runCell(p: PlannedRun, state: RunState, total: number, io: Experi
   }
   io.onRun?.(p, 'end');
   return { plan: p, state, summary };
+}
+
+/**
+ * The registry's records of the planned cells that are finished now, each read again from its run
+ * directory (the source of truth): a registered run whose directory is gone or unfinished is no
+ * result, and a cell another experiment trained (a shared output folder) is one. The registry
+ * keeps the experiment that trained each run.
+ */
+export function finishedRecords(plans: readonly PlannedRun[], registry: Registry): RunRecord[] {
+  return plans.filter((p) => RunDir.exists(p.runDir) && RunDir.open(p.runDir).status() === 'done').map((p) => registry.ingest(p.runDir, { label: p.label }));
 }

@@ -1,11 +1,12 @@
 /** `saln experiment`'s config and grid runner: validation naming fields, the grid, skip and resume. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseExperiment, readExperiment } from '../../src/experiments/config.js';
-import { planExperiment, runExperiment, type ExperimentIO } from '../../src/experiments/runner.js';
+import { finishedRecords, planExperiment, runExperiment, type ExperimentIO } from '../../src/experiments/runner.js';
+import { Registry } from '../../src/experiments/registry.js';
 import { writeCifarBinary } from '../data/fixtures.js';
 
 let dir = '';
@@ -153,4 +154,23 @@ test('an entry\'s own seeds: the grid goes seed by seed, each entry in the seeds
   const exp = parseExperiment('name: s\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nseeds: [0, 1, 2]\nmethods:\n  - { method: none, seeds: [0, 1, 2, 3, 4] }\n  - { method: random, filterRatio: 0.5 }\n  - { method: loss-topk, seeds: [0] }\n', join(dir, 's.yaml'));
   assert.deepEqual(planExperiment(exp).map((p) => `${p.label}/${p.seed}`), ['none/0', 'random/0', 'loss-topk/0', 'none/1', 'random/1', 'none/2', 'random/2', 'none/3', 'none/4']);
   assert.throws(() => parseExperiment('name: s\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmethods: [{ method: none, seeds: [1, 1] }]\n', join(dir, 's.yaml')), /methods\[0\]\.seeds: a seed is listed twice/);
+});
+
+test('finishedRecords: the planned cells finished now, read from their directories, whichever experiment trained them', async () => {
+  const out = join(dir, 'exp-finished');
+  const exp = parseExperiment(`name: fin\nout: ${out}\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nseeds: [0]\ntrain: { epochs: 1, batchSize: 8, lr: 0.05, filterRatio: 0.5 }\nmethods: [none, random]\n`, join(dir, 'fin.yaml'));
+  await runExperiment(exp, quietIO([]));
+  const plans = planExperiment(exp);
+  const reg = Registry.open(join(dir, 'fin.sqlite'));
+  try {
+    // none was registered by another experiment sharing the folder; random's run is then discarded (moved away).
+    reg.ingest(plans[0]!.runDir, { experiment: 'other', label: 'none' });
+    reg.ingest(plans[1]!.runDir, { experiment: 'fin', label: 'random' });
+    renameSync(plans[1]!.runDir, `${plans[1]!.runDir}-discarded`);
+    const recs = finishedRecords(plans, reg);
+    assert.deepEqual(recs.map((r) => [r.label, r.status, r.experiment]), [['none', 'complete', 'other']]);
+    assert.equal(reg.list({ experiment: 'fin' }).length, 1, 'the stale row stays in the registry, but is no result');
+  } finally {
+    reg.close();
+  }
 });

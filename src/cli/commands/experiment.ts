@@ -82,7 +82,7 @@ export function experimentCommand(io: CliIO): Command {
 async function runExperimentCommand(file: string, flags: ExperimentFlags, io: CliIO): Promise<void> {
   const { join, relative } = await import('node:path');
   const { readExperiment } = await import('../../experiments/config.js');
-  const { planExperiment, runExperiment, runState } = await import('../../experiments/runner.js');
+  const { finishedRecords, planExperiment, runExperiment, runState } = await import('../../experiments/runner.js');
   const { epochLine, progressCallback } = await import('../train-output.js');
   const exp = readExperiment(file);
   const log = (t: string): void => io.err(`${t}\n`);
@@ -95,12 +95,9 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   const { formatSummaryTable, writeReport, buildResults, writeResults } = await import('../../reports/index.js');
   const registry = Registry.open(flags.registry ?? defaultRegistryPath());
   const resultsPath = flags.results ?? join(exp.out, 'results.json');
-  const planned = planExperiment(exp, { cacheDir: flags.cacheDir }).length;
+  const plans = planExperiment(exp, { cacheDir: flags.cacheDir });
   // Results as the grid goes: a long grid's finished runs are there to commit, marked partial.
-  const writePartial = (): void => {
-    const mine = registry.list({ experiment: exp.name }).filter((r) => r.runDir.startsWith(join(exp.out, 'runs')) && r.status === 'complete');
-    writeResults(resultsPath, buildResults(exp.name, mine, planned));
-  };
+  const writePartial = (): void => writeResults(resultsPath, buildResults(exp.name, finishedRecords(plans, registry), plans.length));
   try {
     const outcomes = await runExperiment(exp, {
       cacheDir: flags.cacheDir, progress: flags.progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
