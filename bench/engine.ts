@@ -9,7 +9,8 @@
  *    same work on both sides. Where `auto` resolves to bf16 + channels-last the engine's two
  *    sides are one configuration, timed once.
  * 2. MobileNetV1-0.75 at 64 px fine-tuning (ImageNet weights from ../shared/models, a new 10-way
- *    head, batch 64): the engine in fp32 NCHW against the engine in `auto` (`mobilenet_ratio`).
+ *    head, batch 64): the engine in fp32 NCHW against the engine in `auto` (`mobilenet_ratio`),
+ *    and in fp32 + channels-last (`mobilenet_fp32_cl_ratio`: the layout's gain alone).
  *
  * The addon tunes glibc malloc at load (native/src/runtime.cc: no mmap for big blocks, no trimming),
  * which alone makes CNN steps several times faster here. For a fair ratio the PyTorch side runs with
@@ -17,7 +18,7 @@
  *
  *   npm run bench:engine -- --json [--rounds 3] [--steps 6] [--warmup 2] [--batch 128]
  *     [--precision auto|fp32|bf16] [--memory-format auto|contiguous|channels-last] [--no-mobilenet]
- *     [--device cpu|cuda|cuda:N]
+ *     [--device cpu|cuda|cuda:N] [--only-mobilenet]
  *
  * --device runs both sides there (PyTorch: torch.device; `auto` resolves for that device). Every
  * timed step ends with loss.item() on both sides, so on CUDA a step's time includes its kernels;
@@ -34,7 +35,7 @@ import {
   type Tensor,
 } from '../src/tensor/index.js';
 import { log, r2, repoRoot, runTorchScript, upperMedian } from './common.js';
-import { benchDevice, BF16_CL, engineDefault, FP32_NCHW, sameMode, type Mode } from './modes.js';
+import { benchDevice, BF16_CL, engineDefault, FP32_CL, FP32_NCHW, sameMode, type Mode } from './modes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -47,6 +48,7 @@ const { values: args } = parseArgs({
     precision: { type: 'string', default: 'auto' },
     'memory-format': { type: 'string', default: 'auto' },
     'no-mobilenet': { type: 'boolean', default: false },
+    'only-mobilenet': { type: 'boolean', default: false },
     'mobilenet-batch': { type: 'string', default: '64' },
     'torch-default-malloc': { type: 'boolean', default: true },
     device: { type: 'string', default: 'cpu' },
@@ -125,7 +127,7 @@ const push = (into: number[], xs: number[] | null, what: string, n = batch): voi
   into.push(...xs);
   log(`  ${what}: ${(n / median(xs)).toFixed(1)} img/s`);
 };
-for (let r = 0; r < rounds; r++) {
+for (let r = 0; r < (args['only-mobilenet'] ? 0 : rounds); r++) {
   log(`round ${r + 1}/${rounds}`);
   push(times.engine, engineRound(engineAuto), `engine ${auto.precision} ${auto.memoryFormat}`);
   push(times.torch, torchRound(FP32_NCHW, true), 'torch fp32 contiguous');
@@ -136,7 +138,7 @@ for (let r = 0; r < rounds; r++) {
 if (engineBf16 === engineAuto) times.engineBf16 = times.engine;
 
 /** MobileNetV1-0.75 fine-tuning at 64 px: the engine in fp32 NCHW against the engine in auto. */
-function mobilenetRows(): { fp32: number; auto: number; batch: number } | null {
+function mobilenetRows(): { fp32: number; auto: number; fp32Cl: number; batch: number } | null {
   if (args['no-mobilenet']) return null;
   const n = Number(args['mobilenet-batch']);
   const load = (mode: Mode): Trainee => {
@@ -146,20 +148,22 @@ function mobilenetRows(): { fp32: number; auto: number; batch: number } | null {
   };
   const plain = load(FP32_NCHW);
   const fast = load(auto);
-  const t = { fp32: [] as number[], auto: [] as number[] };
+  const laidOut = load(FP32_CL);
+  const t = { fp32: [] as number[], auto: [] as number[], fp32Cl: [] as number[] };
   for (let r = 0; r < rounds; r++) {
     log(`mobilenet round ${r + 1}/${rounds}`);
     push(t.fp32, engineRound(plain), 'engine fp32 contiguous', n);
     push(t.auto, engineRound(fast), `engine ${auto.precision} ${auto.memoryFormat}`, n);
+    push(t.fp32Cl, engineRound(laidOut), 'engine fp32 channels-last', n);
   }
-  return { fp32: n / median(t.fp32), auto: n / median(t.auto), batch: n };
+  return { fp32: n / median(t.fp32), auto: n / median(t.auto), fp32Cl: n / median(t.fp32Cl), batch: n };
 }
 const mobile = mobilenetRows();
 
 const imgS = (xs: number[]): number | null => (xs.length ? batch / median(xs) : null);
-const engineImgS = imgS(times.engine)!;
+const engineImgS = imgS(times.engine) ?? NaN;
 const torchImgS = imgS(times.torch);
-const engineBf16ImgS = imgS(times.engineBf16)!;
+const engineBf16ImgS = imgS(times.engineBf16) ?? NaN;
 const torchBf16ImgS = imgS(times.torchBf16);
 const torchDefaultImgS = imgS(times.torchDefault);
 const ratio = (a: number, b: number | null): number | null => (b === null ? null : r2(a / b, 3));
@@ -187,6 +191,8 @@ const result = {
   mobilenet_fp32_nchw_img_s: r2(mobile?.fp32 ?? null),
   mobilenet_auto_img_s: r2(mobile?.auto ?? null),
   mobilenet_ratio: mobile ? r2(mobile.auto / mobile.fp32, 3) : null,
+  mobilenet_fp32_cl_img_s: r2(mobile?.fp32Cl ?? null),
+  mobilenet_fp32_cl_ratio: mobile ? r2(mobile.fp32Cl / mobile.fp32, 3) : null,
 };
 if (!args.json) {
   log(`resnet18: engine ${auto.precision}/${auto.memoryFormat} ${result.engine_img_s} vs torch fp32 ${result.torch_img_s} img/s (ratio ${result.ratio}); ` +

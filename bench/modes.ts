@@ -9,6 +9,7 @@ export interface Mode {
 
 export const BF16_CL: Mode = { precision: 'bf16', memoryFormat: 'channels-last' };
 export const FP32_NCHW: Mode = { precision: 'fp32', memoryFormat: 'contiguous' };
+export const FP32_CL: Mode = { precision: 'fp32', memoryFormat: 'channels-last' };
 
 export const sameMode = (a: Mode, b: Mode): boolean => a.precision === b.precision && a.memoryFormat === b.memoryFormat;
 
