@@ -12,7 +12,7 @@ import type { SelectorNeeds } from './selectors/index.js';
 import type { BatchLike, DeferredBatchLike } from './source.js';
 import type { DrawnBatch } from './step.js';
 
-/** A drawn batch the loop frees with releaseDrawn. */
+/** A drawn batch the loop owns: release() frees it. */
 export interface OwnedBatch extends DrawnBatch {
   /** Present on deferred batches: the inputs of just these rows, on the device. */
   rows?(kept: readonly number[]): Tensor;
