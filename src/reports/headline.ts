@@ -22,7 +22,7 @@ function reached(s: ResultEntry['time_to_95pct']): string {
 
 function row(e: ResultEntry): string {
   const cells = [
-    e.label, e.budget === 'wall' ? 'equal wall time' : 'epochs', e.precision, pm(e.test_accuracy), pm(e.wall_seconds, 0),
+    e.label, e.budget === 'wall' ? 'equal wall time' : 'epochs', e.precision, pm(e.test_accuracy), pm(e.wall_seconds, 0), pm(e.selection_cost_share, 1),
     reached(e.time_to_95pct), reached(e.time_to_99pct), pm(e.delta_vs_none), pm(e.delta_vs_random), `${e.seeds.length}${e.contended_runs ? ` (${e.contended_runs} contended)` : ''}`,
   ];
   return `<tr data-label="${escapeHtml(e.label)}">${cells.map((c, i) => (i === 0 ? `<th scope="row">${escapeHtml(c)}</th>` : `<td>${escapeHtml(c)}</td>`)).join('')}</tr>`;
@@ -32,8 +32,8 @@ function row(e: ResultEntry): string {
 export function headlineHtml(dataset: string, entries: readonly ResultEntry[]): string {
   const mine = entries.filter((e) => e.dataset === dataset);
   if (mine.length === 0) return '';
-  const head = ['entry', 'budget', 'precision', 'test acc %', 'wall s (all costs)', 'time to 95% s (seeds)', 'time to 99% s (seeds)', 'Δ vs none, pp', 'Δ vs random, pp', 'seeds'];
+  const head = ['entry', 'budget', 'precision', 'test acc %', 'wall s (all costs)', 'selection cost %', 'time to 95% s (seeds)', 'time to 99% s (seeds)', 'Δ vs none, pp', 'Δ vs random, pp', 'seeds'];
   return `<h3>Headline</h3>
-<p class="note">Times count every cost: the run's own wall clock (scoring and selection included) plus its reference's training and its features' extraction. Time to X%: until the validation accuracy first reaches X% of standard training's mean final test accuracy, over the seeds that reached it. Differences are paired by seed (95% CI); "contended": runs whose mean machine load exceeded 1.25× its cores, so their times ran on shared cores. The same numbers are in results.json.</p>
+<p class="note">Times count every cost: the run's own wall clock (scoring and selection included) plus its reference's training and its features' extraction; "selection cost" is the share of that spent choosing samples (scoring, selection, reference training, feature extraction). Time to X%: until the validation accuracy first reaches X% of standard training's mean final test accuracy, over the seeds that reached it. Differences are paired by seed (95% CI); "contended": runs whose mean machine load exceeded 1.25× its cores, so their times ran on shared cores. The same numbers are in results.json.</p>
 <table class="headline"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${mine.map(row).join('\n')}</tbody></table>`;
 }

@@ -4,7 +4,7 @@
  *
  *   {"protocol": "p-cifar-ft", "complete": true, "entries": [{"label": "saln-0.8-wall", "method": "saln",
  *     "selection_mode": "in-batch", "filter_ratio": 0.8, "budget": "wall", "seeds": [0, 1, 2, 3, 4],
- *     "test_accuracy": {"mean": 84.1, "ci95": 0.6}, "wall_seconds": {…}, "gradient_samples": {…},
+ *     "test_accuracy": {"mean": 84.1, "ci95": 0.6}, "wall_seconds": {…}, "selection_cost_share": {…}, "gradient_samples": {…},
  *     "time_to_95pct": {…}, "time_to_99pct": {…}, "delta_vs_none": {…}, "delta_vs_random": {…}}]}
  *
  * Units: accuracies in percent, deltas in percentage points (paired by seed), times in seconds.
@@ -45,6 +45,8 @@ export const resultEntrySchema = z.object({
   seeds: z.array(z.number().int()),
   test_accuracy: stat,
   wall_seconds: stat,
+  /** Percent of each run's cost (wall seconds plus up-front work) spent choosing samples: scoring, selection, reference training, feature extraction. */
+  selection_cost_share: stat,
   gradient_samples: stat,
   time_to_95pct: reachedStat.nullable(),
   time_to_99pct: reachedStat.nullable(),
@@ -72,6 +74,14 @@ const deltaOf = (c: Comparison | null): ResultEntry['delta_vs_none'] => (c ? { .
 function upfrontSeconds(r: RunRecord): number {
   const seconds = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
   return seconds(r.config.extra?.reference_wall_seconds) + seconds(r.config.extra?.feature_extraction_seconds);
+}
+
+/** The percent of a run's whole cost (its wall seconds and up-front work) that went into choosing samples. */
+function selectionCostShare(r: RunRecord): number {
+  const s = r.summary!;
+  const upfront = upfrontSeconds(r);
+  const total = s.wall_seconds + upfront;
+  return total > 0 ? (100 * (s.phases.scoring + s.phases.selection + upfront)) / total : 0;
 }
 
 /** Wall seconds (reference training included) until each seed's validation accuracy reaches target. */
@@ -110,7 +120,8 @@ function entryOf(row: Row, standard: number | null): ResultEntry {
     budget: first.config.budget?.seconds !== undefined ? 'wall' : 'epochs',
     precision: [...new Set(row.runs.map((r) => precisionOf(r.config)))].sort().join(','),
     contended_runs: row.runs.filter(contended).length,
-    seeds: row.seeds, test_accuracy: pct(row.testAccuracy), wall_seconds: plain(wall), gradient_samples: plain(row.gradientSamples, 0),
+    seeds: row.seeds, test_accuracy: pct(row.testAccuracy), wall_seconds: plain(wall),
+    selection_cost_share: plain(summarize(row.runs.map(selectionCostShare))), gradient_samples: plain(row.gradientSamples, 0),
     time_to_95pct: timeTo(row, standard === null ? null : 0.95 * standard),
     time_to_99pct: timeTo(row, standard === null ? null : 0.99 * standard),
     delta_vs_none: deltaOf(row.vsNone), delta_vs_random: deltaOf(row.vsRandom),

@@ -53,6 +53,11 @@ test('entries: percent accuracies with their CI, deltas paired by seed, time to 
   const withUpfront = buildResults('tiny', upfront, 4).entries.find((e) => e.label === 'random')!;
   assert.equal(withUpfront.wall_seconds.mean, 5.5);
   assert.deepEqual(withUpfront.time_to_95pct, { mean: 5.5, ci95: 0, reached: 2, of: 2 });
+  // The cost share: choosing samples (scoring, selection, up-front work) over the whole cost.
+  assert.deepEqual(rnd.selection_cost_share, { mean: 0, ci95: 0 });
+  const scored = upfront.map((r) => (r.label === 'random' ? { ...r, summary: { ...r.summary!, phases: { ...r.summary!.phases, scoring: 0.8, selection: 0.2 } } } : r));
+  // (0.8 + 0.2 + 1.5) / (4 + 1.5) = 45.45%.
+  assert.deepEqual(buildResults('tiny', scored, 4).entries.find((e) => e.label === 'random')!.selection_cost_share, { mean: 45.5, ci95: 0 });
   // Fewer finished runs than planned: partial.
   assert.equal(buildResults('tiny', runs, 6).complete, false);
   assert.deepEqual(buildResults('tiny', runs, 6).runs, { planned: 6, finished: 4 });
