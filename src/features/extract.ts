@@ -87,6 +87,8 @@ export interface ExtractResult {
 interface Chunk {
   ids: string[];
   data: Float32Array;
+  /** Seconds its call spent since the previous flush (0: not recorded, chunks of older versions). */
+  seconds: number;
 }
 
 /** The autocast device type of a device string ('cuda:1' -> 'cuda'). */
@@ -120,7 +122,8 @@ function readChunks(dir: string, keyHash: string): Chunk[] {
       if (st.metadata.key_hash !== keyHash || !t) {
         throw new EngineError(`${join(dir, f)} belongs to another extraction (key hash ${st.metadata.key_hash}, expected ${keyHash}); delete ${dir}`);
       }
-      chunks.push({ ids: JSON.parse(st.metadata.ids ?? '[]'), data: t.toTypedArray<'float32'>() });
+      const seconds = Number(st.metadata.seconds);
+      chunks.push({ ids: JSON.parse(st.metadata.ids ?? '[]'), data: t.toTypedArray<'float32'>(), seconds: Number.isFinite(seconds) && seconds >= 0 ? seconds : 0 });
     } finally {
       for (const t of st.tensors.values()) t.dispose();
     }
@@ -202,6 +205,9 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
   let pending: Float32Array[] = [];
   let lastFlush = Date.now();
   let nextChunk = chunks.length;
+  // The seconds of earlier, interrupted calls (each chunk holds those since the previous flush).
+  const earlierSeconds = chunks.reduce((a, c) => a + c.seconds, 0);
+  let flushedAt = started;
   const flush = (): void => {
     if (!pendingIds.length) return;
     mkdirSync(partialDir, { recursive: true });
@@ -216,11 +222,13 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
       saveSafetensors(join(partialDir, `chunk-${String(nextChunk++).padStart(6, '0')}.safetensors`), { features: t }, {
         key_hash: keyHash,
         ids: JSON.stringify(pendingIds),
+        seconds: ((performance.now() - flushedAt) / 1000).toFixed(3),
       });
     } finally {
       t.dispose();
     }
-    chunks.push({ ids: pendingIds, data });
+    chunks.push({ ids: pendingIds, data, seconds: (performance.now() - flushedAt) / 1000 });
+    flushedAt = performance.now();
     pendingIds = [];
     pending = [];
     lastFlush = Date.now();
@@ -314,8 +322,9 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
   mkdirSync(dirname(path), { recursive: true });
   const rows = writeFinal(path, chunks, dim, key, {
     model: o.key.model, dataset: o.key.dataset, split: o.key.split, precision, key_hash: keyHash, created: new Date().toISOString(),
-    // What computing the cache cost (this call's; a resumed extraction's earlier calls are not in it).
-    seconds: ((performance.now() - started) / 1000).toFixed(3),
+    // What computing the cache cost: this call's seconds and, for a resumed extraction, those its
+    // earlier calls recorded in their chunks (the work after an interrupted call's last flush is lost, and not counted).
+    seconds: (earlierSeconds + (performance.now() - started) / 1000).toFixed(3),
   });
   rmSync(partialDir, { recursive: true, force: true });
   return { path, precision, rows, dim, computed, resumed, cached: false };

@@ -40,7 +40,7 @@ export const resultEntrySchema = z.object({
   budget: z.enum(['epochs', 'wall']),
   /** The runs' precision and layout as resolved ('bf16+channels-last', 'fp32'); several joined by ',' when they differ. */
   precision: z.string(),
-  /** Runs whose machine load (summary load_average: the mean over the run, else start or end) exceeded 1.25× its cores: their wall times ran on shared cores. */
+  /** Runs that shared their cores with other work (results.ts contended(): other processes' CPU above a quarter of the cores): their wall times are not comparable. */
   contended_runs: z.number().int().min(0),
   seeds: z.array(z.number().int()),
   test_accuracy: stat,
@@ -100,14 +100,16 @@ export function precisionOf(c: RunRecord['config']): string {
 }
 
 /**
- * Whether the machine was busier than its cores during the run: a mean 1-minute load above 1.25×
- * the cores (a run alone on the machine keeps every core busy, load ≈ cores, plus a little; a
- * quarter of the cores more means other work shared them). Runs recorded before the mean: their
- * start or end; before any record: unknown, false.
+ * Whether other work shared the run's cores: other processes (and a hypervisor's other guests)
+ * took more than a quarter of the machine's cores on average over the run (other_cpu, from the
+ * machine's CPU time; machine-cpu.ts). Runs recorded before it: a mean 1-minute load above 1.25×
+ * the cores (a rougher sign: a run's own threads waiting on disk count too), else their start or
+ * end; before any record: unknown, false.
  */
 export function contended(r: RunRecord): boolean {
   const l = r.summary?.load_average;
   if (l === undefined) return false;
+  if (l.other_cpu !== undefined) return l.other_cpu > 0.25 * l.cores;
   return (l.mean ?? Math.max(l.start, l.end)) > 1.25 * l.cores;
 }
 

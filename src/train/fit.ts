@@ -44,6 +44,7 @@ import { notify, type FitCallback } from './callbacks.js';
 import type { CheckpointState } from './checkpoint.js';
 import { PhaseClock, type Stopwatch } from './clock.js';
 import { crossesMultiple, type ValPoint } from './eval-every.js';
+import { cpuSnapshot, otherCpu, type CpuSnapshot } from './machine-cpu.js';
 import { computeOf, type Compute } from './compute.js';
 import { evaluate } from './evaluate.js';
 import type { SelectionExample } from './examples.js';
@@ -104,6 +105,8 @@ interface Run extends Pick<FitOptions, 'data' | 'model' | 'optimizer' | 'selecto
   compute: Compute;
   /** The 1-minute load average when training started (recorded in the summary). */
   loadStart: number;
+  /** The CPU time at the current epoch's start (other_cpu). */
+  cpuAt: CpuSnapshot;
   state: CheckpointState;
   clock: PhaseClock;
   callbacks: readonly FitCallback[];
@@ -128,7 +131,7 @@ export async function fit(o: FitOptions): Promise<FitResult> {
   const run: Run = {
     cfg, data: o.data, model: o.model, optimizer: o.optimizer, selector: o.selector, reference: o.reference, referenceScores: o.referenceScores,
     lrSchedule: lrScheduleFor(cfg, o.data.train, { variableK: o.selector.variableK }),
-    mode: cfg.selectionMode ?? 'in-batch', lrScaling: cfg.lrScaling ?? 'none', compute: computeOf(cfg), loadStart: loadavg()[0]!,
+    mode: cfg.selectionMode ?? 'in-batch', lrScaling: cfg.lrScaling ?? 'none', compute: computeOf(cfg), loadStart: loadavg()[0]!, cpuAt: cpuSnapshot(),
     state, clock: new PhaseClock(state.wallSeconds), callbacks, wantsExamples: callbacks.some((c) => c.onSelectionExample),
     dist: o.dist, bucketer: o.dist && o.dist.group.worldSize > 1 ? makeBucketer(o.dist.group, o.model) : undefined,
   };
@@ -444,6 +447,10 @@ function epochMetrics(run: Run, epoch: number, e: EpochEnd): EpochMetrics {
   if (t.partial) m.partial = true;
   if (t.lr !== undefined) m.lr = t.lr;
   m.load_average = round2(loadavg()[0]!);
+  const cpu = cpuSnapshot();
+  const other = otherCpu(run.cpuAt, cpu);
+  if (other !== null) m.other_cpu = round2(other);
+  run.cpuAt = cpu;
   if (run.cfg.evalEvery !== undefined) m.val_points = t.points;
   state.metrics.push(m);
   if (e.val && (state.bestVal === null || e.val.accuracy > state.bestVal)) state.bestVal = e.val.accuracy;
@@ -460,7 +467,12 @@ function epochMetrics(run: Run, epoch: number, e: EpochEnd): EpochMetrics {
 function loadSummary(start: number, metrics: readonly EpochMetrics[]): NonNullable<Summary['load_average']> {
   const end = loadavg()[0]!;
   const samples = [start, ...metrics.flatMap((m) => (m.load_average === undefined ? [] : [m.load_average])), end];
-  return { start: round2(start), end: round2(end), cores: availableParallelism(), mean: round2(samples.reduce((a, v) => a + v, 0) / samples.length) };
+  const out: NonNullable<Summary['load_average']> = { start: round2(start), end: round2(end), cores: availableParallelism(), mean: round2(samples.reduce((a, v) => a + v, 0) / samples.length) };
+  // Other work's CPU, weighted by each epoch's wall seconds (resumed epochs included).
+  const timed = metrics.filter((m) => m.other_cpu !== undefined);
+  const wall = timed.reduce((a, m) => a + m.wall_seconds, 0);
+  if (timed.length && wall > 0) out.other_cpu = round2(timed.reduce((a, m) => a + m.other_cpu! * m.wall_seconds, 0) / wall);
+  return out;
 }
 
 /** Reports the epoch, then checkpoints it (timed as 'checkpoint', in the epoch's row and the run's phases). */

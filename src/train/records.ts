@@ -146,6 +146,8 @@ export interface EpochMetrics {
   lr?: number;
   /** The machine's 1-minute load average at the epoch's end (its cores: summary.load_average.cores). */
   load_average?: number;
+  /** Cores' worth of CPU that other work took during the epoch (machine-cpu.ts; absent where unknown). */
+  other_cpu?: number;
 }
 
 export interface Summary {
@@ -184,7 +186,7 @@ export interface Summary {
    * the mean of those and every epoch's (EpochMetrics.load_average): wall times of runs that shared
    * the cores (load well above their count) are not comparable.
    */
-  load_average?: { start: number; end: number; cores: number; mean?: number };
+  load_average?: { start: number; end: number; cores: number; mean?: number; other_cpu?: number };
   /** Data-parallel runs: the processes (counts and metrics are the whole job's) and where selection ran. */
   world_size?: number;
   selection_scope?: 'rank' | 'global';

@@ -102,8 +102,13 @@ describe('extractFeatures', () => {
   it('an interrupted run leaves no cache file, and the next run resumes from its chunks', async () => {
     const k = key({ split: 'resume' });
     const model = new Toy();
+    // The interrupted call takes at least 2 × 150 ms (each of its batches waits), and its chunks keep that time.
+    const wait = (ms: number): void => {
+      const end = performance.now() + ms;
+      while (performance.now() < end);
+    };
     await assert.rejects(
-      extractFeatures({ model, source: batches({ failAfter: 2 }), key: k, cacheDir: dir, preprocess: 'tf', total: N, chunkRows: 2, progress: false }),
+      extractFeatures({ model, source: batches({ failAfter: 2, onBatch: () => wait(150) }), key: k, cacheDir: dir, preprocess: 'tf', total: N, chunkRows: 2, progress: false }),
       /simulated crash/,
     );
     const path = featureCachePath(k, dir);
@@ -121,6 +126,8 @@ describe('extractFeatures', () => {
     assert.deepEqual({ resumed: r.resumed, computed: r.computed, rows: r.rows }, { resumed: 6, computed: 4, rows: N });
     assert.equal(model2.calls, 4);
     const c = FeatureCache.open(path);
+    // What the cache cost counts both calls: the interrupted one's flushed time too.
+    assert.ok(Number(c.metadata.seconds) >= 0.3, `seconds ${c.metadata.seconds}`);
     assertClose(c.lookup(ids).toArray(), expectedRows([...Array(N).keys()]), { rtol: 1e-6, atol: 1e-6 });
     c.dispose();
     assert.ok(!existsSync(`${path}.partial`));

@@ -32,13 +32,16 @@ test('entries: percent accuracies with their CI, deltas paired by seed, time to 
   assert.equal(rnd.budget, 'epochs');
   assert.equal(rnd.precision, 'fp32', 'runs without precision fields computed in fp32');
   assert.equal(rnd.contended_runs, 0, 'runs without a load record count as not contended');
-  const withLoad = (l: { start: number; end: number; cores: number; mean?: number }) =>
+  const withLoad = (l: { start: number; end: number; cores: number; mean?: number; other_cpu?: number }) =>
     buildResults('tiny', runs.map((r) => (r.label === 'random' && r.seed === 1 ? { ...r, summary: { ...r.summary!, load_average: l } } : r)), 4).entries.find((e) => e.label === 'random')!.contended_runs;
   // Without a mean (older runs): start or end above 1.25× the cores; with it, the mean decides.
   assert.equal(withLoad({ start: 1.2, end: 3.5, cores: 2 }), 1);
   assert.equal(withLoad({ start: 1.2, end: 2.4, cores: 2 }), 0, 'a run alone on its cores keeps them busy: load ≈ cores');
   assert.equal(withLoad({ start: 1.2, end: 3.5, cores: 2, mean: 2.3 }), 0, 'a busy moment at the end of a quiet run');
   assert.equal(withLoad({ start: 2.1, end: 2.2, cores: 2, mean: 2.9 }), 1);
+  // With other work's CPU recorded, it decides: a quarter of the cores.
+  assert.equal(withLoad({ start: 2.1, end: 2.9, cores: 2, mean: 2.7, other_cpu: 0.1 }), 0, 'a busy load from the run\'s own disk waits');
+  assert.equal(withLoad({ start: 1, end: 1, cores: 2, mean: 1, other_cpu: 0.6 }), 1);
   assert.deepEqual(rnd.seeds, [0, 1]);
   // Paired: (0.70 − 0.80, 0.72 − 0.80) → mean −9 points; t(0.975, 1) · std/√2 = 12.706 · 0.01414/1.414 · 100.
   assert.equal(rnd.delta_vs_none!.mean, -9);
