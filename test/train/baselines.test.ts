@@ -22,7 +22,7 @@ const base: TrainConfig = {
 };
 const close = (a: number, b: number, what: string, tol = 1e-12): void => assert.ok(Math.abs(a - b) <= tol * Math.max(1, Math.abs(b)), `${what}: ${a} vs ${b}`);
 const freeModel = (m: { parameters(): Tensor[] }): void => m.parameters().forEach((p) => p.dispose());
-const strip = (m: EpochMetrics) => ({ ...m, seconds: 0, wall_seconds: 0, cumulative: { ...m.cumulative, wall_seconds: 0 } });
+const strip = (m: EpochMetrics) => ({ ...m, seconds: 0, wall_seconds: 0, load_average: 0, other_cpu: 0, cumulative: { ...m.cumulative, wall_seconds: 0 } });
 
 test('lr schedules follow PyTorch\'s closed forms at given steps', () => {
   // CosineAnnealingLR(T_max = 10, eta_min = 0): lr·(1 + cos(π t/10))/2.

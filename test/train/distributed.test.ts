@@ -145,7 +145,7 @@ test('a rank killed mid-epoch stops the job (non-zero, the rank named) within th
   assert.equal(s.resumed_from_epoch, 1);
   const strip = (p: string) => readFileSync(join(p, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
     const m = JSON.parse(l) as Record<string, any>;
-    return { ...m, seconds: 0, wall_seconds: 0, cumulative: { ...m.cumulative, wall_seconds: 0 }, val_points: undefined };
+    return { ...m, seconds: 0, wall_seconds: 0, load_average: 0, other_cpu: 0, cumulative: { ...m.cumulative, wall_seconds: 0 }, val_points: undefined };
   });
   assert.deepEqual(strip(out), strip(whole));
   assert.equal(s.test_accuracy, json(join(whole, 'summary.json')).test_accuracy);

@@ -18,7 +18,7 @@ const base: TrainConfig = {
 const freeModel = (m: Learner): void => m.parameters().forEach((p) => p.dispose());
 const at = (metrics: EpochMetrics[]): number[][] => metrics.map((m) => (m.val_points ?? []).map((p) => p.gradient_samples));
 /** Metrics without what differs between runs of the same training: times, and the mid-epoch points. */
-const stripTimes = (m: EpochMetrics) => ({ ...m, seconds: 0, wall_seconds: 0, cumulative: { ...m.cumulative, wall_seconds: 0 }, val_points: (m.val_points ?? []).map((p) => ({ ...p, wall_seconds: 0 })) });
+const stripTimes = (m: EpochMetrics) => ({ ...m, seconds: 0, wall_seconds: 0, load_average: 0, other_cpu: 0, cumulative: { ...m.cumulative, wall_seconds: 0 }, val_points: (m.val_points ?? []).map((p) => ({ ...p, wall_seconds: 0 })) });
 const training = (m: EpochMetrics) => {
   const { val_points: _, ...rest } = stripTimes(m);
   return rest;

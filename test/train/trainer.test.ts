@@ -74,7 +74,7 @@ test('same seed, same run; a run stopped after epoch 2 and resumed equals the un
     assert.ok(!existsSync(join(b, 'summary.json')));
     const resumed = await train({ config: cfg, data: s.data, runDir: b, resume: true });
     assert.equal(resumed.summary!.resumed_from_epoch, 2);
-    const strip = (m: EpochMetrics) => ({ ...m, seconds: 0, wall_seconds: 0, cumulative: { ...m.cumulative, wall_seconds: 0 } }); // times are not reproducible
+    const strip = (m: EpochMetrics) => ({ ...m, seconds: 0, wall_seconds: 0, load_average: 0, other_cpu: 0, cumulative: { ...m.cumulative, wall_seconds: 0 } }); // times are not reproducible
     assert.deepEqual(resumed.metrics.map(strip), full.metrics.map(strip));
     assert.equal(resumed.summary!.test_accuracy, full.summary!.test_accuracy);
     assert.equal(resumed.summary!.test_loss, full.summary!.test_loss);
@@ -136,7 +136,7 @@ test('infobatch (in-batch mode) trains fewer samples after the first epoch, and 
     assert.equal(full.metrics[1]!.trained_samples, 48 - full.metrics[1]!.selector!.pruned!);
     await train({ config: cfg, data: s.data, runDir: a, stopAfterEpochs: 2 });
     const resumed = await train({ config: cfg, data: s.data, runDir: a, resume: true });
-    const strip = (m: EpochMetrics) => ({ ...m, seconds: 0, wall_seconds: 0, cumulative: { ...m.cumulative, wall_seconds: 0 } }); // times are not reproducible
+    const strip = (m: EpochMetrics) => ({ ...m, seconds: 0, wall_seconds: 0, load_average: 0, other_cpu: 0, cumulative: { ...m.cumulative, wall_seconds: 0 } }); // times are not reproducible
     assert.deepEqual(resumed.metrics.map(strip), full.metrics.map(strip));
     assert.equal(resumed.summary!.test_loss, full.summary!.test_loss);
   } finally {
