@@ -120,7 +120,10 @@ export function runState(p: PlannedRun): RunState {
   if (canonical(JSON.parse(JSON.stringify(run.spec()))) !== canonical(JSON.parse(JSON.stringify(p.config)))) {
     throw new ExperimentConfigError(`${p.runDir} holds a run with another configuration than this experiment's ${p.dataset}/${p.label}/seed ${p.seed}; delete it or give the experiment another out folder`);
   }
-  return run.status();
+  // A cell killed before its first checkpoint has its config but nothing to resume from: resuming
+  // it starts it over (train() does when there is no checkpoint).
+  const status = run.status();
+  return status === 'new' ? 'interrupted' : status;
 }
 
 export interface ExperimentIO {

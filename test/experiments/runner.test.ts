@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseExperiment, readExperiment } from '../../src/experiments/config.js';
-import { finishedRecords, planExperiment, runExperiment, type ExperimentIO } from '../../src/experiments/runner.js';
+import { finishedRecords, planExperiment, runExperiment, runState, type ExperimentIO } from '../../src/experiments/runner.js';
 import { Registry } from '../../src/experiments/registry.js';
 import { writeCifarBinary } from '../data/fixtures.js';
 
@@ -173,4 +173,16 @@ test('finishedRecords: the planned cells finished now, read from their directori
   } finally {
     reg.close();
   }
+});
+
+test('a cell killed before its first checkpoint (config.json, no checkpoint) is started over, not refused', async () => {
+  const out = join(dir, 'exp-early-kill');
+  const exp = parseExperiment(`name: early\nout: ${out}\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nseeds: [0]\ntrain: { epochs: 1, batchSize: 8, lr: 0.05 }\nmethods: [none]\n`, join(dir, 'early.yaml'));
+  const [first] = await runExperiment(exp, quietIO([]));
+  // What a kill in the first epoch leaves: the config and the ids, no checkpoint, no metrics, no summary.
+  for (const f of ['checkpoint.safetensors', 'summary.json', 'metrics.jsonl']) rmSync(join(first!.plan.runDir, f), { force: true });
+  assert.equal(runState(planExperiment(exp)[0]!), 'interrupted');
+  const [again] = await runExperiment(exp, quietIO([]));
+  assert.equal(again!.state, 'interrupted');
+  assert.equal(again!.summary!.test_accuracy, first!.summary!.test_accuracy, 'the same run, started over');
 });
