@@ -5,6 +5,7 @@
  * own threads waiting on disk, so a run alone on the machine reads ≈ 0.
  */
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 
 /** CPU seconds used so far by the whole machine (null where /proc/stat is not there) and by this process. */
 export interface CpuSnapshot {
@@ -19,7 +20,11 @@ const USER_HZ = 100;
 
 function machineCpuSeconds(): number | null {
   try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    const stat = readFileSync('/proc/stat', 'utf8');
+    // In a container /proc/stat may show the host's CPUs, most of which this process cannot use:
+    // their work is no contention of ours, so the measure is only taken where they are ours.
+    if (stat.split('\n').filter((l) => /^cpu\d/.test(l)).length !== availableParallelism()) return null;
+    const line = stat.split('\n', 1)[0]!;
     // cpu user nice system idle iowait irq softirq steal guest guest_nice (guest time is inside user)
     const v = line.trim().split(/\s+/).slice(1).map(Number);
     if (v[0] === undefined || v.some((x) => !Number.isFinite(x))) return null;
