@@ -46,7 +46,7 @@ import { F } from '../src/nn/index.js';
 import { SGD } from '../src/optim/sgd.js';
 import { summarize } from '../src/reports/stats.js';
 import { keptCount } from '../src/selection/index.js';
-import { getNumThreads, manualSeed, noGrad, setNumThreads, tensor, tidy, type Tensor } from '../src/tensor/index.js';
+import { getNumThreads, manualSeed, noGrad, selectRows, setNumThreads, tensor, tidy, type Tensor } from '../src/tensor/index.js';
 import { compareGradients, meanLossGradient } from '../src/train/fidelity.js';
 import { buildLearner, type Learner } from '../src/train/models.js';
 import { createSelector, METHODS, type Method, type SelectContext, type Selector } from '../src/train/selectors/index.js';
@@ -124,7 +124,7 @@ async function loadTrain(): Promise<Train> {
 /** Model inputs of these pool positions: float, at --image-size, ImageNet-normalized. */
 function inputs(d: Train, pos: number[]): Tensor {
   return tidy(() => {
-    const x = toFloatImages(pick(d.u8, pos));
+    const x = toFloatImages(selectRows(d.u8, pos));
     return normalize(x.shape[2] === imageSize ? x : resize(x, imageSize));
   });
 }
@@ -139,14 +139,13 @@ function drawBatch(rng: Rng, n: number): number[] {
   return p.slice(0, B);
 }
 
-const pick = (t: Tensor, pos: number[]): Tensor => t.indexSelect(0, tensor(pos, { dtype: 'int64' }));
 
 /** One plain SGD step on a random full batch (train mode). */
 function trainStep(model: Learner, opt: SGD, d: Train, rng: Rng): void {
   tidy(() => {
     const pos = drawBatch(rng, d.ids.length);
     opt.zeroGrad();
-    F.crossEntropy(model.forward(inputs(d, pos)), pick(d.y, pos)).backward();
+    F.crossEntropy(model.forward(inputs(d, pos)), selectRows(d.y, pos)).backward();
     opt.step();
   });
 }
@@ -176,7 +175,7 @@ function measure(model: Learner, d: Train, selectors: Labelled[], step: number, 
       const pos = drawBatch(new Rng(deriveSeed(seed, 'fidelity-batch', step, b)), d.ids.length);
       tidy(() => {
         const x = inputs(d, pos);
-        const y = pick(d.y, pos);
+        const y = selectRows(d.y, pos);
         const ids = pos.map((p) => d.ids[p]!);
         const features = new Map(SOURCES.filter((src) => specs.some((s) => s.source === src)).map((src) => [src, noGrad(() => featuresOf(src, model, d, x, y, ids))]));
         const ctx: SelectContext = {

@@ -14,7 +14,7 @@
  * multi-threaded by libtorch) runs on the main thread when the caller asks for the next batch,
  * so it does not overlap the training step. For an in-memory set the fetch is one indexSelect.
  */
-import { tensor, tidy, type MemoryFormat, type Tensor } from '../tensor/index.js';
+import { selectRows, tensor, type MemoryFormat, type Tensor } from '../tensor/index.js';
 import type { PreparedSet } from './prepared.js';
 import { deriveSeed, Rng } from './rng.js';
 import { transformRows, type BatchTransform } from './transforms.js';
@@ -183,7 +183,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     const t = this.o.transform;
     if (rows === undefined) return t ? t.apply(raw, rng()) : raw.clone();
     if (t) return transformRows(t, raw, rng(), rows);
-    return tidy(() => raw.indexSelect(0, tensor(Array.from(rows), { dtype: 'int64', device: raw.device })));
+    return selectRows(raw, rows);
   }
 }
 

@@ -26,7 +26,7 @@
  *   cache-sized chunks (see chunkBytes).
  */
 import { affineGrid, gridSample, interpolate } from '../nn/functional.js';
-import { cat, getNumThreads, ones, setNumThreads, tensor, tidy, where, type Tensor } from '../tensor/index.js';
+import { cat, getNumThreads, ones, selectRows, setNumThreads, tensor, tidy, where, type Tensor } from '../tensor/index.js';
 import type { Rng } from './rng.js';
 
 export const IMAGENET_MEAN: readonly [number, number, number] = [0.485, 0.456, 0.406];
@@ -355,7 +355,7 @@ export interface BatchTransform {
  */
 export function transformRows(t: BatchTransform, u8: Tensor, rng: Rng, rows: ArrayLike<number>): Tensor {
   if (t.applyRows) return t.applyRows(u8, rng, rows);
-  return tidy(() => t.apply(u8, rng).indexSelect(0, tensor(Array.from(rows), { dtype: 'int64', device: u8.device })));
+  return tidy(() => selectRows(t.apply(u8, rng), rows));
 }
 
 export interface TrainTransformOptions {
@@ -484,7 +484,7 @@ export class TrainTransform implements BatchTransform {
     }
     // Draw for the whole batch, as apply does, so each row keeps its own choices.
     const p = pickParams(this.sample(rng, b), rows);
-    const picked = tidy(() => u8.indexSelect(0, tensor(Array.from(rows), { dtype: 'int64', device: u8.device })));
+    const picked = selectRows(u8, rows);
     try {
       return this.applyWith(picked, p);
     } finally {

@@ -26,7 +26,7 @@ import { loadSafetensors, saveSafetensors } from '../io/safetensors.js';
 import { preprocess as applyPreprocess, type PreprocessName, type PreprocessSpec } from '../models/preprocess.js';
 import { startProgress, type ProgressSetting } from '../models/progress.js';
 import type { FeatureExtractor } from '../models/zoo.js';
-import { fromBytes, tensor } from '../tensor/create.js';
+import { fromBytes, selectRows } from '../tensor/create.js';
 import { resolvePrecision, type Precision, type ResolvedPrecision } from '../tensor/precision.js';
 import { autocast, noGrad, tidy } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
@@ -218,16 +218,17 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
       off += p.length;
     }
     const t = fromBytes(new Uint8Array(data.buffer), [pendingIds.length, dim], 'float32');
+    const seconds = (performance.now() - flushedAt) / 1000;
     try {
       saveSafetensors(join(partialDir, `chunk-${String(nextChunk++).padStart(6, '0')}.safetensors`), { features: t }, {
         key_hash: keyHash,
         ids: JSON.stringify(pendingIds),
-        seconds: ((performance.now() - flushedAt) / 1000).toFixed(3),
+        seconds: seconds.toFixed(3),
       });
     } finally {
       t.dispose();
     }
-    chunks.push({ ids: pendingIds, data, seconds: (performance.now() - flushedAt) / 1000 });
+    chunks.push({ ids: pendingIds, data, seconds });
     flushedAt = performance.now();
     pendingIds = [];
     pending = [];
@@ -261,7 +262,7 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
         });
         if (rows.length) {
           const feats = tidy(() => noGrad(() => {
-            let xb = rows.length === ids.length ? x : x.indexSelect(0, tensor(rows, { dtype: 'int64', device: x.device }));
+            let xb = rows.length === ids.length ? x : selectRows(x, rows);
             if (xb.device !== device) xb = xb.to({ device });
             if (o.preprocess) xb = applyPreprocess(xb, o.preprocess);
             else if (xb.dtype !== 'float32') xb = xb.float();

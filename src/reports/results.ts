@@ -25,7 +25,7 @@ import type { RunRecord } from '../experiments/run-record.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { timeToTarget, validationSeries } from './series.js';
 import { summarize, type Stat } from './stats.js';
-import { buildTables, type Comparison, type Row } from './tables.js';
+import { budgetKind, buildTables, type Comparison, type Row } from './tables.js';
 
 const stat = z.object({ mean: z.number().nullable(), ci95: z.number().nullable() });
 const reachedStat = stat.extend({ reached: z.number().int().min(0), of: z.number().int().min(0) });
@@ -119,7 +119,7 @@ function entryOf(row: Row, standard: number | null): ResultEntry {
   return {
     label: row.label, dataset: row.dataset, method: row.methods.join('+'),
     selection_mode: first.config.selectionMode ?? 'in-batch', filter_ratio: first.config.filterRatio,
-    budget: first.config.budget?.seconds !== undefined ? 'wall' : 'epochs',
+    budget: budgetKind(first.config),
     precision: [...new Set(row.runs.map((r) => precisionOf(r.config)))].sort().join(','),
     contended_runs: row.runs.filter(contended).length,
     seeds: row.seeds, test_accuracy: pct(row.testAccuracy), wall_seconds: plain(wall),
@@ -132,7 +132,7 @@ function entryOf(row: Row, standard: number | null): ResultEntry {
 
 /** Standard training's mean final test accuracy: the `none` row trained for its epochs (no budget). */
 function standardAccuracy(rows: readonly Row[]): number | null {
-  const none = rows.find((r) => r.methods.length === 1 && r.methods[0] === 'none' && r.runs.every((x) => x.config.budget?.seconds === undefined));
+  const none = rows.find((r) => r.methods.length === 1 && r.methods[0] === 'none' && r.runs.every((x) => budgetKind(x.config) === 'epochs'));
   return none && Number.isFinite(none.testAccuracy.mean) ? none.testAccuracy.mean : null;
 }
 

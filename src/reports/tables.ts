@@ -206,8 +206,9 @@ const onlyMethod = (r: Row, m: string): boolean => r.methods.length === 1 && r.m
 
 /** The reference rows of a dataset: `none` (any), and `random` at exactly this row's filter ratio. */
 const modesOf = (r: Row): string => uniq(r.runs.map((run) => run.config.selectionMode ?? 'in-batch')).sort().join(',');
-/** 'wall' for runs on a wall-clock budget (an equal-wall-time entry), 'epochs' otherwise. */
-const budgetKindOf = (r: Row): string => uniq(r.runs.map((run) => (run.config.budget?.seconds === undefined ? 'epochs' : 'wall'))).sort().join(',');
+/** 'wall' for a run on a wall-clock budget (an equal-wall-time entry), 'epochs' otherwise. */
+export const budgetKind = (c: RunRecord['config']): 'wall' | 'epochs' => (c.budget?.seconds === undefined ? 'epochs' : 'wall');
+const budgetKindOf = (r: Row): string => uniq(r.runs.map((run) => budgetKind(run.config))).sort().join(',');
 
 function attachComparisons(rows: Row[]): void {
   const nones = rows.filter((r) => onlyMethod(r, 'none'));

@@ -134,6 +134,15 @@ export function stack(ts: Tensor[], dim = 0): Tensor {
 export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   return new Tensor(native.where(cond.handle, a.handle, b.handle));
 }
+/** t's rows (dim 0) at these positions, in this order: t.indexSelect(0, ·) from a plain index list. */
+export function selectRows(t: Tensor, rows: ArrayLike<number>): Tensor {
+  const idx = tensor(Array.from(rows), { dtype: 'int64', device: t.device });
+  try {
+    return t.indexSelect(0, idx);
+  } finally {
+    idx.dispose();
+  }
+}
 /** Symmetric eigendecomposition: eigenvalues ascending, eigenvectors as columns (torch.linalg.eigh). */
 export function eigh(a: Tensor): [Tensor, Tensor] {
   if (a.ndim < 2 || a.shape[a.ndim - 1] !== a.shape[a.ndim - 2]) {

@@ -6,7 +6,7 @@
  * eager batch would have had, so a run is the same either way but for time; the deferred
  * augmentation is timed as 'data', as the eager one is.
  */
-import { tensor, tidy, type Tensor } from '../tensor/index.js';
+import { selectRows, type Tensor } from '../tensor/index.js';
 import { toInput, type Compute } from './compute.js';
 import type { SelectorNeeds } from './selectors/index.js';
 import type { BatchLike, DeferredBatchLike } from './source.js';
@@ -62,7 +62,7 @@ export function keptBatch(b: OwnedBatch, kept: readonly number[]): { batch: Owne
     return { batch: b, kept, owned: false };
   }
   const x = b.rows(kept);
-  const y = tidy(() => b.y.indexSelect(0, tensor(kept as number[], { dtype: 'int64', device: b.y.device })));
+  const y = selectRows(b.y, kept);
   const batch: OwnedBatch = { x, y, ids: kept.map((i) => b.ids[i]!), index: b.index, release: () => (x.dispose(), y.dispose()) };
   return { batch, kept: kept.map((_, j) => j), owned: true };
 }
