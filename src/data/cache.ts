@@ -7,14 +7,16 @@
  * target size, resize policy and kernel. A changed source therefore has another key and is
  * rebuilt; a damaged data file (wrong length) is rebuilt too. Older caches of the same dataset,
  * split and size are deleted once the new one is written. 'stat' misses only an edit that keeps
- * both a file's size and its mtime; use 'content' where that can happen.
+ * both a file's size and its mtime; use 'content' where that can happen. The index also records
+ * the sources' content key (their bytes, no mtimes): when only mtimes changed (a copy, a re-mount),
+ * the old cache is indexed under the new key instead of being decoded again.
  *
  * Files live in `<cacheDir>/<kind>-<split>-<H>x<W>-<policy>-<root hash>[-first<N>][-content]-<key>.{u8,json}`, with
  * cacheDir = `$SALN_CACHE/prepared` (default ~/.cache/saln/prepared). Both are written to a
  * temporary name and renamed, the index last, so a reader sees a complete cache or none.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, join } from 'node:path';
 import { cleanStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { readRegularFile, readRegularFileAsync } from '../io/files.js';
@@ -84,28 +86,68 @@ function sizeOf(o: PrepareOptions): [number, number] {
 
 /** The content key of a split's cache (see the file comment). */
 export function cacheKey(src: DatasetSource, split: SplitName, samples: readonly SourceSample[], o: PrepareOptions): string {
+  const verify = o.verify ?? 'stat';
+  return sourcesKey(src, split, samples, o, verify, (st, bytes) => (verify === 'content' ? `${st.size}:${st.mtimeMs}:${bytes()}` : `${st.size}:${st.mtimeMs}`));
+}
+
+/**
+ * The split's identity by its files' bytes alone: cacheKey with each file's hash in place of its
+ * mtime. Stored in the index, so that the same files under new mtimes (a copy, a re-mount) reuse
+ * the cache instead of decoding the split again, and what derived caches (features) are keyed on.
+ */
+export function contentKey(src: DatasetSource, split: SplitName, samples: readonly SourceSample[], o: PrepareOptions): string {
+  return sourcesKey(src, split, samples, o, 'bytes', (st, bytes) => `${st.size}:${bytes()}`);
+}
+
+type Fingerprint = (st: Stats, bytes: () => string) => string;
+
+function sourcesKey(src: DatasetSource, split: SplitName, samples: readonly SourceSample[], o: PrepareOptions, verify: string, fingerprint: Fingerprint): string {
   const [h, w] = sizeOf(o);
   const limit = src.kind === 'cifar10-bin' ? Number.MAX_SAFE_INTEGER : maxImageBytes(o);
   const hash = createHash('sha256');
-  hash.update(JSON.stringify({ v: PREPARED_VERSION, kind: src.kind, split, classes: src.classes, h, w, resize: o.resize ?? 'squash', kernel: RESIZE_KERNEL, verify: o.verify ?? 'stat' }));
-  const stats = new Map<string, string>();
-  const statOf = (p: string): string => {
-    let s = stats.get(p);
+  hash.update(JSON.stringify({ v: PREPARED_VERSION, kind: src.kind, split, classes: src.classes, h, w, resize: o.resize ?? 'squash', kernel: RESIZE_KERNEL, verify }));
+  const seen = new Map<string, string>();
+  const of = (p: string): string => {
+    let s = seen.get(p);
     if (s === undefined) {
       try {
         const st = statSync(p);
-        s = `${st.size}:${st.mtimeMs}`;
-        // Only regular files are hashed: a FIFO would block here and /dev/zero never end.
-        if (o.verify === 'content') s += `:${st.isFile() ? createHash('sha256').update(readRegularFile(p, { maxBytes: limit })).digest('hex') : 'not-regular'}`;
+        // Only regular files are read: a FIFO would block here and /dev/zero never end.
+        s = fingerprint(st, () => (st.isFile() ? createHash('sha256').update(readRegularFile(p, { maxBytes: limit })).digest('hex') : 'not-regular'));
       } catch {
         s = 'unreadable';
       }
-      stats.set(p, s);
+      seen.set(p, s);
     }
     return s;
   };
-  for (const s of samples) hash.update(`${s.id}\0${s.label}\0${s.record ?? ''}\0${statOf(s.path)}\n`);
+  for (const s of samples) hash.update(`${s.id}\0${s.label}\0${s.record ?? ''}\0${of(s.path)}\n`);
   return hash.digest('hex');
+}
+
+/**
+ * A cache this one replaces whose sources have the same bytes (only their mtimes changed): it is
+ * indexed again under the new key, without decoding anything. Undefined when there is none.
+ */
+function adoptUnchanged(dir: string, stale: readonly string[], current: () => string, key: string, indexPath: string, o: OpenPreparedOptions): PreparedSet | undefined {
+  for (const f of stale.filter((n) => n.endsWith('.json'))) {
+    let old: PreparedIndex;
+    try {
+      old = JSON.parse(readFileSync(join(dir, f), 'utf8')) as PreparedIndex;
+    } catch {
+      continue;
+    }
+    if (typeof old.contentKey !== 'string' || old.contentKey !== current()) continue;
+    writeFileAtomic(indexPath, [Buffer.from(JSON.stringify({ ...old, key }))]);
+    try {
+      const set = PreparedSet.open(indexPath, { ...o, fromCache: true });
+      try { unlinkSync(join(dir, f)); } catch { /* raced with another cleaner */ }
+      return set;
+    } catch {
+      unlinkSync(indexPath); // its data file is damaged: rebuilt as any other stale cache
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -147,6 +189,10 @@ export async function prepareSplit(src: DatasetSource, split: SplitName, o: Prep
   }
   // Same dataset, split, size and policy, another key: the caches this one replaces.
   const stale = readdirSync(dir).filter((f) => f.startsWith(`${slug}-`) && !f.startsWith(name) && /^[0-9a-f]{16}\.(json|u8)$/.test(f.slice(slug.length + 1)));
+  let content: string | undefined;
+  const currentContent = (): string => (content ??= contentKey(src, split, samples, o));
+  const adopted = o.force ? undefined : adoptUnchanged(dir, stale, currentContent, key, indexPath, openOpts);
+  if (adopted !== undefined) return adopted;
   if (stale.some((f) => f.endsWith('.json'))) warn(`the ${split} split of ${src.root} changed since it was prepared: rebuilding its cache`);
 
   const tmp = `${dataPath}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -172,7 +218,7 @@ export async function prepareSplit(src: DatasetSource, split: SplitName, o: Prep
   closeSync(fd);
   renameSync(tmp, dataPath);
   const index: PreparedIndex = {
-    format: 'saln-prepared', version: PREPARED_VERSION, key, kind: src.kind, split, root: src.root, height: h, width: w, channels: 3,
+    format: 'saln-prepared', version: PREPARED_VERSION, key, contentKey: currentContent(), kind: src.kind, split, root: src.root, height: h, width: w, channels: 3,
     resize, kernel: RESIZE_KERNEL, classes: src.classes, ids, labels, skipped, dataFile: basename(dataPath), dataBytes: bytes,
     createdAt: new Date().toISOString(),
   };

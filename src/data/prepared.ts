@@ -21,6 +21,8 @@ export interface PreparedIndex {
   version: number;
   /** Content key: source fingerprint + size + resize policy (see cache.ts). */
   key: string;
+  /** The sources' identity by bytes, without mtimes (see contentKey in cache.ts); absent in older caches. */
+  contentKey?: string;
   kind: DatasetKind;
   split: SplitName;
   root: string;

@@ -84,10 +84,11 @@ function featureKey(spec: RunSpec, kind: DatasetKind, set: PreparedSet, size: nu
   const entry = ZOO[spec.featureModel]!;
   const ids = set.ids;
   // The cache is keyed by the exact set of training ids (a --limit-train subset is its own file),
-  // and by the prepared images it starts from (resized here to the feature model's size).
+  // and by the prepared images it starts from (resized here to the feature model's size), by their
+  // sources' bytes: the same files re-mounted under new mtimes keep their features.
   return {
     dataset: `${kind}:${basename(spec.dataDir)}`, split: 'train-run', model: entry.name, preprocess: entry.preprocess, size,
-    extra: { prepared: set.index.key, from: [set.height, set.width], resize: 'bilinear-half-pixel', ids_sha256: createHash('sha256').update(ids.join('\n')).digest('hex') },
+    extra: { prepared: set.index.contentKey ?? set.index.key, from: [set.height, set.width], resize: 'bilinear-half-pixel', ids_sha256: createHash('sha256').update(ids.join('\n')).digest('hex') },
   };
 }
 

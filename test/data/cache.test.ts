@@ -73,6 +73,37 @@ describe('prepared cache', () => {
     await b.close();
   });
 
+  it('the same bytes under new mtimes (a copy, a re-mount) reuse the cache; other bytes rebuild it', async () => {
+    const root = await makeFolder('remount');
+    const cacheDir = join(tmp, 'cache-remount');
+    const a = await prepareSplit(openDataset('folder', root, quiet), 'all', { size: 12, cacheDir, warn: () => {} });
+    const before = await pixels(a, [0, 1]);
+    const { key: firstKey, contentKey: firstContent } = a.index;
+    await a.close();
+    const later = new Date(Date.now() + 60_000);
+    for (const f of ['cat/1.png', 'dog/1.png']) utimesSync(join(root, f), later, later);
+    const warnings: string[] = [];
+    const b = await prepareSplit(openDataset('folder', root, quiet), 'all', { size: 12, cacheDir, warn: (m) => warnings.push(m) });
+    assert.equal(b.fromCache, true);
+    assert.equal(warnings.length, 0, warnings.join('\n'));
+    assert.notEqual(b.index.key, firstKey);
+    assert.equal(b.index.contentKey, firstContent);
+    assert.deepEqual(await pixels(b, [0, 1]), before);
+    assert.equal(readdirSync(cacheDir).filter((f) => f.endsWith('.json')).length, 1);
+    await b.close();
+    // Adopted once, it is found by its new key without another hash of the sources.
+    const c = await prepareSplit(openDataset('folder', root, quiet), 'all', { size: 12, cacheDir, warn: (m) => warnings.push(m) });
+    assert.deepEqual([c.fromCache, c.index.key], [true, b.index.key]);
+    await c.close();
+    await writeImage(join(root, 'cat', '1.png'), 20, 12, 77);
+    const d = await prepareSplit(openDataset('folder', root, quiet), 'all', { size: 12, cacheDir, warn: (m) => warnings.push(m) });
+    assert.equal(d.fromCache, false);
+    assert.notEqual(d.index.contentKey, firstContent);
+    assert.ok(warnings.some((w) => /changed since it was prepared: rebuilding/.test(w)), warnings.join('\n'));
+    assert.deepEqual(readdirSync(cacheDir).filter((f) => !f.includes('.tmp-')).length, 2); // one index, one data file
+    await d.close();
+  });
+
   it('verify: "content" catches an edit that keeps size and mtime, which "stat" (the default) cannot see', async () => {
     const root = join(tmp, 'same-stat');
     const p = join(root, 'x', 'a.png');

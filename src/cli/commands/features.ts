@@ -187,7 +187,7 @@ async function dataSource(spec: string, flags: ExtractFlags, size: number, io: C
   const batch = flags.batch;
   return {
     dataset: `${kind}:${basename(src.root)}`,
-    extra: { prepared: set.index.key, resize: set.index.resize },
+    extra: { prepared: set.index.contentKey ?? set.index.key, resize: set.index.resize },
     n,
     async *batches(done) {
       for (let s = 0; s < n; s += batch) {
