@@ -135,14 +135,36 @@ test('Module.toMemoryFormat converts 4-D weights once; outputs and the saved sta
   }
 });
 
-test('ReLU6 in bfloat16: forward and backward (hardtanh has no bf16 backward in libtorch 1.13)', () => {
-  const x = tensor([-1, 0.5, 3, 5.5, 7, 10]).to('bfloat16').requiresGrad_();
+test('ReLU6 in bfloat16: forward, and the backward of float32 ReLU6 (hardtanh has no bf16 backward in libtorch 1.13)', () => {
+  const values = [-1, 0, 0.5, 3, 5.5, 6, 7, 10];
+  const fp32 = tensor(values).requiresGrad_();
+  fp32.mul(1).relu6_().sum().backward();
+  const expected = fp32.grad!.toArray();
+  assert.deepEqual(expected, [0, 0, 1, 1, 1, 0, 0, 0], 'float32: hardtanh passes the gradient strictly inside (0, 6)');
+  const x = tensor(values).to('bfloat16').requiresGrad_();
   const y = x.mul(1).relu6_();
-  assert.deepEqual(y.float().toArray(), [0, 0.5, 3, 5.5, 6, 6]);
+  assert.deepEqual(y.float().toArray(), [0, 0, 0.5, 3, 5.5, 6, 6, 6]);
   y.float().sum().backward();
-  assert.deepEqual(x.grad!.float().toArray(), [0, 1, 1, 1, 0, 0]);
-  const z = x.relu6();
-  assert.deepEqual(z.float().toArray(), [0, 0.5, 3, 5.5, 6, 6]);
+  assert.deepEqual(x.grad!.float().toArray(), expected, 'in place');
+  const x2 = tensor(values).to('bfloat16').requiresGrad_();
+  const z = x2.relu6();
+  assert.deepEqual(z.float().toArray(), [0, 0, 0.5, 3, 5.5, 6, 6, 6]);
+  z.mul(tensor(values).to('bfloat16')).float().sum().backward();
+  assert.deepEqual(x2.grad!.float().toArray(), expected.map((m, i) => (m === 0 ? 0 : values[i]!)), 'out of place, upstream gradient kept');
+  // Without autograd (evaluation) it is a plain clamp.
+  assert.deepEqual(tensor(values).to('bfloat16').relu6_().float().toArray(), [0, 0, 0.5, 3, 5.5, 6, 6, 6]);
+});
+
+test('ReLU6 in bfloat16 on a channels-last batch: the gradient of float32 ReLU6 on the same values', () => {
+  manualSeed(1);
+  const base = randn([4, 8, 5, 5]).mul(5).to('bfloat16').float(); // values exact in both dtypes
+  const g = randn([4, 8, 5, 5]).to('bfloat16').float();
+  const grads = (['float32', 'bfloat16'] as const).map((dtype) => {
+    const x = base.to(dtype).contiguous('channels-last').requiresGrad_();
+    x.mul(1).relu6_().mul(g.to(dtype)).float().sum().backward();
+    return x.grad!.float().toArray();
+  });
+  assert.deepEqual(grads[1], grads[0]);
 });
 
 test('MobileNetV1 trains in bfloat16 + channels-last: finite, decreasing loss', () => {
