@@ -14,6 +14,7 @@ import { trainCommand } from './commands/train.js';
 import { runsCommand } from './commands/runs.js';
 import { experimentCommand } from './commands/experiment.js';
 import { reportCommand } from './commands/report.js';
+import { resultsCommand } from './commands/results.js';
 import { expandTrainNproc, launchCommand } from './commands/launch.js';
 import { distCheckCommand } from './commands/dist-check.js';
 import { isInputError } from '../errors.js';
@@ -39,6 +40,7 @@ export function buildProgram(io: CliIO): Command {
   program.addCommand(experimentCommand(io).copyInheritedSettings(program));
   program.addCommand(runsCommand(io).copyInheritedSettings(program));
   program.addCommand(reportCommand(io).copyInheritedSettings(program));
+  program.addCommand(resultsCommand(io).copyInheritedSettings(program));
   program.addCommand(launchCommand(io).copyInheritedSettings(program));
   program.addCommand(distCheckCommand(io).copyInheritedSettings(program));
   return program;

@@ -3,37 +3,58 @@
  * BENCHMARKS.md quote) as one table: accuracy, cost, time to 95% / 99% of standard training's
  * accuracy, and the paired differences from standard training and from random.
  */
-import type { ResultEntry } from './results.js';
+import type { ReadResultEntry } from './results.js';
 import { escapeHtml } from './table-format.js';
 
 type Stat = { mean: number | null; ci95: number | null };
 
-/** "84.10 ± 0.60", "84.10 ± n/a" (one seed), or "—". */
-function pm(s: Stat | null, digits = 2): string {
+/** "84.10 ± 0.60", "84.10 ± n/a" (one seed), or "—" (none, or a field older files lack). */
+function pm(s: Stat | null | undefined, digits = 2): string {
   if (!s || s.mean === null) return '—';
   return `${s.mean.toFixed(digits)} ± ${s.ci95 === null ? 'n/a' : s.ci95.toFixed(digits)}`;
 }
 
 /** A time to target: its mean over the seeds that reached it, and how many did. */
-function reached(s: ResultEntry['time_to_95pct']): string {
+function reached(s: ReadResultEntry['time_to_95pct']): string {
   if (!s) return '—';
   return `${pm(s, 0)} (${s.reached}/${s.of})`;
 }
 
-function row(e: ResultEntry): string {
-  const cells = [
+/** The headline's columns, in order (the HTML report, `saln results` and BENCHMARKS.md share them). */
+export const HEADLINE_COLUMNS = ['entry', 'budget', 'precision', 'test acc %', 'wall s (all costs)', 'selection cost %', 'time to 95% s (seeds)', 'time to 99% s (seeds)', 'Δ vs none, pp', 'Δ vs random, pp', 'Δ vs random at equal gradient samples, val pp', 'seeds'] as const;
+
+/** One entry's cells, formatted, one per HEADLINE_COLUMNS. */
+export function headlineCells(e: ReadResultEntry): string[] {
+  return [
     e.label, e.budget === 'wall' ? 'equal wall time' : 'epochs', e.precision, pm(e.test_accuracy), pm(e.wall_seconds, 0), pm(e.selection_cost_share, 1),
-    reached(e.time_to_95pct), reached(e.time_to_99pct), pm(e.delta_vs_none), pm(e.delta_vs_random), `${e.seeds.length}${e.contended_runs ? ` (${e.contended_runs} contended)` : ''}`,
+    reached(e.time_to_95pct), reached(e.time_to_99pct), pm(e.delta_vs_none), pm(e.delta_vs_random), equalSamples(e.delta_vs_random_equal_samples), `${e.seeds.length}${e.contended_runs ? ` (${e.contended_runs} contended)` : ''}`,
   ];
+}
+
+/** "+1.20 ± 0.40 (against random-0.5 at 100,000)": the control and the gradient samples both were cut at. */
+function equalSamples(d: ReadResultEntry['delta_vs_random_equal_samples']): string {
+  // No pair validated within the budget (a run's only validation came after it): nothing to compare.
+  return d && d.mean !== null ? `${pm(d)} (against ${d.against} at ${d.gradient_samples.toLocaleString('en-US')})` : '—';
+}
+
+function row(e: ReadResultEntry): string {
+  const cells = headlineCells(e);
   return `<tr data-label="${escapeHtml(e.label)}">${cells.map((c, i) => (i === 0 ? `<th scope="row">${escapeHtml(c)}</th>` : `<td>${escapeHtml(c)}</td>`)).join('')}</tr>`;
 }
 
+/** The entries as a Markdown table (numbers right-aligned), as BENCHMARKS.md quotes them. */
+export function headlineMarkdown(entries: readonly ReadResultEntry[]): string {
+  const cell = (c: string): string => c.replace(/\|/g, '\\|');
+  const line = (cells: readonly string[]): string => `| ${cells.map(cell).join(' | ')} |\n`;
+  return line(HEADLINE_COLUMNS) + line(HEADLINE_COLUMNS.map((_, i) => (i < 3 ? '---' : '---:'))) + entries.map((e) => line(headlineCells(e))).join('');
+}
+
 /** The headline section for one dataset's entries (empty string when there are none). */
-export function headlineHtml(dataset: string, entries: readonly ResultEntry[]): string {
+export function headlineHtml(dataset: string, entries: readonly ReadResultEntry[]): string {
   const mine = entries.filter((e) => e.dataset === dataset);
   if (mine.length === 0) return '';
-  const head = ['entry', 'budget', 'precision', 'test acc %', 'wall s (all costs)', 'selection cost %', 'time to 95% s (seeds)', 'time to 99% s (seeds)', 'Δ vs none, pp', 'Δ vs random, pp', 'seeds'];
+  const head = HEADLINE_COLUMNS;
   return `<h3>Headline</h3>
-<p class="note">Times count every cost: the run's own wall clock (scoring and selection included) plus its reference's training and its features' extraction; "selection cost" is the share of that spent choosing samples (scoring, selection, reference training, feature extraction). Time to X%: until the validation accuracy first reaches X% of standard training's mean final test accuracy, over the seeds that reached it. Differences are paired by seed (95% CI); "contended": runs whose cores other work shared (more than a quarter of them, on average), so their times are not comparable. The same numbers are in results.json.</p>
+<p class="note">Times count every cost: the run's own wall clock (scoring and selection included) plus its reference's training and its features' extraction; "selection cost" is the share of that spent choosing samples (scoring, selection, reference training, feature extraction). Time to X%: until the validation accuracy first reaches X% of standard training's mean final test accuracy, over the seeds that reached it. Differences are paired by seed (95% CI); at equal gradient samples, each side's best validation accuracy within the smaller of the two entries' mean gradient samples (the fair control of a method that trains on more or fewer samples than its ratio's random, such as InfoBatch); "contended": runs whose cores other work shared (more than a quarter of them, on average), so their times are not comparable. The same numbers are in results.json.</p>
 <table class="headline"><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${mine.map(row).join('\n')}</tbody></table>`;
 }

@@ -5,7 +5,8 @@
  *   {"protocol": "p-cifar-ft", "complete": true, "entries": [{"label": "saln-0.8-wall", "method": "saln",
  *     "selection_mode": "in-batch", "filter_ratio": 0.8, "budget": "wall", "seeds": [0, 1, 2, 3, 4],
  *     "test_accuracy": {"mean": 84.1, "ci95": 0.6}, "wall_seconds": {…}, "selection_cost_share": {…}, "gradient_samples": {…},
- *     "time_to_95pct": {…}, "time_to_99pct": {…}, "delta_vs_none": {…}, "delta_vs_random": {…}}]}
+ *     "time_to_95pct": {…}, "time_to_99pct": {…}, "delta_vs_none": {…}, "delta_vs_random": {…},
+ *     "delta_vs_random_equal_samples": {…}}]}
  *
  * Units: accuracies in percent, deltas in percentage points (paired by seed), times in seconds.
  * Every cost is in the times: the run's wall clock (selection and scoring included, and the
@@ -18,18 +19,21 @@
  * reaches it is left out of the mean, `reached` counts the ones that did, and a target no seed
  * reached has mean and ci95 null.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { InputError } from '../errors.js';
 import type { RunRecord } from '../experiments/run-record.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { timeToTarget, validationSeries } from './series.js';
 import { summarize, type Stat } from './stats.js';
-import { budgetKind, buildTables, type Comparison, type Row } from './tables.js';
+import { budgetKind, buildTables, type Comparison, type EqualSamplesComparison, type Row } from './tables.js';
 
 const stat = z.object({ mean: z.number().nullable(), ci95: z.number().nullable() });
 const reachedStat = stat.extend({ reached: z.number().int().min(0), of: z.number().int().min(0) });
 const delta = stat.extend({ pairs: z.number().int().min(0), against: z.string() });
+/** Best validation accuracy within the smaller of the two entries' mean gradient samples (tables.ts compareAtSamples). */
+const equalSamplesDelta = delta.extend({ gradient_samples: z.number().min(0) });
 
 export const resultEntrySchema = z.object({
   label: z.string(),
@@ -52,6 +56,8 @@ export const resultEntrySchema = z.object({
   time_to_99pct: reachedStat.nullable(),
   delta_vs_none: delta.nullable(),
   delta_vs_random: delta.nullable(),
+  /** Against random at an equal number of gradient samples (validation accuracy, pp): the fair control of a method that trains on more or fewer samples than its ratio's random (InfoBatch). */
+  delta_vs_random_equal_samples: equalSamplesDelta.nullable(),
 }).strict();
 
 export const resultsFileSchema = z.object({
@@ -64,6 +70,13 @@ export const resultsFileSchema = z.object({
 
 export type ResultEntry = z.infer<typeof resultEntrySchema>;
 export type ResultsFile = z.infer<typeof resultsFileSchema>;
+
+/** Fields added after the first results files were committed: a file without them still reads. */
+const readEntrySchema = resultEntrySchema.partial({ contended_runs: true, selection_cost_share: true, delta_vs_random_equal_samples: true });
+const readFileSchema = resultsFileSchema.extend({ entries: z.array(readEntrySchema) });
+/** An entry as read back from any results file (older ones lack the later fields). */
+export type ReadResultEntry = z.infer<typeof readEntrySchema>;
+export type ReadResultsFile = z.infer<typeof readFileSchema>;
 
 const round = (v: number | null, digits: number): number | null => (v === null || !Number.isFinite(v) ? null : Number(v.toFixed(digits)));
 const pct = (s: Stat): z.infer<typeof stat> => ({ mean: round(100 * s.mean, 2), ci95: s.half === null ? null : round(100 * s.half, 2) });
@@ -113,6 +126,10 @@ export function contended(r: RunRecord): boolean {
   return (l.mean ?? Math.max(l.start, l.end)) > 1.25 * l.cores;
 }
 
+function equalSamplesOf(c: EqualSamplesComparison | null): ResultEntry['delta_vs_random_equal_samples'] {
+  return c ? { ...pct(c.valAccuracy), pairs: c.pairs, against: c.against, gradient_samples: Math.round(c.gradientSamples) } : null;
+}
+
 function entryOf(row: Row, standard: number | null): ResultEntry {
   const first = row.runs[0]!;
   const wall = summarize(row.runs.map((r) => r.summary!.wall_seconds + upfrontSeconds(r)));
@@ -127,6 +144,7 @@ function entryOf(row: Row, standard: number | null): ResultEntry {
     time_to_95pct: timeTo(row, standard === null ? null : 0.95 * standard),
     time_to_99pct: timeTo(row, standard === null ? null : 0.99 * standard),
     delta_vs_none: deltaOf(row.vsNone), delta_vs_random: deltaOf(row.vsRandom),
+    delta_vs_random_equal_samples: equalSamplesOf(row.vsRandomAtSamples),
   };
 }
 
@@ -148,4 +166,19 @@ export function buildResults(protocol: string, runs: readonly RunRecord[], plann
 export function writeResults(path: string, results: ResultsFile): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileAtomic(path, [new TextEncoder().encode(`${JSON.stringify(resultsFileSchema.parse(results), null, 2)}\n`)]);
+}
+
+/** A results file read back and checked; a bad one is an InputError naming the file and the first bad field. */
+export function readResults(path: string): ReadResultsFile {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new InputError('io', `cannot read ${path} as JSON: ${(e as Error).message}`, { path });
+  }
+  const r = readFileSchema.safeParse(raw);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = issue.path.map(String).join('.');
+  throw new InputError('io', `${path}: not a saln results file (${field ? `${field}: ` : ''}${issue.message})`, { path, field: field || undefined });
 }

@@ -80,3 +80,44 @@ test('a tiny experiment writes results.json that the schema accepts', async () =
   // The experiment set the precision for every run; the results record it.
   assert.deepEqual(file.entries.map((e) => e.precision), ['bf16+channels-last', 'bf16+channels-last']);
 });
+
+test('saln results prints a results file as the headline table (terminal or Markdown); a bad file or --label is exit 2', async () => {
+  const cfg = join(dir, 'grid2.yaml');
+  writeFileSync(cfg, 'name: tiny-table\nout: out2\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nseeds: [0]\ntrain: { epochs: 1, batchSize: 8, lr: 0.05, filterRatio: 0.5 }\nmethods: [none, random, infobatch]\n');
+  const path = join(dir, 'results', 'tiny-table.json');
+  assert.equal((await runCli(['experiment', cfg, '--registry', join(dir, 'reg2.sqlite'), '--no-progress', '--no-report', '--results', path])).code, 0);
+  const file = resultsFileSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  const info = file.entries.find((e) => e.label === 'infobatch')!;
+  // InfoBatch meets random at equal gradient samples too (the smaller of the two entries' means).
+  assert.equal(info.delta_vs_random_equal_samples!.against, 'random');
+  assert.equal(info.delta_vs_random_equal_samples!.gradient_samples, Math.round(Math.min(info.gradient_samples.mean!, file.entries.find((e) => e.label === 'random')!.gradient_samples.mean!)));
+  const md = await runCli(['results', path, '--markdown']);
+  assert.equal(md.code, 0, md.err);
+  const lines = md.out.split('\n');
+  assert.equal(lines[0], `### tiny-table (complete; ${path})`);
+  const header = lines.find((l) => l.startsWith('| entry |'))!;
+  const randomRow = lines.find((l) => l.startsWith('| random |'))!.split(' | ');
+  const col = (name: string): number => header.split(' | ').indexOf(name);
+  const rnd = file.entries.find((e) => e.label === 'random')!;
+  assert.equal(randomRow[col('test acc %')], `${rnd.test_accuracy.mean!.toFixed(2)} ± n/a`);
+  assert.equal(randomRow[col('Δ vs none, pp')], `${rnd.delta_vs_none!.mean!.toFixed(2)} ± n/a`);
+  const plain = await runCli(['results', path, '--label', '^info']);
+  assert.equal(plain.code, 0, plain.err);
+  assert.match(plain.out, /^infobatch\s+epochs\s/m);
+  assert.doesNotMatch(plain.out, /^random\s/m);
+  // A file from before a field existed still reads (the field shows as "—").
+  const older = { ...file, entries: file.entries.map(({ contended_runs: _c, delta_vs_random_equal_samples: _d, ...e }) => e) };
+  writeFileSync(join(dir, 'older.json'), JSON.stringify(older));
+  assert.equal((await runCli(['results', join(dir, 'older.json')])).code, 0);
+  // A field of the wrong type: exit 2, naming the file and the field.
+  writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...file, entries: [{ ...file.entries[0], seeds: 'zero' }] }));
+  const bad = await runCli(['results', join(dir, 'bad.json')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /bad\.json: not a saln results file \(entries\.0\.seeds: /);
+  const notJson = join(dir, 'not.json');
+  writeFileSync(notJson, '{"protocol": ');
+  assert.match((await runCli(['results', notJson])).err, /cannot read .*not\.json as JSON/);
+  const re = await runCli(['results', path, '--label', '(']);
+  assert.equal(re.code, 2);
+  assert.match(re.err, /--label "\(" is not a regular expression/);
+});
