@@ -223,7 +223,7 @@ function attachComparisons(rows: Row[]): void {
     // At equal gradient samples: the random row of the same mode (and ratio, when there is one) whose mean is closest.
     const sameMode = rows.filter((r) => r !== row && onlyMethod(r, 'random') && modesOf(r) === modesOf(row));
     const control = random ?? [...sameMode].sort((a, b) => Math.abs(a.gradientSamples.mean - row.gradientSamples.mean) - Math.abs(b.gradientSamples.mean - row.gradientSamples.mean))[0];
-    if (control && !onlyMethod(row, 'random')) row.vsRandomAtSamples = compareAtSamples(row, control);
+    if (control && !onlyMethod(row, 'random') && !onlyMethod(row, 'none')) row.vsRandomAtSamples = compareAtSamples(row, control);
   }
 }
 

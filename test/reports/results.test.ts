@@ -1,6 +1,6 @@
 /** Results as data: the protocol's table as JSON, from the report's rows, with its schema. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -91,6 +91,15 @@ test('saln results prints a results file as the headline table (terminal or Mark
   // InfoBatch meets random at equal gradient samples too (the smaller of the two entries' means).
   assert.equal(info.delta_vs_random_equal_samples!.against, 'random');
   assert.equal(info.delta_vs_random_equal_samples!.gradient_samples, Math.round(Math.min(info.gradient_samples.mean!, file.entries.find((e) => e.label === 'random')!.gradient_samples.mean!)));
+  assert.equal(file.entries.find((e) => e.label === 'none')!.delta_vs_random_equal_samples, null, 'standard training is the reference, not a method');
+  // --results-only rewrites the file from the finished runs, training nothing.
+  const again = join(dir, 'results', 'again.json');
+  assert.equal((await runCli(['experiment', cfg, '--registry', join(dir, 'reg2.sqlite'), '--results-only', '--results', again])).code, 0);
+  assert.deepEqual(JSON.parse(readFileSync(again, 'utf8')), JSON.parse(readFileSync(path, 'utf8')));
+  writeFileSync(join(dir, 'fresh.yaml'), readFileSync(cfg, 'utf8').replace('out: out2', 'out: out3'));
+  assert.equal((await runCli(['experiment', join(dir, 'fresh.yaml'), '--registry', join(dir, 'reg2.sqlite'), '--results-only', '--results', again])).code, 0);
+  assert.deepEqual(resultsFileSchema.parse(JSON.parse(readFileSync(again, 'utf8'))).runs, { planned: 3, finished: 0 });
+  assert.ok(!existsSync(join(dir, 'out3', 'runs')), 'nothing trained');
   const md = await runCli(['results', path, '--markdown']);
   assert.equal(md.code, 0, md.err);
   const lines = md.out.split('\n');

@@ -13,6 +13,7 @@ interface ExperimentFlags {
   reportDir?: string;
   results?: string;
   dryRun?: boolean;
+  resultsOnly?: boolean;
   progress: boolean;
 }
 
@@ -58,6 +59,7 @@ is \`report: PATH\` (its index.html; the charts' PNGs sit beside it).
 Examples:
   $ saln experiment experiments/quickstart.yaml
   $ saln experiment my-grid.json --dry-run
+  $ saln experiment experiments/p-cifar-ft.yaml --results-only --results /tmp/now.json && saln results /tmp/now.json
   $ saln runs ls --experiment quickstart
 `;
 
@@ -72,6 +74,7 @@ export function experimentCommand(io: CliIO): Command {
     .option('--no-report', 'do not write the report at the end')
     .option('--results <file>', 'where the results JSON goes (default OUT/results.json), e.g. results/<name>.json')
     .option('--dry-run', 'check the config and list the runs (done, interrupted or new) without training')
+    .option('--results-only', 'write the results file from the runs finished so far, without training (a grid still running, or another saln version\'s fields)')
     .option('--no-progress', 'no progress bars')
     .addHelpText('after', HELP)
     .action(async (config: string, flags: ExperimentFlags) => {
@@ -98,6 +101,15 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   const plans = planExperiment(exp, { cacheDir: flags.cacheDir });
   // Results as the grid goes: a long grid's finished runs are there to commit, marked partial.
   const writePartial = (): void => writeResults(resultsPath, buildResults(exp.name, finishedRecords(plans, registry), plans.length));
+  if (flags.resultsOnly) {
+    try {
+      writePartial();
+    } finally {
+      registry.close();
+    }
+    log(`results: ${resultsPath}`);
+    return;
+  }
   try {
     const outcomes = await runExperiment(exp, {
       cacheDir: flags.cacheDir, progress: flags.progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
