@@ -6,6 +6,7 @@ import { EngineError } from '../binding/errors.js';
 import * as ops from '../tensor/nn_ops.js';
 import type { GridMode, GridPadding, Reduction } from '../tensor/nn_ops.js';
 import { opNames, type OpTable } from '../tensor/opcodes.js';
+import { autocast, convInFloat32 } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkInt, checkNumber, invalid, pair } from '../tensor/validate.js';
 
@@ -35,8 +36,19 @@ export interface Conv2dOptions {
 }
 
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
-  return ops.conv2d(x, weight, bias, pair(o.stride ?? 1, 'stride'), pair(o.padding ?? 0, 'padding'), pair(o.dilation ?? 1, 'dilation'),
-    checkInt(o.groups ?? 1, 'groups', 1));
+  const groups = checkInt(o.groups ?? 1, 'groups', 1);
+  const run = (input: Tensor): Tensor => ops.conv2d(input, weight, bias, pair(o.stride ?? 1, 'stride'), pair(o.padding ?? 0, 'padding'),
+    pair(o.dilation ?? 1, 'dilation'), groups);
+  if (!convInFloat32(x, weight, groups)) return run(x);
+  // The autocast scope keeps small maps' convolutions in float32 (scope.ts, float32ConvMaxPixels).
+  return autocast({ dtype: 'bfloat16', enabled: false }, () => {
+    const x32 = x.dtype === 'float32' ? x : x.float();
+    try {
+      return run(x32);
+    } finally {
+      if (x32 !== x) x32.dispose();
+    }
+  });
 }
 
 export interface BatchNormOptions {

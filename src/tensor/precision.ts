@@ -74,8 +74,17 @@ export function resolvePrecision(precision: Precision | 'auto', memoryFormat: Me
 }
 
 /**
- * Runs fn in precision on device: under bfloat16 autocast for 'bf16', as it is for 'fp32'. A
- * training step puts the forward pass and the loss inside, backward and the optimizer outside:
+ * On CPU, bf16 training keeps pointwise (1×1) and depthwise convolutions over maps of at most this
+ * many pixels (4×4) in float32: libtorch 1.13's oneDNN runs their bfloat16 backward 2–4× slower
+ * than float32's (the 4×4 and 2×2 stages of MobileNetV1-0.75 at 64 px; BENCHMARKS.md). Full 3×3
+ * convolutions there (ResNet-18's 4×4 stage on CIFAR) are faster in bfloat16 and stay so.
+ */
+export const CPU_BF16_FLOAT32_CONV_MAX_PIXELS = 16;
+
+/**
+ * Runs fn in precision on device: under bfloat16 autocast for 'bf16' (on CPU with small maps'
+ * pointwise and depthwise convolutions in float32, CPU_BF16_FLOAT32_CONV_MAX_PIXELS), as it is for 'fp32'. A training
+ * step puts the forward pass and the loss inside, backward and the optimizer outside:
  *
  *   const loss = withPrecision('bf16', 'cpu', () => F.crossEntropy(model.forward(x), y));
  *   loss.backward();
@@ -84,5 +93,6 @@ export function resolvePrecision(precision: Precision | 'auto', memoryFormat: Me
 export function withPrecision<T>(precision: Precision, device: Device, fn: () => T): T {
   if (precision === 'fp32') return fn();
   if (precision !== 'bf16') throw invalid("'fp32' or 'bf16'", 'precision', precision);
-  return autocast({ dtype: 'bfloat16', device: isCuda(device) ? 'cuda' : 'cpu' }, fn);
+  const cuda = isCuda(device);
+  return autocast({ dtype: 'bfloat16', device: cuda ? 'cuda' : 'cpu', float32ConvMaxPixels: cuda ? 0 : CPU_BF16_FLOAT32_CONV_MAX_PIXELS }, fn);
 }

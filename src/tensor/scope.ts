@@ -100,6 +100,23 @@ export interface AutocastOptions {
   device?: 'cpu' | 'cuda';
   /** false runs fn with autocast off (e.g. an fp32-only region inside a bf16 scope). Default true. */
   enabled?: boolean;
+  /**
+   * Pointwise (1×1) and depthwise (grouped) convolutions (F.conv2d) whose input map has at most this
+   * many pixels (H×W) compute in float32 inside the scope. Default 0: none, as torch.autocast;
+   * withPrecision sets it on CPU (see there).
+   */
+  float32ConvMaxPixels?: number;
+}
+
+/** The innermost autocast scope's float32ConvMaxPixels (0 outside any, or in a disabled one). */
+let convMaxPixels = 0;
+
+type Shaped = { ndim: number; shape: readonly number[] };
+
+/** Whether F.conv2d(x, weight, groups) computes in float32 here: the scope's small-map exception applies. */
+export function convInFloat32(x: Shaped, weight: Shaped, groups: number): boolean {
+  if (convMaxPixels === 0 || x.ndim !== 4 || x.shape[2]! * x.shape[3]! > convMaxPixels) return false;
+  return groups > 1 || weight.shape[2]! * weight.shape[3]! === 1;
 }
 
 /**
@@ -116,12 +133,17 @@ export function autocast<T>(o: AutocastOptions, fn: () => T): T {
   if (device !== 'cpu' && device !== 'cuda') throw invalid("'cpu' or 'cuda'", 'autocast device', device);
   const allowed = device === 'cpu' ? ['bfloat16'] : ['bfloat16', 'float16'];
   if (!allowed.includes(o.dtype)) throw invalid(allowed.map((d) => `'${d}'`).join(' or '), `autocast dtype on ${device}`, o.dtype);
+  const pixels = o.float32ConvMaxPixels ?? 0;
+  if (!Number.isSafeInteger(pixels) || pixels < 0) throw invalid('a whole number >= 0', 'float32ConvMaxPixels', pixels);
   const [wasOn, wasDtype] = native.autocastEnter(device, o.enabled ?? true, DTYPE_CODES[o.dtype]);
+  const wasPixels = convMaxPixels;
+  convMaxPixels = o.enabled ?? true ? pixels : 0;
   try {
     const result = fn();
     if (result instanceof Promise) throw new Error('autocast(fn): fn must be synchronous (it returned a Promise)');
     return result;
   } finally {
+    convMaxPixels = wasPixels;
     native.autocastExit(device, wasOn, wasDtype);
   }
 }

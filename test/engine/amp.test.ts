@@ -12,7 +12,8 @@ import { mobilenetV1, resnet18 } from '../../src/models/index.js';
 import { Conv2d, F } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
 import {
-  autocast, autocastState, cpuBf16Flags, manualSeed, nativeBf16, randint, randn, resolvePrecision, tensor, tidy,
+  autocast, autocastState, CPU_BF16_FLOAT32_CONV_MAX_PIXELS, cpuBf16Flags, manualSeed, nativeBf16, randint, randn, resolvePrecision, tensor, tidy,
+  withPrecision,
 } from '../../src/tensor/index.js';
 import { assertClose } from '../helpers.js';
 
@@ -214,4 +215,33 @@ test('Conv2d weights stay channels-last through an SGD step', () => {
     });
   }
   assert.ok(conv.weight.isContiguous('channels-last'));
+});
+
+test('autocast float32ConvMaxPixels: pointwise and depthwise convolutions over small maps compute in float32, the rest in bfloat16', () => {
+  manualSeed(4);
+  const conv = new Conv2d(3, 5, 1);
+  const small = randn([2, 3, 4, 4]).requiresGrad_();
+  const large = randn([2, 3, 8, 8]);
+  const run = (o: { float32ConvMaxPixels?: number }) => autocast({ dtype: 'bfloat16', ...o }, () => [conv.forward(small), conv.forward(large)]);
+  assert.deepEqual(run({}).map((t) => t.dtype), ['bfloat16', 'bfloat16'], 'torch.autocast by default');
+  const [s, l] = run({ float32ConvMaxPixels: 16 });
+  assert.deepEqual([s!.dtype, l!.dtype], ['float32', 'bfloat16']);
+  // A bfloat16 input of a small map is upcast too, and its output equals the float32 convolution.
+  const exact = conv.forward(small.to('bfloat16').float()).toArray();
+  assertClose(autocast({ dtype: 'bfloat16', float32ConvMaxPixels: 16 }, () => conv.forward(small.to('bfloat16'))).toArray(), exact, { rtol: 1e-6, atol: 1e-6, what: 'small map in float32' });
+  s!.sum().backward();
+  assert.equal(conv.weight.grad!.dtype, 'float32');
+  assert.equal(small.grad!.dtype, 'float32');
+  // The setting belongs to its scope: nested scopes set their own, and it ends with the scope.
+  const inner = autocast({ dtype: 'bfloat16', float32ConvMaxPixels: 16 }, () => autocast({ dtype: 'bfloat16' }, () => conv.forward(small)));
+  assert.equal(inner.dtype, 'bfloat16');
+  assert.equal(autocast({ dtype: 'bfloat16' }, () => conv.forward(small)).dtype, 'bfloat16');
+  assert.throws(() => autocast({ dtype: 'bfloat16', float32ConvMaxPixels: -1 }, () => 0), /float32ConvMaxPixels/);
+  // Depthwise too; a full 3×3 convolution (compute-bound, fast in bfloat16) is not affected.
+  const depthwise = new Conv2d(3, 3, 3, { padding: 1, groups: 3 });
+  const full = new Conv2d(3, 5, 3, { padding: 1 });
+  assert.deepEqual(autocast({ dtype: 'bfloat16', float32ConvMaxPixels: 16 }, () => [depthwise.forward(small), full.forward(small)]).map((t) => t.dtype), ['float32', 'bfloat16']);
+  // withPrecision applies it on CPU.
+  assert.equal(withPrecision('bf16', 'cpu', () => conv.forward(small)).dtype, 'float32', `a 4x4 map: at most CPU_BF16_FLOAT32_CONV_MAX_PIXELS (${CPU_BF16_FLOAT32_CONV_MAX_PIXELS}) pixels`);
+  assert.equal(withPrecision('bf16', 'cpu', () => conv.forward(large)).dtype, 'bfloat16');
 });
