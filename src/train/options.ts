@@ -85,7 +85,7 @@ export const TRAIN_OPTIONS = [
   { key: 'lrMilestones', type: 'string', arg: 'e1,e2', help: 'step schedule: the epochs after which the learning rate is multiplied by --lr-gamma (default: half the epochs)' },
   { key: 'lrGamma', type: 'number', min: 0, gt: true, default: 0.1, arg: 'g', help: 'step schedule: the factor at each milestone' },
   { key: 'lrScaling', type: 'string', choices: ['none', 'linear'], default: 'none', arg: 's', help: 'none (constant lr, the paper\'s setting) or linear (lr·k/B for a trained batch of k < B)' },
-  { key: 'budgetSeconds', type: 'number', min: 0, gt: true, range: 'must be > 0', arg: 's', help: 'stop after the step that reaches S wall seconds (not deterministic)' },
+  { key: 'budgetSeconds', type: 'number', min: 0, gt: true, range: 'must be > 0', arg: 's', help: 'stop after the step that reaches S wall seconds of the whole run: a reference\'s training and a feature extraction count (not deterministic)' },
   { key: 'budgetGradientSamples', type: 'int', min: 1, range: 'must be >= 1', arg: 'n', help: 'stop after the step that reaches N samples through backward (deterministic)' },
   { key: 'evalEvery', type: 'int', min: 1, range: 'must be >= 1', arg: 'n', help: 'also validate each time the gradient samples reach a multiple of N (finer equal-budget points)' },
   { key: 'device', type: 'string', choices: ['cpu', 'cuda'], default: 'cpu', arg: 'd', help: 'where the learner trains: cpu or cuda' },

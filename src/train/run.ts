@@ -30,6 +30,9 @@ const WORLD_SIZE_FIELD = 'world_size';
 const COMPUTE_REASON_FIELD = 'compute_reason';
 /** config.json's extra field with what extracting saln's cached features took (results count it as the run's cost). */
 const FEATURE_SECONDS_FIELD = 'feature_extraction_seconds';
+/** A wall budget's seconds as asked (the whole run), and the up-front seconds taken off the training clock's. */
+const BUDGET_ASKED_FIELD = 'budget_seconds_asked';
+const BUDGET_UPFRONT_FIELD = 'budget_upfront_seconds';
 
 export interface RunTrainingOptions {
   /** Continue the run in spec.out from its checkpoint. */
@@ -155,8 +158,9 @@ async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions, comput
     }
     const ref = await reference(spec, data, o, compute);
     if (!o.resume && isRoot(dist)) writeTrainIds(out, data.learnerSet.ids);
-    const config = trainConfig(spec, data, ref, o, compute, dist);
+    let config = trainConfig(spec, data, ref, o, compute, dist);
     if (features) config.extra = { ...config.extra, [FEATURE_SECONDS_FIELD]: extractionSeconds(features) };
+    config = upfrontOffBudget(config, o.log);
     const { summary } = await train({
       config, data: data.loaders, runDir: out, resume: o.resume, reference: ref.model, callbacks: [...(isRoot(dist) ? o.callbacks ?? [] : []), ...(o.everyRankCallbacks ?? [])],
       learner: await makeLearner(spec.model, data.loaders.numClasses, spec.seed, o), dist,
@@ -167,6 +171,23 @@ async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions, comput
     features?.dispose();
     await data.loaded.close();
   }
+}
+
+/**
+ * A wall-time budget covers the whole run: the work done before the training clock starts (a
+ * reference's training, a feature extraction) comes off the clock's budget, so that entries at
+ * equal wall time get equal time in all, their selection cost included. The budget asked for and
+ * the up-front seconds are kept in extra. Resuming gives the same numbers: a reused reference and a
+ * feature cache report the seconds they first took.
+ */
+export function upfrontOffBudget(config: TrainConfig, log: (line: string) => void = () => {}): TrainConfig {
+  const asked = config.budget?.seconds;
+  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+  const upfront = num(config.extra?.reference_wall_seconds) + num(config.extra?.[FEATURE_SECONDS_FIELD]);
+  if (asked === undefined || upfront === 0) return config;
+  const seconds = Math.max(0, asked - upfront);
+  log(`wall budget ${asked.toFixed(0)} s: ${upfront.toFixed(0)} s went to work before training (reference, features), ${seconds.toFixed(0)} s are left for it`);
+  return { ...config, budget: { ...config.budget, seconds }, extra: { ...config.extra, [BUDGET_ASKED_FIELD]: asked, [BUDGET_UPFRONT_FIELD]: upfront } };
 }
 
 /** The trainer's configuration: the spec's training fields, and what people need to read the run. */

@@ -120,10 +120,16 @@ test('--reference-holdout trains the reference on held-out samples the learner n
   assert.ok(existsSync(join(shared, 'best_model.safetensors')));
   assert.equal(JSON.parse(readFileSync(join(shared, 'summary.json'), 'utf8')).epochs, 2);
   // rho-loss with the same seed and holdout reuses it.
-  const rho = await run([...common(), '--method', 'rho-loss', '--filter-ratio', '0.5', '--reference-holdout', '20', '--reference-epochs', '2', '--reference-dir', shared, '--epochs', '1', '--out', join(dir, 'holdout-rho')]);
+  // With a wall budget: the reference's training (the seconds it first took, when reused) comes off it.
+  const rho = await run([...common(), '--method', 'rho-loss', '--filter-ratio', '0.5', '--reference-holdout', '20', '--reference-epochs', '2', '--reference-dir', shared, '--epochs', '1', '--budget-seconds', '1000', '--out', join(dir, 'holdout-rho')]);
   assert.equal(rho.code, 0, rho.err);
   assert.match(rho.err, /reference model: reusing/);
   assert.doesNotMatch(rho.err, /training the reference model/);
+  assert.match(rho.err, /wall budget 1000 s: \d+ s went to work before training \(reference, features\), \d+ s are left for it/);
+  const rhoCfg = JSON.parse(readFileSync(join(dir, 'holdout-rho', 'config.json'), 'utf8'));
+  assert.equal(rhoCfg.extra.reference_wall_seconds, cfg.extra.reference_wall_seconds);
+  assert.deepEqual([rhoCfg.extra.budget_seconds_asked, rhoCfg.extra.budget_upfront_seconds], [1000, cfg.extra.reference_wall_seconds]);
+  assert.equal(rhoCfg.budget.seconds, 1000 - cfg.extra.reference_wall_seconds);
   // Other methods skip the same held-out samples, so the comparison is on equal data.
   const rnd = await run([...common(), '--method', 'random', '--filter-ratio', '0.5', '--reference-holdout', '20', '--epochs', '1', '--out', join(dir, 'holdout-random')]);
   assert.equal(rnd.code, 0, rnd.err);

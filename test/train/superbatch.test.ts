@@ -279,3 +279,20 @@ test('--device cuda without a GPU is a clear error, before any work', { skip: cu
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a wall budget covers the whole run: up-front work (reference training, feature extraction) comes off the training clock\'s', async () => {
+  const { upfrontOffBudget } = await import('../../src/train/run.js');
+  const base = { budget: { seconds: 900 }, extra: { reference_wall_seconds: 300, feature_extraction_seconds: 100 } } as unknown as TrainConfig;
+  const lines: string[] = [];
+  const c = upfrontOffBudget(base, (l) => lines.push(l));
+  assert.equal(c.budget!.seconds, 500);
+  assert.deepEqual([c.extra!.budget_seconds_asked, c.extra!.budget_upfront_seconds], [900, 400]);
+  assert.deepEqual(lines, ['wall budget 900 s: 400 s went to work before training (reference, features), 500 s are left for it']);
+  // More up-front work than budget: nothing left (the run stops after its first step).
+  assert.equal(upfrontOffBudget({ ...base, budget: { seconds: 200 } }).budget!.seconds, 0);
+  // No wall budget, or no up-front work: unchanged.
+  const samples = { ...base, budget: { gradientSamples: 100 } } as TrainConfig;
+  assert.equal(upfrontOffBudget(samples), samples);
+  const plain = { ...base, extra: {} } as TrainConfig;
+  assert.equal(upfrontOffBudget(plain), plain);
+});
