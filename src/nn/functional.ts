@@ -39,9 +39,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o:
   const groups = checkInt(o.groups ?? 1, 'groups', 1);
   const run = (input: Tensor): Tensor => ops.conv2d(input, weight, bias, pair(o.stride ?? 1, 'stride'), pair(o.padding ?? 0, 'padding'),
     pair(o.dilation ?? 1, 'dilation'), groups);
-  if (!convInFloat32(x, weight, groups)) return run(x);
+  const device = convInFloat32(x, weight, groups);
+  if (device === null) return run(x);
   // The autocast scope keeps small maps' convolutions in float32 (scope.ts, float32ConvMaxPixels).
-  return autocast({ dtype: 'bfloat16', enabled: false }, () => {
+  return autocast({ dtype: 'bfloat16', device, enabled: false }, () => {
     const x32 = x.dtype === 'float32' ? x : x.float();
     try {
       return run(x32);

@@ -108,15 +108,19 @@ export interface AutocastOptions {
   float32ConvMaxPixels?: number;
 }
 
-/** The innermost autocast scope's float32ConvMaxPixels (0 outside any, or in a disabled one). */
+/** The innermost autocast scope's float32ConvMaxPixels (0 outside any, or in a disabled one), and its device. */
 let convMaxPixels = 0;
+let convDevice: 'cpu' | 'cuda' = 'cpu';
 
 type Shaped = { ndim: number; shape: readonly number[] };
 
-/** Whether F.conv2d(x, weight, groups) computes in float32 here: the scope's small-map exception applies. */
-export function convInFloat32(x: Shaped, weight: Shaped, groups: number): boolean {
-  if (convMaxPixels === 0 || x.ndim !== 4 || x.shape[2]! * x.shape[3]! > convMaxPixels) return false;
-  return groups > 1 || weight.shape[2]! * weight.shape[3]! === 1;
+/**
+ * The device whose autocast F.conv2d(x, weight, groups) steps out of to compute in float32 (the
+ * scope's small-map exception applies), or null: it computes as autocast says.
+ */
+export function convInFloat32(x: Shaped, weight: Shaped, groups: number): 'cpu' | 'cuda' | null {
+  if (convMaxPixels === 0 || x.ndim !== 4 || x.shape[2]! * x.shape[3]! > convMaxPixels) return null;
+  return groups > 1 || weight.shape[2]! * weight.shape[3]! === 1 ? convDevice : null;
 }
 
 /**
@@ -136,14 +140,15 @@ export function autocast<T>(o: AutocastOptions, fn: () => T): T {
   const pixels = o.float32ConvMaxPixels ?? 0;
   if (!Number.isSafeInteger(pixels) || pixels < 0) throw invalid('a whole number >= 0', 'float32ConvMaxPixels', pixels);
   const [wasOn, wasDtype] = native.autocastEnter(device, o.enabled ?? true, DTYPE_CODES[o.dtype]);
-  const wasPixels = convMaxPixels;
+  const [wasPixels, wasDevice] = [convMaxPixels, convDevice];
   convMaxPixels = o.enabled ?? true ? pixels : 0;
+  convDevice = device;
   try {
     const result = fn();
     if (result instanceof Promise) throw new Error('autocast(fn): fn must be synchronous (it returned a Promise)');
     return result;
   } finally {
-    convMaxPixels = wasPixels;
+    [convMaxPixels, convDevice] = [wasPixels, wasDevice];
     native.autocastExit(device, wasOn, wasDtype);
   }
 }
