@@ -203,7 +203,6 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
   const flushMs = (o.flushEverySec ?? 60) * 1000;
   let pendingIds: string[] = [];
   let pending: Float32Array[] = [];
-  let lastFlush = Date.now();
   let nextChunk = chunks.length;
   // The seconds of earlier, interrupted calls (each chunk holds those since the previous flush).
   const earlierSeconds = chunks.reduce((a, c) => a + c.seconds, 0);
@@ -232,7 +231,6 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
     flushedAt = performance.now();
     pendingIds = [];
     pending = [];
-    lastFlush = Date.now();
   };
 
   const model = o.model;
@@ -292,7 +290,7 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
       } finally {
         batch.x.dispose();
       }
-      if (pendingIds.length >= chunkRows || Date.now() - lastFlush >= flushMs) flush();
+      if (pendingIds.length >= chunkRows || performance.now() - flushedAt >= flushMs) flush();
       // Let the event loop run between batches: a source that only awaits resolved promises
       // would otherwise starve it, and signal handlers (Ctrl-C → abort) and the progress bar's
       // redraw timer would not run until the end.

@@ -25,6 +25,7 @@ import { z } from 'zod';
 import { InputError } from '../errors.js';
 import type { RunRecord } from '../experiments/run-record.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { upfrontSeconds } from '../train/records.js';
 import { timeToTarget, validationSeries } from './series.js';
 import { summarize, type Stat } from './stats.js';
 import { budgetKind, buildTables, type Comparison, type EqualSamplesComparison, type Row } from './tables.js';
@@ -84,15 +85,12 @@ const plain = (s: Stat, digits = 1): z.infer<typeof stat> => ({ mean: round(s.me
 const deltaOf = (c: Comparison | null): ResultEntry['delta_vs_none'] => (c ? { ...pct(c.testAccuracy), pairs: c.pairs, against: c.against } : null);
 
 /** Work a run needed before its own clock started: its reference's training, its features' extraction (0 when none). */
-function upfrontSeconds(r: RunRecord): number {
-  const seconds = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-  return seconds(r.config.extra?.reference_wall_seconds) + seconds(r.config.extra?.feature_extraction_seconds);
-}
+const upfrontOf = (r: RunRecord): number => upfrontSeconds(r.config);
 
 /** The percent of a run's whole cost (its wall seconds and up-front work) that went into choosing samples. */
 function selectionCostShare(r: RunRecord): number {
   const s = r.summary!;
-  const upfront = upfrontSeconds(r);
+  const upfront = upfrontOf(r);
   const total = s.wall_seconds + upfront;
   return total > 0 ? (100 * (s.phases.scoring + s.phases.selection + upfront)) / total : 0;
 }
@@ -102,7 +100,7 @@ function timeTo(row: Row, target: number | null): ResultEntry['time_to_95pct'] {
   if (target === null) return null;
   const times = row.runs.map((r) => {
     const t = timeToTarget(validationSeries(r.metrics), target);
-    return t === null ? null : t + upfrontSeconds(r);
+    return t === null ? null : t + upfrontOf(r);
   }).filter((t): t is number => t !== null);
   return { ...plain(summarize(times)), reached: times.length, of: row.runs.length };
 }
@@ -132,7 +130,7 @@ function equalSamplesOf(c: EqualSamplesComparison | null): ResultEntry['delta_vs
 
 function entryOf(row: Row, standard: number | null): ResultEntry {
   const first = row.runs[0]!;
-  const wall = summarize(row.runs.map((r) => r.summary!.wall_seconds + upfrontSeconds(r)));
+  const wall = summarize(row.runs.map((r) => r.summary!.wall_seconds + upfrontOf(r)));
   return {
     label: row.label, dataset: row.dataset, method: row.methods.join('+'),
     selection_mode: first.config.selectionMode ?? 'in-batch', filter_ratio: first.config.filterRatio,

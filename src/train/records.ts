@@ -87,6 +87,15 @@ export type ReferenceScoresMode = (typeof REFERENCE_SCORES)[number];
 export const INFOBATCH_MODES = ['official', 'in-batch'] as const;
 export type InfoBatchMode = (typeof INFOBATCH_MODES)[number];
 
+/**
+ * Seconds of work a run did before its training clock started: its reference's training
+ * (extra.reference_wall_seconds) and its features' extraction (extra.feature_extraction_seconds).
+ */
+export function upfrontSeconds(c: Pick<TrainConfig, 'extra'>): number {
+  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
+  return num(c.extra?.reference_wall_seconds) + num(c.extra?.feature_extraction_seconds);
+}
+
 export const PHASES = ['data', 'scoring', 'selection', 'train', 'eval', 'checkpoint'] as const;
 export type Phase = (typeof PHASES)[number];
 export type PhaseSeconds = Record<Phase, number>;

@@ -13,7 +13,7 @@ import type { FeatureCache } from '../features/index.js';
 import type { FitCallback } from './callbacks.js';
 import type { Learner } from './models.js';
 import { parseMilestones, type RunSpec } from './options.js';
-import type { Summary, TrainConfig } from './records.js';
+import { upfrontSeconds, type Summary, type TrainConfig } from './records.js';
 import { buildRunData, type RunData } from './run-data.js';
 import { extractionSeconds, trainFeatures } from './run-features.js';
 import { loadReference, makeLearner, trainHoldoutReference } from './reference.js';
@@ -182,8 +182,7 @@ async function trainIn(spec: RunSpec, out: string, o: RunTrainingOptions, comput
  */
 export function upfrontOffBudget(config: TrainConfig, log: (line: string) => void = () => {}): TrainConfig {
   const asked = config.budget?.seconds;
-  const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 0);
-  const upfront = num(config.extra?.reference_wall_seconds) + num(config.extra?.[FEATURE_SECONDS_FIELD]);
+  const upfront = upfrontSeconds(config);
   if (asked === undefined || upfront === 0) return config;
   const seconds = Math.max(0, asked - upfront);
   log(`wall budget ${asked.toFixed(0)} s: ${upfront.toFixed(0)} s went to work before training (reference, features), ${seconds.toFixed(0)} s are left for it`);
