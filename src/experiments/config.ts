@@ -28,6 +28,7 @@ import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError, type InputErrorWhere } from '../errors.js';
+import { schemaIssues } from '../schema-issues.js';
 import { TRAIN_OPTIONS } from '../train/options.js';
 
 /** The run options a config may set (every `saln train` option but the ones the grid owns). */
@@ -124,11 +125,6 @@ export class ExperimentConfigError extends InputError {
   }
 }
 
-/** `methods[2].filterRatio` from a zod path. */
-export function fieldPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((s, p) => (typeof p === 'number' ? `${s}[${p}]` : s ? `${s}.${String(p)}` : String(p)), '');
-}
-
 /** Parses YAML (or JSON, which is YAML) text; `file` names it in errors and anchors relative paths. */
 export function parseExperiment(text: string, file: string): ExperimentConfig {
   let raw: unknown;
@@ -139,7 +135,7 @@ export function parseExperiment(text: string, file: string): ExperimentConfig {
   }
   const r = experimentSchema.safeParse(raw);
   if (!r.success) {
-    throw new ExperimentConfigError(`${file}: invalid experiment:\n  ${r.error.issues.map((i) => `${fieldPath(i.path) || '(top level)'}: ${i.message}`).join('\n  ')}`);
+    throw new ExperimentConfigError(`${file}: invalid experiment:\n  ${schemaIssues(r.error).map((i) => (i.field ? i.text : `(top level): ${i.message}`)).join('\n  ')}`);
   }
   const base = dirname(resolve(file));
   const abs = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));

@@ -19,6 +19,7 @@ import { realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { z } from 'zod';
 import { readRegularFile, readRegularText, regularFileSize } from '../io/files.js';
+import { firstSchemaIssue } from '../schema-issues.js';
 import { ModelError } from './errors.js';
 import { EngineError } from '../binding/errors.js';
 import { BatchNorm2d, Conv2d, Linear, type Module, type StateDict } from '../nn/index.js';
@@ -134,13 +135,6 @@ const ManifestSchema = z.array(z.object({
 /** model.json is small (ResNet-50's is 100 KB): anything near this is not one. */
 const MAX_MODEL_JSON_BYTES = 64 * 1024 * 1024;
 
-/** The first schema problem, as "weightsManifest[2].weights[0].shape[1]: expected …". */
-function schemaProblem(e: z.ZodError): string {
-  const issue = e.issues[0]!;
-  const at = issue.path.reduce<string>((acc, k) => (typeof k === 'number' ? `${acc}[${k}]` : `${acc}.${String(k)}`), 'weightsManifest');
-  return `${at}: ${issue.message}`;
-}
-
 /**
  * A weight file's path: it must stay inside the model's folder, both as written (no '..', not
  * absolute) and once links are followed, so a manifest cannot make saln read elsewhere.
@@ -185,7 +179,7 @@ export function readTfjsLayersModel(dirOrJson: string): TfjsLayersModel {
   if (!Array.isArray(layers)) throw bad(path, 'modelTopology has no config.layers');
   if (!Array.isArray(j.weightsManifest)) throw bad(path, 'no weightsManifest');
   const parsed = ManifestSchema.safeParse(j.weightsManifest);
-  if (!parsed.success) throw bad(path, `malformed manifest: ${schemaProblem(parsed.error)}`);
+  if (!parsed.success) throw bad(path, `malformed manifest: ${firstSchemaIssue(parsed.error, 'weightsManifest').text}`);
   const dir = dirname(path);
   const weights = new Map<string, Tensor>();
   try {

@@ -23,6 +23,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
+import { firstSchemaIssue } from '../schema-issues.js';
 import type { RunRecord } from '../experiments/run-record.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { upfrontSeconds } from '../train/records.js';
@@ -176,7 +177,6 @@ export function readResults(path: string): ReadResultsFile {
   }
   const r = readFileSchema.safeParse(raw);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = issue.path.map(String).join('.');
-  throw new InputError('io', `${path}: not a saln results file (${field ? `${field}: ` : ''}${issue.message})`, { path, field: field || undefined });
+  const { field, text } = firstSchemaIssue(r.error);
+  throw new InputError('io', `${path}: not a saln results file (${text})`, { path, field: field || undefined });
 }

@@ -21,6 +21,7 @@ import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
+import { firstSchemaIssue } from '../schema-issues.js';
 import { cleanStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { loadSafetensors } from '../io/safetensors.js';
 import type { SGD } from '../optim/sgd.js';
@@ -89,10 +90,9 @@ function parseJson(text: string, path: string, line?: number): unknown {
 function check<T extends z.ZodType>(schema: T, v: unknown, path: string, what: string, line?: number): z.output<T> {
   const r = schema.safeParse(v);
   if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = issue.path.map(String).join('.');
+  const { field, text } = firstSchemaIssue(r.error);
   const where = line === undefined ? path : `${path}, line ${line}`;
-  throw new RunDirError(`${where}: not ${what} (${field ? `${field}: ` : ''}${issue.message})`, path, { line, field: field || undefined });
+  throw new RunDirError(`${where}: not ${what} (${text})`, path, { line, field: field || undefined });
 }
 
 /** Read access to a run directory. `open` requires config.json; `at` does not (a folder being written). */

@@ -122,7 +122,7 @@ test('saln results prints a results file as the headline table (terminal or Mark
   writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...file, entries: [{ ...file.entries[0], seeds: 'zero' }] }));
   const bad = await runCli(['results', join(dir, 'bad.json')]);
   assert.equal(bad.code, 2);
-  assert.match(bad.err, /bad\.json: not a saln results file \(entries\.0\.seeds: /);
+  assert.match(bad.err, /bad\.json: not a saln results file \(entries\[0\]\.seeds: /);
   const notJson = join(dir, 'not.json');
   writeFileSync(notJson, '{"protocol": ');
   assert.match((await runCli(['results', notJson])).err, /cannot read .*not\.json as JSON/);
