@@ -3,6 +3,7 @@
 // scope that flips it brackets exactly the ops issued inside it.
 #include <c10/core/GradMode.h>
 #include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/function.h>
 
 #include "addon_data.h"
 #include "common.h"
@@ -27,6 +28,13 @@ SALN_OP(grad, "grad") {
   return Wrap(call.Env(), g);
 }
 
+// gradFnName(t) -> the name of the autograd node that made t (PyTorch's t.grad_fn.name()), or null.
+SALN_OP(gradFnName, "gradFnName") {
+  const auto& fn = call.T(0).grad_fn();
+  if (!fn) return call.Env().Null();
+  return Napi::String::New(call.Env(), fn->name());
+}
+
 // clearGrad(t): set .grad to None (PyTorch's zero_grad(set_to_none=True)).
 SALN_OP(clearGrad, "clearGrad") {
   at::Tensor& t = call.T(0);
@@ -49,6 +57,7 @@ void InitAutograd(Napi::Env env, Napi::Object exports) {
   SALN_EXPORT(exports, setRequiresGrad);
   SALN_EXPORT(exports, backward);
   SALN_EXPORT(exports, grad);
+  SALN_EXPORT(exports, gradFnName);
   SALN_EXPORT(exports, clearGrad);
   SALN_EXPORT(exports, setData);
   SALN_EXPORT(exports, setGradEnabled);

@@ -150,6 +150,7 @@ export interface NativeBinding {
   diagEmbed(t: H): H;
   // nn
   conv2d(x: H, w: H, b: H | null, stride: Num[], padding: Num[], dilation: Num[], groups: Num): H;
+  conv2dUnfoldGrad(x: H, w: H, b: H | null, stride: Num[], padding: Num[]): H;
   batchNorm(x: H, w: H | null, b: H | null, rm: H | null, rv: H | null, training: boolean, momentum: Num, eps: Num): H;
   maxPool2d(x: H, kernel: Num[], stride: Num[], padding: Num[], dilation: Num[], ceilMode: boolean): H;
   avgPool2d(x: H, kernel: Num[], stride: Num[], padding: Num[], ceilMode: boolean, countIncludePad: boolean): H;
@@ -167,6 +168,7 @@ export interface NativeBinding {
   constantPad(x: H, pads: Num[], value: Num): H;
   // autograd
   setRequiresGrad(t: H, on: boolean): void;
+  gradFnName(t: H): string | null;
   backward(t: H, grad: H | null, retainGraph: boolean): void;
   grad(t: H): H | null;
   clearGrad(t: H): void;

@@ -6,7 +6,8 @@ import { EngineError } from '../binding/errors.js';
 import * as ops from '../tensor/nn_ops.js';
 import type { GridMode, GridPadding, Reduction } from '../tensor/nn_ops.js';
 import { opNames, type OpTable } from '../tensor/opcodes.js';
-import { autocast, convInFloat32 } from '../tensor/scope.js';
+import type { DType } from '../tensor/dtype.js';
+import { autocast, convFloat32Device, convUnfoldDtype } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkInt, checkNumber, invalid, pair } from '../tensor/validate.js';
 
@@ -37,19 +38,28 @@ export interface Conv2dOptions {
 
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o: Conv2dOptions = {}): Tensor {
   const groups = checkInt(o.groups ?? 1, 'groups', 1);
-  const run = (input: Tensor): Tensor => ops.conv2d(input, weight, bias, pair(o.stride ?? 1, 'stride'), pair(o.padding ?? 0, 'padding'),
-    pair(o.dilation ?? 1, 'dilation'), groups);
-  const device = convInFloat32(x, weight, groups);
-  if (device === null) return run(x);
-  // The autocast scope keeps small maps' convolutions in float32 (scope.ts, float32ConvMaxPixels).
-  return autocast({ dtype: 'bfloat16', device, enabled: false }, () => {
-    const x32 = x.dtype === 'float32' ? x : x.float();
-    try {
-      return run(x32);
-    } finally {
-      if (x32 !== x) x32.dispose();
-    }
-  });
+  const [stride, padding, dilation] = [pair(o.stride ?? 1, 'stride'), pair(o.padding ?? 0, 'padding'), pair(o.dilation ?? 1, 'dilation')];
+  const run = (input: Tensor): Tensor => ops.conv2d(input, weight, bias, stride, padding, dilation, groups);
+  const device = convFloat32Device(x, weight, groups);
+  if (device !== null) {
+    // The autocast scope keeps small maps' convolutions in float32 (scope.ts, float32ConvMaxPixels).
+    return autocast({ dtype: 'bfloat16', device, enabled: false }, () => withCast(x, 'float32', run));
+  }
+  const dtype = convUnfoldDtype(x, weight, { groups, stride, padding, dilation });
+  if (dtype === null) return run(x);
+  // The scope takes small maps' weight gradients by unfolding (scope.ts, unfoldWeightGradMaxPixels);
+  // the casts autocast would make are made here, so gradients reach the float32 weights through them.
+  return withCast(x, dtype, (xc) => withCast(weight, dtype, (wc) => ops.conv2dUnfoldGrad(xc, wc, bias, stride, padding)));
+}
+
+/** fn(t in dtype), disposing the cast (not t) afterwards. */
+function withCast(t: Tensor, dtype: DType, fn: (cast: Tensor) => Tensor): Tensor {
+  const cast = t.dtype === dtype ? t : t.to(dtype);
+  try {
+    return fn(cast);
+  } finally {
+    if (cast !== t) cast.dispose();
+  }
 }
 
 export interface BatchNormOptions {

@@ -17,6 +17,11 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, stride: P
   return new Tensor(native.conv2d(x.handle, weight.handle, handle(bias), stride, padding, dilation, groups));
 }
 
+/** conv2d (groups 1, dilation 1) whose weight gradient is one matmul over x's unfolded patches; x and weight share a dtype. */
+export function conv2dUnfoldGrad(x: Tensor, weight: Tensor, bias: Tensor | null, stride: Pair, padding: Pair): Tensor {
+  return new Tensor(native.conv2dUnfoldGrad(x.handle, weight.handle, handle(bias), stride, padding));
+}
+
 /** In training mode libtorch updates the running stats (if given) in place, with unbiased variance. */
 export function batchNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null, runningMean: Tensor | null, runningVar: Tensor | null,
   training: boolean, momentum: number, eps: number): Tensor {

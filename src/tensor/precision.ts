@@ -82,6 +82,16 @@ export function resolvePrecision(precision: Precision | 'auto', memoryFormat: Me
 export const CPU_BF16_FLOAT32_CONV_MAX_PIXELS = 16;
 
 /**
+ * On CPU in bf16, full convolutions whose output map has at most this many pixels (on CIFAR,
+ * ResNet-18's 8×8 and 4×4 stages and the stride-2 convolutions into them) take their weight
+ * gradient as one matmul over the unfolded input: libtorch 1.13's oneDNN bf16 backward-weights
+ * kernel runs 2-8x slower than the forward there, the matmul at about forward speed (BENCHMARKS.md,
+ * bf16). At 16×16 both cost about the same, and unfolding costs k² times the input's memory;
+ * larger maps keep libtorch's kernel.
+ */
+export const CPU_BF16_UNFOLD_WEIGHT_GRAD_MAX_PIXELS = 64;
+
+/**
  * Runs fn in precision on device: under bfloat16 autocast for 'bf16' (on CPU with small maps'
  * pointwise and depthwise convolutions in float32, CPU_BF16_FLOAT32_CONV_MAX_PIXELS), as it is for 'fp32'. A training
  * step puts the forward pass and the loss inside, backward and the optimizer outside:
@@ -94,5 +104,10 @@ export function withPrecision<T>(precision: Precision, device: Device, fn: () =>
   if (precision === 'fp32') return fn();
   if (precision !== 'bf16') throw invalid("'fp32' or 'bf16'", 'precision', precision);
   const cuda = isCuda(device);
-  return autocast({ dtype: 'bfloat16', device: cuda ? 'cuda' : 'cpu', float32ConvMaxPixels: cuda ? 0 : CPU_BF16_FLOAT32_CONV_MAX_PIXELS }, fn);
+  return autocast({
+    dtype: 'bfloat16',
+    device: cuda ? 'cuda' : 'cpu',
+    float32ConvMaxPixels: cuda ? 0 : CPU_BF16_FLOAT32_CONV_MAX_PIXELS,
+    unfoldWeightGradMaxPixels: cuda ? 0 : CPU_BF16_UNFOLD_WEIGHT_GRAD_MAX_PIXELS,
+  }, fn);
 }

@@ -106,21 +106,42 @@ export interface AutocastOptions {
    * withPrecision sets it on CPU (see there).
    */
   float32ConvMaxPixels?: number;
+  /**
+   * Full convolutions (groups 1, dilation 1) whose output map has at most this many pixels compute
+   * their weight gradient as one matmul over the input's unfolded patches (the addon's
+   * conv2dUnfoldGrad), in `dtype`. Default 0: none, as torch.autocast; withPrecision sets it on CPU.
+   */
+  unfoldWeightGradMaxPixels?: number;
 }
 
 /** The innermost autocast scope's float32ConvMaxPixels (0 outside any, or in a disabled one), and its device. */
 let convMaxPixels = 0;
 let convDevice: 'cpu' | 'cuda' = 'cpu';
+/** The innermost scope's unfoldWeightGradMaxPixels (0 outside any, or in a disabled one), and its dtype. */
+let unfoldMaxPixels = 0;
+let unfoldDtype: AutocastOptions['dtype'] = 'bfloat16';
 
 type Shaped = { ndim: number; shape: readonly number[] };
+type Pair = readonly [number, number];
 
 /**
  * The device whose autocast F.conv2d(x, weight, groups) steps out of to compute in float32 (the
  * scope's small-map exception applies), or null: it computes as autocast says.
  */
-export function convInFloat32(x: Shaped, weight: Shaped, groups: number): 'cpu' | 'cuda' | null {
+export function convFloat32Device(x: Shaped, weight: Shaped, groups: number): 'cpu' | 'cuda' | null {
   if (convMaxPixels === 0 || x.ndim !== 4 || x.shape[2]! * x.shape[3]! > convMaxPixels) return null;
   return groups > 1 || weight.shape[2]! * weight.shape[3]! === 1 ? convDevice : null;
+}
+
+/**
+ * The dtype in which F.conv2d(x, weight) takes its weight gradient by unfolding (the scope's
+ * unfoldWeightGradMaxPixels applies), or null: it computes as autocast says.
+ */
+export function convUnfoldDtype(x: Shaped, weight: Shaped, o: { groups: number; stride: Pair; padding: Pair; dilation: Pair }): AutocastOptions['dtype'] | null {
+  if (unfoldMaxPixels === 0 || x.ndim !== 4 || weight.ndim !== 4 || o.groups !== 1 || o.dilation[0] !== 1 || o.dilation[1] !== 1) return null;
+  // The output map's side, as the convolution computes it (dilation 1).
+  const side = (i: 0 | 1): number => Math.floor((x.shape[2 + i]! + 2 * o.padding[i] - weight.shape[2 + i]!) / o.stride[i]) + 1;
+  return side(0) * side(1) <= unfoldMaxPixels ? unfoldDtype : null;
 }
 
 /**
@@ -137,20 +158,26 @@ export function autocast<T>(o: AutocastOptions, fn: () => T): T {
   if (device !== 'cpu' && device !== 'cuda') throw invalid("'cpu' or 'cuda'", 'autocast device', device);
   const allowed = device === 'cpu' ? ['bfloat16'] : ['bfloat16', 'float16'];
   if (!allowed.includes(o.dtype)) throw invalid(allowed.map((d) => `'${d}'`).join(' or '), `autocast dtype on ${device}`, o.dtype);
-  const pixels = o.float32ConvMaxPixels ?? 0;
-  if (!Number.isSafeInteger(pixels) || pixels < 0) throw invalid('a whole number >= 0', 'float32ConvMaxPixels', pixels);
+  const pixels = wholeAtLeast0(o.float32ConvMaxPixels, 'float32ConvMaxPixels');
+  const unfoldPixels = wholeAtLeast0(o.unfoldWeightGradMaxPixels, 'unfoldWeightGradMaxPixels');
   const [wasOn, wasDtype] = native.autocastEnter(device, o.enabled ?? true, DTYPE_CODES[o.dtype]);
-  const [wasPixels, wasDevice] = [convMaxPixels, convDevice];
-  convMaxPixels = o.enabled ?? true ? pixels : 0;
-  convDevice = device;
+  const was = [convMaxPixels, convDevice, unfoldMaxPixels, unfoldDtype] as const;
+  const on = o.enabled ?? true;
+  [convMaxPixels, convDevice, unfoldMaxPixels, unfoldDtype] = [on ? pixels : 0, device, on ? unfoldPixels : 0, o.dtype];
   try {
     const result = fn();
     if (result instanceof Promise) throw new Error('autocast(fn): fn must be synchronous (it returned a Promise)');
     return result;
   } finally {
-    [convMaxPixels, convDevice] = [wasPixels, wasDevice];
+    [convMaxPixels, convDevice, unfoldMaxPixels, unfoldDtype] = was;
     native.autocastExit(device, wasOn, wasDtype);
   }
+}
+
+function wholeAtLeast0(value: number | undefined, name: string): number {
+  const v = value ?? 0;
+  if (!Number.isSafeInteger(v) || v < 0) throw invalid('a whole number >= 0', name, v);
+  return v;
 }
 
 /** Whether ops on device run under autocast now, and in which dtype. */

@@ -311,6 +311,10 @@ export class Tensor {
     native.setRequiresGrad(this.handle, on);
     return this;
   }
+  /** The name of the autograd node that made this tensor (PyTorch's grad_fn.name()), or null for a leaf or without grad. */
+  get gradFn(): string | null {
+    return native.gradFnName(this.handle);
+  }
   /** Accumulates gradients into the leaves; a non-scalar needs an explicit `grad`. */
   backward(grad?: Tensor, opts: { retainGraph?: boolean } = {}): void {
     if (grad === undefined && this.numel !== 1) {
