@@ -150,7 +150,7 @@ export interface NativeBinding {
   diagEmbed(t: H): H;
   // nn
   conv2d(x: H, w: H, b: H | null, stride: Num[], padding: Num[], dilation: Num[], groups: Num): H;
-  conv2dUnfoldGrad(x: H, w: H, b: H | null, stride: Num[], padding: Num[]): H;
+  conv2dIm2col(x: H, w: H, b: H | null, stride: Num[], padding: Num[], forwardByMatmul: boolean, inputGradByFold: boolean): H;
   batchNorm(x: H, w: H | null, b: H | null, rm: H | null, rv: H | null, training: boolean, momentum: Num, eps: Num): H;
   maxPool2d(x: H, kernel: Num[], stride: Num[], padding: Num[], dilation: Num[], ceilMode: boolean): H;
   avgPool2d(x: H, kernel: Num[], stride: Num[], padding: Num[], ceilMode: boolean, countIncludePad: boolean): H;

@@ -7,7 +7,7 @@ import * as ops from '../tensor/nn_ops.js';
 import type { GridMode, GridPadding, Reduction } from '../tensor/nn_ops.js';
 import { opNames, type OpTable } from '../tensor/opcodes.js';
 import type { DType } from '../tensor/dtype.js';
-import { autocast, convFloat32Device, convUnfoldDtype } from '../tensor/scope.js';
+import { autocast, convFloat32Device, convIm2colPlan } from '../tensor/scope.js';
 import type { Tensor } from '../tensor/tensor.js';
 import { checkInt, checkNumber, invalid, pair } from '../tensor/validate.js';
 
@@ -45,11 +45,12 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, o:
     // The autocast scope keeps small maps' convolutions in float32 (scope.ts, float32ConvMaxPixels).
     return autocast({ dtype: 'bfloat16', device, enabled: false }, () => withCast(x, 'float32', run));
   }
-  const dtype = convUnfoldDtype(x, weight, { groups, stride, padding, dilation });
-  if (dtype === null) return run(x);
-  // The scope takes small maps' weight gradients by unfolding (scope.ts, unfoldWeightGradMaxPixels);
-  // the casts autocast would make are made here, so gradients reach the float32 weights through them.
-  return withCast(x, dtype, (xc) => withCast(weight, dtype, (wc) => ops.conv2dUnfoldGrad(xc, wc, bias, stride, padding)));
+  const plan = convIm2colPlan(x, weight, { groups, stride, padding, dilation });
+  if (plan === null) return run(x);
+  // The scope computes small maps' convolutions by matmul (scope.ts, matmulConv); the casts
+  // autocast would make are made here, so gradients reach the float32 weights through them.
+  return withCast(x, plan.dtype, (xc) => withCast(weight, plan.dtype, (wc) =>
+    ops.conv2dIm2col(xc, wc, bias, stride, padding, plan.forwardByMatmul, plan.inputGradByFold)));
 }
 
 /** fn(t in dtype), disposing the cast (not t) afterwards. */

@@ -17,9 +17,12 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, stride: P
   return new Tensor(native.conv2d(x.handle, weight.handle, handle(bias), stride, padding, dilation, groups));
 }
 
-/** conv2d (groups 1, dilation 1) whose weight gradient is one matmul over x's unfolded patches; x and weight share a dtype. */
-export function conv2dUnfoldGrad(x: Tensor, weight: Tensor, bias: Tensor | null, stride: Pair, padding: Pair): Tensor {
-  return new Tensor(native.conv2dUnfoldGrad(x.handle, weight.handle, handle(bias), stride, padding));
+/**
+ * conv2d (groups 1, dilation 1) by matmuls over x's unfolded patches: always the weight's gradient;
+ * the forward pass and the input's gradient as asked. x and weight share a dtype.
+ */
+export function conv2dIm2col(x: Tensor, weight: Tensor, bias: Tensor | null, stride: Pair, padding: Pair, forwardByMatmul: boolean, inputGradByFold: boolean): Tensor {
+  return new Tensor(native.conv2dIm2col(x.handle, weight.handle, handle(bias), stride, padding, forwardByMatmul, inputGradByFold));
 }
 
 /** In training mode libtorch updates the running stats (if given) in place, with unbiased variance. */

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { native } from '../binding/binding.js';
-import { autocast } from './scope.js';
+import { autocast, type MatmulConvLimits } from './scope.js';
 import type { Device, MemoryFormat } from './tensor.js';
 import { invalid } from './validate.js';
 
@@ -82,14 +82,14 @@ export function resolvePrecision(precision: Precision | 'auto', memoryFormat: Me
 export const CPU_BF16_FLOAT32_CONV_MAX_PIXELS = 16;
 
 /**
- * On CPU in bf16, full convolutions whose output map has at most this many pixels (on CIFAR,
- * ResNet-18's 8×8 and 4×4 stages and the stride-2 convolutions into them) take their weight
- * gradient as one matmul over the unfolded input: libtorch 1.13's oneDNN bf16 backward-weights
- * kernel runs 2-8x slower than the forward there, the matmul at about forward speed (BENCHMARKS.md,
- * bf16). At 16×16 both cost about the same, and unfolding costs k² times the input's memory;
- * larger maps keep libtorch's kernel.
+ * On CPU in bf16, full convolutions with output maps of at most 8×8 (on CIFAR, ResNet-18's last
+ * two stages and the stride-2 convolutions into them) take their weight gradient, and strided ones
+ * their input gradient, by matmul over the unfolded input; at 4×4 and below the forward pass and
+ * every input gradient too. libtorch 1.13's oneDNN bf16 kernels run 2-8x slower than the matmul
+ * there (BENCHMARKS.md, bf16); at 16×16 the two are even, and unfolding costs k² times the input's
+ * memory, so larger maps keep the kernels.
  */
-export const CPU_BF16_UNFOLD_WEIGHT_GRAD_MAX_PIXELS = 64;
+export const CPU_BF16_MATMUL_CONV: MatmulConvLimits = { backward: 64, forward: 16 };
 
 /**
  * Runs fn in precision on device: under bfloat16 autocast for 'bf16' (on CPU with small maps'
@@ -108,6 +108,6 @@ export function withPrecision<T>(precision: Precision, device: Device, fn: () =>
     dtype: 'bfloat16',
     device: cuda ? 'cuda' : 'cpu',
     float32ConvMaxPixels: cuda ? 0 : CPU_BF16_FLOAT32_CONV_MAX_PIXELS,
-    unfoldWeightGradMaxPixels: cuda ? 0 : CPU_BF16_UNFOLD_WEIGHT_GRAD_MAX_PIXELS,
+    matmulConv: cuda ? undefined : CPU_BF16_MATMUL_CONV,
   }, fn);
 }

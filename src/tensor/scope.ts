@@ -107,19 +107,31 @@ export interface AutocastOptions {
    */
   float32ConvMaxPixels?: number;
   /**
-   * Full convolutions (groups 1, dilation 1) whose output map has at most this many pixels compute
-   * their weight gradient as one matmul over the input's unfolded patches (the addon's
-   * conv2dUnfoldGrad), in `dtype`. Default 0: none, as torch.autocast; withPrecision sets it on CPU.
+   * Full convolutions (groups 1, dilation 1) with small output maps compute, in `dtype`, by matmuls
+   * over the input's unfolded patches (im2col; the addon's conv2dIm2col) instead of the
+   * convolution kernels. Default: none, as torch.autocast; withPrecision sets it on CPU.
    */
-  unfoldWeightGradMaxPixels?: number;
+  matmulConv?: MatmulConvLimits;
+}
+
+/** Output-map sizes, in pixels, up to which AutocastOptions.matmulConv applies. */
+export interface MatmulConvLimits {
+  /**
+   * The weight's gradient by matmul, and strided convolutions' input gradient by folding a matmul
+   * back onto the input (stride 1 takes the forward convolution with the flipped kernel).
+   */
+  backward: number;
+  /** Also the forward pass by matmul, and every input gradient by folding. At most `backward`. */
+  forward: number;
 }
 
 /** The innermost autocast scope's float32ConvMaxPixels (0 outside any, or in a disabled one), and its device. */
 let convMaxPixels = 0;
 let convDevice: 'cpu' | 'cuda' = 'cpu';
-/** The innermost scope's unfoldWeightGradMaxPixels (0 outside any, or in a disabled one), and its dtype. */
-let unfoldMaxPixels = 0;
-let unfoldDtype: AutocastOptions['dtype'] = 'bfloat16';
+/** The innermost scope's matmulConv (none outside any, or in a disabled one), and its dtype. */
+const NO_MATMUL_CONV: MatmulConvLimits = { backward: 0, forward: 0 };
+let matmulConv = NO_MATMUL_CONV;
+let matmulConvDtype: AutocastOptions['dtype'] = 'bfloat16';
 
 type Shaped = { ndim: number; shape: readonly number[] };
 type Pair = readonly [number, number];
@@ -133,15 +145,23 @@ export function convFloat32Device(x: Shaped, weight: Shaped, groups: number): 'c
   return groups > 1 || weight.shape[2]! * weight.shape[3]! === 1 ? convDevice : null;
 }
 
-/**
- * The dtype in which F.conv2d(x, weight) takes its weight gradient by unfolding (the scope's
- * unfoldWeightGradMaxPixels applies), or null: it computes as autocast says.
- */
-export function convUnfoldDtype(x: Shaped, weight: Shaped, o: { groups: number; stride: Pair; padding: Pair; dilation: Pair }): AutocastOptions['dtype'] | null {
-  if (unfoldMaxPixels === 0 || x.ndim !== 4 || weight.ndim !== 4 || o.groups !== 1 || o.dilation[0] !== 1 || o.dilation[1] !== 1) return null;
+/** How F.conv2d computes under the scope's matmulConv: its dtype and the passes done by matmul. */
+export interface Im2colPlan {
+  dtype: AutocastOptions['dtype'];
+  forwardByMatmul: boolean;
+  inputGradByFold: boolean;
+}
+
+/** F.conv2d(x, weight)'s plan when the scope's matmulConv applies to it, else null (it computes as autocast says). */
+export function convIm2colPlan(x: Shaped, weight: Shaped, o: { groups: number; stride: Pair; padding: Pair; dilation: Pair }): Im2colPlan | null {
+  if (matmulConv.backward === 0 || x.ndim !== 4 || weight.ndim !== 4 || o.groups !== 1 || o.dilation[0] !== 1 || o.dilation[1] !== 1) return null;
   // The output map's side, as the convolution computes it (dilation 1).
   const side = (i: 0 | 1): number => Math.floor((x.shape[2 + i]! + 2 * o.padding[i] - weight.shape[2 + i]!) / o.stride[i]) + 1;
-  return side(0) * side(1) <= unfoldMaxPixels ? unfoldDtype : null;
+  const pixels = side(0) * side(1);
+  // An empty or impossible output is libtorch's to report.
+  if (side(0) < 1 || side(1) < 1 || pixels > matmulConv.backward) return null;
+  const forward = pixels <= matmulConv.forward;
+  return { dtype: matmulConvDtype, forwardByMatmul: forward, inputGradByFold: forward || o.stride[0] > 1 || o.stride[1] > 1 };
 }
 
 /**
@@ -159,17 +179,19 @@ export function autocast<T>(o: AutocastOptions, fn: () => T): T {
   const allowed = device === 'cpu' ? ['bfloat16'] : ['bfloat16', 'float16'];
   if (!allowed.includes(o.dtype)) throw invalid(allowed.map((d) => `'${d}'`).join(' or '), `autocast dtype on ${device}`, o.dtype);
   const pixels = wholeAtLeast0(o.float32ConvMaxPixels, 'float32ConvMaxPixels');
-  const unfoldPixels = wholeAtLeast0(o.unfoldWeightGradMaxPixels, 'unfoldWeightGradMaxPixels');
+  const limits = o.matmulConv ?? NO_MATMUL_CONV;
+  wholeAtLeast0(limits.backward, 'matmulConv.backward');
+  if (wholeAtLeast0(limits.forward, 'matmulConv.forward') > limits.backward) throw invalid(`at most matmulConv.backward (${limits.backward})`, 'matmulConv.forward', limits.forward);
   const [wasOn, wasDtype] = native.autocastEnter(device, o.enabled ?? true, DTYPE_CODES[o.dtype]);
-  const was = [convMaxPixels, convDevice, unfoldMaxPixels, unfoldDtype] as const;
+  const was = [convMaxPixels, convDevice, matmulConv, matmulConvDtype] as const;
   const on = o.enabled ?? true;
-  [convMaxPixels, convDevice, unfoldMaxPixels, unfoldDtype] = [on ? pixels : 0, device, on ? unfoldPixels : 0, o.dtype];
+  [convMaxPixels, convDevice, matmulConv, matmulConvDtype] = [on ? pixels : 0, device, on ? { ...limits } : NO_MATMUL_CONV, o.dtype];
   try {
     const result = fn();
     if (result instanceof Promise) throw new Error('autocast(fn): fn must be synchronous (it returned a Promise)');
     return result;
   } finally {
-    [convMaxPixels, convDevice, unfoldMaxPixels, unfoldDtype] = was;
+    [convMaxPixels, convDevice, matmulConv, matmulConvDtype] = was;
     native.autocastExit(device, wasOn, wasDtype);
   }
 }

@@ -12,7 +12,7 @@ import { mobilenetV1, resnet18 } from '../../src/models/index.js';
 import { Conv2d, F } from '../../src/nn/index.js';
 import { SGD } from '../../src/optim/index.js';
 import {
-  autocast, autocastState, CPU_BF16_FLOAT32_CONV_MAX_PIXELS, CPU_BF16_UNFOLD_WEIGHT_GRAD_MAX_PIXELS, cpuBf16Flags, manualSeed, nativeBf16, randint, randn, resolvePrecision, tensor, tidy,
+  autocast, autocastState, CPU_BF16_FLOAT32_CONV_MAX_PIXELS, CPU_BF16_MATMUL_CONV, cpuBf16Flags, manualSeed, nativeBf16, randint, randn, resolvePrecision, tensor, tidy,
   withPrecision, type AutocastOptions, type Tensor,
 } from '../../src/tensor/index.js';
 import { assertClose } from '../helpers.js';
@@ -270,7 +270,7 @@ function relError(a: Float64Array, b: Float64Array): number {
   return Math.sqrt(num / den);
 }
 
-test('autocast unfoldWeightGradMaxPixels: full convolutions over small maps take the weight gradient by unfolding, as exact as bfloat16 allows', () => {
+test('autocast matmulConv: small output maps compute by matmul over the unfolded input, as exact as bfloat16 allows', () => {
   manualSeed(5);
   const cl = (t: Tensor) => t.contiguous('channels-last');
   const cases: ConvCase[] = [
@@ -280,43 +280,52 @@ test('autocast unfoldWeightGradMaxPixels: full convolutions over small maps take
     { what: '1x1, stride 2, bias', x: cl(randn([4, 16, 8, 8])), w: cl(randn([24, 16, 1, 1])), b: randn([24]), o: { stride: 2 } },
     { what: '5x3, stride [1, 2], padding [2, 1], contiguous', x: randn([4, 16, 6, 7]), w: randn([24, 16, 5, 3]), b: randn([24]), o: { stride: [1, 2], padding: [2, 1] } },
   ];
-  for (const c of cases) {
-    const g = randn([...F.conv2d(c.x, c.w, c.b, c.o).shape]);
-    const unfold = convGrads(c, g, { dtype: 'bfloat16', unfoldWeightGradMaxPixels: 64 });
-    const native = convGrads(c, g, { dtype: 'bfloat16' });
-    const reference = convGrads(c, g, null, true); // float32 on the bfloat16-rounded values
-    assertClose(unfold[0]!, native[0]!, { rtol: 1e-2, atol: 1e-2, what: `${c.what}: output` });
-    assertClose(unfold[1]!, native[1]!, { rtol: 0, atol: 0, what: `${c.what}: input gradient (libtorch's own)` });
-    // Weight and bias gradients, both rounded to bfloat16 as libtorch's are (the bias's sum is taken in bfloat16).
-    for (const [i, name] of [[2, 'weight'], [3, 'bias']] as const) {
-      if (i === 3 && c.b === null) continue;
-      const [errUnfold, errNative] = [relError(unfold[i]!, reference[i]!), relError(native[i]!, reference[i]!)];
-      assert.ok(errUnfold < 1e-2, `${c.what}: ${name} gradient off float32 by ${errUnfold}`);
-      assert.ok(errUnfold < 2 * errNative + 1e-3, `${c.what}: ${name} gradient off by ${errUnfold}, libtorch's by ${errNative}`);
+  // Backward only (the forward pass stays libtorch's), then every pass.
+  for (const forward of [0, 64]) {
+    const o: AutocastOptions = { dtype: 'bfloat16', matmulConv: { backward: 64, forward } };
+    for (const c of cases) {
+      const what = `${c.what}, forward limit ${forward}`;
+      const g = randn([...F.conv2d(c.x, c.w, c.b, c.o).shape]);
+      const [matmul, native] = [convGrads(c, g, o), convGrads(c, g, { dtype: 'bfloat16' })];
+      const reference = convGrads(c, g, null, true); // float32 on the bfloat16-rounded values
+      assertClose(matmul[0]!, native[0]!, { rtol: 1e-2, atol: 1e-2, what: `${what}: output` });
+      const strided = ![undefined, 1].includes(c.o?.stride as number | undefined);
+      // A stride-1 input gradient is the flipped-kernel convolution: libtorch's values, bit for bit.
+      if (forward === 0 && !strided) assertClose(matmul[1]!, native[1]!, { rtol: 0, atol: 0, what: `${what}: input gradient` });
+      // The rest rounds to bfloat16 as libtorch's kernels do (the bias's sum is taken in float32).
+      for (const [i, name] of [[1, 'input'], [2, 'weight'], [3, 'bias']] as const) {
+        if (i === 3 && c.b === null) continue;
+        const [errMatmul, errNative] = [relError(matmul[i]!, reference[i]!), relError(native[i]!, reference[i]!)];
+        assert.ok(errMatmul < 1e-2, `${what}: ${name} gradient off float32 by ${errMatmul}`);
+        assert.ok(errMatmul < 2 * errNative + 1e-3, `${what}: ${name} gradient off by ${errMatmul}, libtorch's by ${errNative}`);
+      }
+      assert.match(gradFnOf(c, o) ?? '', /Conv2dIm2col/, what);
     }
-    assert.match(gradFnOf(c, { dtype: 'bfloat16', unfoldWeightGradMaxPixels: 64 }) ?? '', /Conv2dUnfoldGrad/, c.what);
   }
 });
 
-test('autocast unfoldWeightGradMaxPixels: a frozen weight gets no gradient, a frozen input none either', () => {
+test('autocast matmulConv: a frozen weight gets no gradient, a frozen input none either', () => {
   manualSeed(7);
   const [x0, w0] = [randn([2, 8, 8, 8]).contiguous('channels-last'), randn([8, 8, 3, 3]).contiguous('channels-last')];
-  const o = { dtype: 'bfloat16', unfoldWeightGradMaxPixels: 64 } as const;
   const grads = (xGrad: boolean, wGrad: boolean, opts: AutocastOptions) => {
     const [x, w] = [x0.detach().requiresGrad_(xGrad), w0.detach().requiresGrad_(wGrad)];
     autocast(opts, () => F.conv2d(x, w, null, { padding: 1 })).float().sum().backward();
     return [x.grad, w.grad];
   };
-  const [xg, wg] = grads(true, false, o);
-  assert.equal(wg, null);
-  assertClose(xg!.toArray(), grads(true, false, { dtype: 'bfloat16' })[0]!.toArray(), { rtol: 1e-2, atol: 1e-2, what: 'input gradient' });
-  const [xg2, wg2] = grads(false, true, o);
-  assert.equal(xg2, null);
-  assert.equal(wg2!.dtype, 'float32');
+  for (const forward of [0, 64]) {
+    const o: AutocastOptions = { dtype: 'bfloat16', matmulConv: { backward: 64, forward } };
+    const [xg, wg] = grads(true, false, o);
+    assert.equal(wg, null);
+    assertClose(xg!.toArray(), grads(true, false, { dtype: 'bfloat16' })[0]!.toArray(), { rtol: 1e-2, atol: 2e-2, what: 'input gradient' });
+    const [xg2, wg2] = grads(false, true, o);
+    assert.equal(xg2, null);
+    assert.equal(wg2!.dtype, 'float32');
+  }
 });
 
-test('autocast unfoldWeightGradMaxPixels: larger output maps, depthwise and dilated convolutions keep libtorch\'s backward; withPrecision sets it on CPU', () => {
+test('autocast matmulConv: larger output maps, depthwise and dilated convolutions keep libtorch\'s kernels; withPrecision sets it on CPU', () => {
   manualSeed(6);
+  const o: AutocastOptions = { dtype: 'bfloat16', matmulConv: { backward: 64, forward: 64 } };
   const cases: ConvCase[] = [
     { what: 'a map over the limit', x: randn([2, 8, 9, 9]), w: randn([8, 8, 3, 3]), b: null, o: { padding: 1 } },
     { what: 'depthwise', x: randn([2, 8, 8, 8]), w: randn([8, 1, 3, 3]), b: null, o: { padding: 1, groups: 8 } },
@@ -324,25 +333,18 @@ test('autocast unfoldWeightGradMaxPixels: larger output maps, depthwise and dila
   ];
   for (const c of cases) {
     const g = randn([...F.conv2d(c.x, c.w, c.b, c.o).shape]);
-    const [a, b] = [convGrads(c, g, { dtype: 'bfloat16', unfoldWeightGradMaxPixels: 64 }), convGrads(c, g, { dtype: 'bfloat16' })];
-    assertClose(a[2]!, b[2]!, { rtol: 0, atol: 0, what: `${c.what}: weight gradient` });
-    assert.equal(gradFnOf(c, { dtype: 'bfloat16', unfoldWeightGradMaxPixels: 64 }), 'ConvolutionBackward0', c.what);
+    const [a, b] = [convGrads(c, g, o), convGrads(c, g, { dtype: 'bfloat16' })];
+    for (const i of [0, 1, 2]) assertClose(a[i]!, b[i]!, { rtol: 0, atol: 0, what: `${c.what}: output and gradients` });
+    assert.equal(gradFnOf(c, o), 'ConvolutionBackward0', c.what);
   }
-  const c: ConvCase = { what: '8x8', x: randn([2, 8, 8, 8]), w: randn([8, 8, 3, 3]), b: null, o: { padding: 1 } };
-  const g = randn([2, 8, 8, 8]);
-  const viaPrecision = (() => {
-    const [x, w] = [c.x.detach().requiresGrad_(), c.w.detach().requiresGrad_()];
-    withPrecision('bf16', 'cpu', () => F.conv2d(x, w, null, c.o)).float().mul(g).sum().backward();
-    return Float64Array.from(w.grad!.toArray());
-  })();
-  const limit = { dtype: 'bfloat16', unfoldWeightGradMaxPixels: CPU_BF16_UNFOLD_WEIGHT_GRAD_MAX_PIXELS } as const;
-  assertClose(viaPrecision, convGrads(c, g, limit)[2]!, { rtol: 0, atol: 0, what: 'withPrecision on CPU' });
-  const side = Math.floor(Math.sqrt(CPU_BF16_UNFOLD_WEIGHT_GRAD_MAX_PIXELS));
-  const node = (n: number) => {
-    const w = c.w.detach().requiresGrad_();
-    return withPrecision('bf16', 'cpu', () => F.conv2d(randn([1, 8, n, n]), w, null, c.o)).gradFn;
-  };
-  assert.match(node(side) ?? '', /Conv2dUnfoldGrad/, `a ${side}x${side} map`);
+  // withPrecision on CPU: the limits of CPU_BF16_MATMUL_CONV.
+  const w = randn([8, 8, 3, 3]);
+  const node = (n: number) => withPrecision('bf16', 'cpu', () => F.conv2d(randn([1, 8, n, n]), w.detach().requiresGrad_(), null, { padding: 1 })).gradFn;
+  const side = Math.floor(Math.sqrt(CPU_BF16_MATMUL_CONV.backward));
+  assert.match(node(side) ?? '', /Conv2dIm2col/, `a ${side}x${side} map`);
   assert.equal(node(side + 1), 'ConvolutionBackward0', `a ${side + 1}x${side + 1} map`);
-  assert.throws(() => autocast({ dtype: 'bfloat16', unfoldWeightGradMaxPixels: 1.5 }, () => 0), /unfoldWeightGradMaxPixels/);
+  // A kernel larger than the padded input is libtorch's error, as without the rule.
+  assert.throws(() => autocast(o, () => F.conv2d(randn([1, 8, 2, 2]), randn([8, 8, 5, 5]))), /kernel size can't be greater than actual input size/i);
+  assert.throws(() => autocast({ dtype: 'bfloat16', matmulConv: { backward: 1.5, forward: 0 } }, () => 0), /matmulConv\.backward/);
+  assert.throws(() => autocast({ dtype: 'bfloat16', matmulConv: { backward: 16, forward: 64 } }, () => 0), /matmulConv\.forward/);
 });
