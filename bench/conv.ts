@@ -11,7 +11,8 @@
  */
 import { parseArgs } from 'node:util';
 import { F } from '../src/nn/index.js';
-import { autocast, CPU_BF16_MATMUL_CONV, manualSeed, randn, setNumThreads, tidy, type MatmulConvLimits, type Tensor } from '../src/tensor/index.js';
+import { autocast, CPU_BF16_MATMUL_CONV, manualSeed, randn, setNumThreads, tidy, withPrecision, type MatmulConvLimits, type Tensor } from '../src/tensor/index.js';
+import { convIm2colPlan } from '../src/tensor/scope.js';
 import { log, r2, upperMedian } from './common.js';
 
 const { values: args } = parseArgs({
@@ -38,6 +39,12 @@ const WAYS: Record<'libtorch' | 'backward_matmul' | 'all_matmul', MatmulConvLimi
   all_matmul: { backward: EVERY_MAP, forward: EVERY_MAP },
 };
 
+/** The way bf16 training takes this convolution: the trainer's own plan, under withPrecision on CPU. */
+function ruleOf(x: Tensor, w: Tensor, stride: number, padding: number): keyof typeof WAYS {
+  const plan = withPrecision('bf16', 'cpu', () => convIm2colPlan(x, w, { groups: 1, stride: [stride, stride], padding: [padding, padding], dilation: [1, 1] }));
+  return plan === null ? 'libtorch' : plan.forwardByMatmul ? 'all_matmul' : 'backward_matmul';
+}
+
 /** Milliseconds of one forward + backward under matmulConv limits. */
 function timeStep(x: Tensor, w: Tensor, g: Tensor, stride: number, padding: number, limits: MatmulConvLimits): number {
   const t0 = performance.now();
@@ -61,9 +68,8 @@ const layers = SHAPES.map(([c, o, side, k, stride]) => {
       if (i >= 0) times[way].push(ms);
     }
   }
+  const rule = ruleOf(x, w, stride, padding);
   for (const t of [x, w, g]) t.dispose();
-  const pixels = out * out;
-  const rule = pixels <= CPU_BF16_MATMUL_CONV.forward ? 'all_matmul' : pixels <= CPU_BF16_MATMUL_CONV.backward ? 'backward_matmul' : 'libtorch';
   const ms = (way: keyof typeof WAYS) => r2(upperMedian(times[way]), 1);
   const row = { conv: `${c}->${o} ${side}x${side} k${k} s${stride}`, output: `${out}x${out}`, libtorch_ms: ms('libtorch'),
     backward_matmul_ms: ms('backward_matmul'), all_matmul_ms: ms('all_matmul'), rule };

@@ -85,13 +85,10 @@ const pct = (s: Stat): z.infer<typeof stat> => ({ mean: round(100 * s.mean, 2), 
 const plain = (s: Stat, digits = 1): z.infer<typeof stat> => ({ mean: round(s.mean, digits), ci95: s.half === null ? null : round(s.half, digits) });
 const deltaOf = (c: Comparison | null): ResultEntry['delta_vs_none'] => (c ? { ...pct(c.testAccuracy), pairs: c.pairs, against: c.against } : null);
 
-/** Work a run needed before its own clock started: its reference's training, its features' extraction (0 when none). */
-const upfrontOf = (r: RunRecord): number => upfrontSeconds(r.config);
-
 /** The percent of a run's whole cost (its wall seconds and up-front work) that went into choosing samples. */
 function selectionCostShare(r: RunRecord): number {
   const s = r.summary!;
-  const upfront = upfrontOf(r);
+  const upfront = upfrontSeconds(r.config);
   const total = s.wall_seconds + upfront;
   return total > 0 ? (100 * (s.phases.scoring + s.phases.selection + upfront)) / total : 0;
 }
@@ -101,7 +98,7 @@ function timeTo(row: Row, target: number | null): ResultEntry['time_to_95pct'] {
   if (target === null) return null;
   const times = row.runs.map((r) => {
     const t = timeToTarget(validationSeries(r.metrics), target);
-    return t === null ? null : t + upfrontOf(r);
+    return t === null ? null : t + upfrontSeconds(r.config);
   }).filter((t): t is number => t !== null);
   return { ...plain(summarize(times)), reached: times.length, of: row.runs.length };
 }
@@ -131,7 +128,7 @@ function equalSamplesOf(c: EqualSamplesComparison | null): ResultEntry['delta_vs
 
 function entryOf(row: Row, standard: number | null): ResultEntry {
   const first = row.runs[0]!;
-  const wall = summarize(row.runs.map((r) => r.summary!.wall_seconds + upfrontOf(r)));
+  const wall = summarize(row.runs.map((r) => r.summary!.wall_seconds + upfrontSeconds(r.config)));
   return {
     label: row.label, dataset: row.dataset, method: row.methods.join('+'),
     selection_mode: first.config.selectionMode ?? 'in-batch', filter_ratio: first.config.filterRatio,

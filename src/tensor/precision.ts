@@ -93,8 +93,9 @@ export const CPU_BF16_MATMUL_CONV: MatmulConvLimits = { backward: 64, forward: 1
 
 /**
  * Runs fn in precision on device: under bfloat16 autocast for 'bf16' (on CPU with small maps'
- * pointwise and depthwise convolutions in float32, CPU_BF16_FLOAT32_CONV_MAX_PIXELS), as it is for 'fp32'. A training
- * step puts the forward pass and the loss inside, backward and the optimizer outside:
+ * pointwise and depthwise convolutions in float32, CPU_BF16_FLOAT32_CONV_MAX_PIXELS, and small
+ * maps' full convolutions by matmul, CPU_BF16_MATMUL_CONV), as it is for 'fp32'. A training step
+ * puts the forward pass and the loss inside, backward and the optimizer outside:
  *
  *   const loss = withPrecision('bf16', 'cpu', () => F.crossEntropy(model.forward(x), y));
  *   loss.backward();
