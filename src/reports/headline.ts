@@ -21,12 +21,12 @@ function reached(s: ReadResultEntry['time_to_95pct']): string {
 }
 
 /** The headline's columns, in order (the HTML report, `saln results` and BENCHMARKS.md share them). */
-export const HEADLINE_COLUMNS = ['entry', 'budget', 'precision', 'test acc %', 'wall s (all costs)', 'selection cost %', 'time to 95% s (seeds)', 'time to 99% s (seeds)', 'Δ vs none, pp', 'Δ vs random, pp', 'Δ vs random at equal gradient samples, val pp', 'seeds'] as const;
+export const HEADLINE_COLUMNS = ['entry', 'budget', 'precision', 'test acc %', 'val acc %', 'wall s (all costs)', 'selection cost %', 'time to 95% s (seeds)', 'time to 99% s (seeds)', 'Δ vs none, pp', 'Δ vs random, pp', 'Δ vs random at equal gradient samples, val pp', 'seeds'] as const;
 
 /** One entry's cells, formatted, one per HEADLINE_COLUMNS. */
 export function headlineCells(e: ReadResultEntry): string[] {
   return [
-    e.label, e.budget === 'wall' ? 'equal wall time' : 'epochs', e.precision, pm(e.test_accuracy), pm(e.wall_seconds, 0), pm(e.selection_cost_share, 1),
+    e.label, e.budget === 'wall' ? 'equal wall time' : 'epochs', e.precision, pm(e.test_accuracy), pm(e.val_accuracy), pm(e.wall_seconds, 0), pm(e.selection_cost_share, 1),
     reached(e.time_to_95pct), reached(e.time_to_99pct), pm(e.delta_vs_none), pm(e.delta_vs_random), equalSamples(e.delta_vs_random_equal_samples), `${e.seeds.length}${e.contended_runs ? ` (${e.contended_runs} contended)` : ''}`,
   ];
 }

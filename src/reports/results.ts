@@ -4,7 +4,7 @@
  *
  *   {"protocol": "p-cifar-ft", "complete": true, "entries": [{"label": "saln-0.8-wall", "method": "saln",
  *     "selection_mode": "in-batch", "filter_ratio": 0.8, "budget": "wall", "seeds": [0, 1, 2, 3, 4],
- *     "test_accuracy": {"mean": 84.1, "ci95": 0.6}, "wall_seconds": {…}, "selection_cost_share": {…}, "gradient_samples": {…},
+ *     "test_accuracy": {"mean": 84.1, "ci95": 0.6}, "val_accuracy": {…}, "reference_accuracy": null, "wall_seconds": {…}, "selection_cost_share": {…}, "gradient_samples": {…},
  *     "time_to_95pct": {…}, "time_to_99pct": {…}, "delta_vs_none": {…}, "delta_vs_random": {…},
  *     "delta_vs_random_equal_samples": {…}}]}
  *
@@ -50,6 +50,10 @@ export const resultEntrySchema = z.object({
   contended_runs: z.number().int().min(0),
   seeds: z.array(z.number().int()),
   test_accuracy: stat,
+  /** The final epoch's validation accuracy: what a choice between entries (a recipe, a hyperparameter) may read; test may not. */
+  val_accuracy: stat,
+  /** jest / rho-loss: their reference model's own test accuracy; weak when its 95% CI reaches chance (1 / classes). */
+  reference_accuracy: stat.extend({ chance: z.number().nullable(), weak: z.boolean() }).nullable(),
   wall_seconds: stat,
   /** Percent of each run's cost (wall seconds plus up-front work) spent choosing samples: scoring, selection, reference training, feature extraction. */
   selection_cost_share: stat,
@@ -74,7 +78,7 @@ export type ResultEntry = z.infer<typeof resultEntrySchema>;
 export type ResultsFile = z.infer<typeof resultsFileSchema>;
 
 /** Fields added after the first results files were committed: a file without them still reads. */
-const readEntrySchema = resultEntrySchema.partial({ contended_runs: true, selection_cost_share: true, delta_vs_random_equal_samples: true });
+const readEntrySchema = resultEntrySchema.partial({ contended_runs: true, selection_cost_share: true, delta_vs_random_equal_samples: true, val_accuracy: true, reference_accuracy: true });
 const readFileSchema = resultsFileSchema.extend({ entries: z.array(readEntrySchema) });
 /** An entry as read back from any results file (older ones lack the later fields). */
 export type ReadResultEntry = z.infer<typeof readEntrySchema>;
@@ -135,7 +139,9 @@ function entryOf(row: Row, standard: number | null): ResultEntry {
     budget: budgetKind(first.config),
     precision: [...new Set(row.runs.map((r) => precisionOf(r.config)))].sort().join(','),
     contended_runs: row.runs.filter(contended).length,
-    seeds: row.seeds, test_accuracy: pct(row.testAccuracy), wall_seconds: plain(wall),
+    seeds: row.seeds, test_accuracy: pct(row.testAccuracy), val_accuracy: pct(row.valAccuracy),
+    reference_accuracy: row.reference ? { ...pct(row.reference.accuracy), chance: row.reference.chance === null ? null : round(100 * row.reference.chance, 2), weak: row.reference.weak } : null,
+    wall_seconds: plain(wall),
     selection_cost_share: plain(summarize(row.runs.map(selectionCostShare))), gradient_samples: plain(row.gradientSamples, 0),
     time_to_95pct: timeTo(row, standard === null ? null : 0.95 * standard),
     time_to_99pct: timeTo(row, standard === null ? null : 0.99 * standard),

@@ -72,6 +72,7 @@ export const TRAIN_OPTIONS = [
   { key: 'limitTest', type: 'int', min: 1, arg: 'n', help: 'a class-balanced subset of n test samples' },
   { key: 'out', type: 'string', arg: 'dir', help: 'the run directory (default runs/<method>-<time>)' },
   { key: 'featureSource', type: 'string', choices: ['cache', 'pixels', 'learner', 'gradient'], default: 'cache', arg: 's', help: 'saln (and its variants), kcenter, craig, rho-diverse: cache (pretrained features by id), pixels, learner (its penultimate features) or gradient (its last-layer gradient embedding)' },
+  { key: 'craigWeights', type: 'boolean', default: true, help: 'craig: train the kept samples at weight 1, instead of weighting each by how many batch samples it stands for (CRAIG\'s published form)' },
   { key: 'featureModel', type: 'string', default: 'resnet50-keras', arg: 'name', help: 'saln, kcenter, craig with cache: the pretrained model (see `saln models list`)' },
   { key: 'featureSize', type: 'int', min: 1, arg: 'px', help: 'saln, kcenter, craig with cache: the feature model\'s input size (default: the model\'s, 224)' },
   { key: 'featuresFile', type: 'string', flag: 'features', arg: 'file', help: 'saln, kcenter, craig with cache: use this feature cache file (from `saln features extract`)' },
@@ -111,7 +112,7 @@ export type OptionKey = Option['key'];
  * directory's spec is read with these under it (RunDir.spec), so resuming an older run keeps
  * training it as it started.
  */
-export const LEGACY_SPEC_DEFAULTS: Readonly<Record<string, string | number>> = { referenceScores: 'online', scoreMode: 'eval', infobatchMode: 'in-batch', referenceValFraction: 0, precision: 'fp32', memoryFormat: 'contiguous' };
+export const LEGACY_SPEC_DEFAULTS: Readonly<Record<string, string | number | boolean>> = { referenceScores: 'online', scoreMode: 'eval', infobatchMode: 'in-batch', referenceValFraction: 0, precision: 'fp32', memoryFormat: 'contiguous', craigWeights: true };
 
 /** The epochs of a --lr-milestones list ('30,60'), or null when it is not a list of integers. */
 export function parseMilestones(text: string): number[] | null {

@@ -76,6 +76,8 @@ export interface TrainConfig {
   referenceScores?: ReferenceScoresMode;
   /** infobatch: 'official' (prune the epoch's index list; full batches, fewer steps) or 'in-batch' (absent: in-batch). */
   infobatchMode?: InfoBatchMode;
+  /** craig: weight each kept sample by the batch samples it stands for (absent: true, CRAIG's published form). */
+  craigWeights?: boolean;
   /** Anything else the caller wants recorded (dataset, paths, limits, the run spec). */
   extra?: Record<string, unknown>;
 }
@@ -254,6 +256,7 @@ export const trainConfigSchema = z.looseObject({
   scoreMode: z.enum(SCORE_MODES).optional(),
   referenceScores: z.enum(REFERENCE_SCORES).optional(),
   infobatchMode: z.enum(INFOBATCH_MODES).optional(),
+  craigWeights: z.boolean().optional(),
   extra: z.record(z.string(), z.unknown()).optional(),
 });
 

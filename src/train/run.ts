@@ -200,6 +200,7 @@ function trainConfig(spec: RunSpec, data: RunData, ref: Reference, o: RunTrainin
     solver: spec.solver, saveSelections: spec.saveSelections, jestChunks: spec.jestChunks, reference: ref.note,
     selectionMode: spec.selectionMode, lrScaling: spec.lrScaling, device: spec.device, precision: compute.precision, memoryFormat: compute.memoryFormat,
     scoreMode: spec.scoreMode, referenceScores: spec.referenceScores, infobatchMode: spec.infobatchMode,
+    ...(spec.method === 'craig' && !spec.craigWeights ? { craigWeights: false } : {}),
     ...(spec.lrSchedule !== 'constant' || spec.warmupEpochs > 0 ? { lrSchedule: lrScheduleConfig(spec) } : {}),
     ...(spec.evalEvery !== undefined ? { evalEvery: spec.evalEvery } : {}),
     ...(budget ? { budget } : {}),

@@ -96,6 +96,7 @@ export const runSpecSchema = z.object(Object.fromEntries((TRAIN_OPTIONS as reado
   if (c.method === 'infobatch' && c.infobatchMode === 'official' && c.selectionMode === 'super-batch') {
     issue('infobatchMode', 'official infobatch prunes each epoch\'s index list and trains full batches: use {selectionMode} in-batch, or {infobatchMode} in-batch');
   }
+  if (!c.craigWeights && c.method !== 'craig') issue('craigWeights', `weights are craig's; method ${c.method} has none to switch off`);
   if (c.method === 'none' && c.filterRatio !== 0) issue('filterRatio', 'method none trains every sample: use filter ratio 0 (or another method)');
   if (!existsSync(c.dataDir)) issue('dataDir', `${c.dataDir} does not exist`);
   if (c.featuresFile !== undefined && !existsSync(c.featuresFile)) issue('featuresFile', `${c.featuresFile} does not exist`);

@@ -71,7 +71,7 @@ function prepareSelector(cfg: TrainConfig, o: TrainOptions): Selector {
   if (cfg.method === 'infobatch' && cfg.infobatchMode === 'official' && mode === 'super-batch') {
     throw new Error('infobatch in its official mode prunes each epoch\'s index list and trains full batches of B: use in-batch selection mode (or infobatch mode in-batch)');
   }
-  const selector = createSelector(cfg.method, { featureSource: cfg.featureSource, solver: cfg.solver, jestChunks: cfg.jestChunks, filterRatio: cfg.filterRatio, infobatchMode: cfg.infobatchMode });
+  const selector = createSelector(cfg.method, { featureSource: cfg.featureSource, solver: cfg.solver, jestChunks: cfg.jestChunks, filterRatio: cfg.filterRatio, infobatchMode: cfg.infobatchMode, craigWeights: cfg.craigWeights });
   if (selector.needs.features && !o.data.featureLookup) throw new Error(`method ${cfg.method} with feature source 'cache' needs cached features (data.featureLookup)`);
   if (selector.needs.referenceLoss && !o.reference) throw new Error(`method ${cfg.method} needs a reference model (TrainOptions.reference)`);
   if (selector.needs.referenceLoss && cfg.referenceScores === 'precomputed' && !o.data.trainScoring) {

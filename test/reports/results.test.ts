@@ -29,6 +29,10 @@ test('entries: percent accuracies with their CI, deltas paired by seed, time to 
   const rnd = r.entries.find((e) => e.label === 'random')!;
   assert.deepEqual(none.test_accuracy, { mean: 80, ci95: 0 });
   assert.equal(rnd.test_accuracy.mean, 71);
+  // The final epoch's validation accuracy (what tuning reads): 0.8 and 0.76 for both seeds.
+  assert.deepEqual(none.val_accuracy, { mean: 80, ci95: 0 });
+  assert.deepEqual(rnd.val_accuracy, { mean: 76, ci95: 0 });
+  assert.equal(rnd.reference_accuracy, null, 'no reference: random has none');
   assert.equal(rnd.budget, 'epochs');
   assert.equal(rnd.precision, 'fp32', 'runs without precision fields computed in fp32');
   assert.equal(rnd.contended_runs, 0, 'runs without a load record count as not contended');
@@ -56,6 +60,12 @@ test('entries: percent accuracies with their CI, deltas paired by seed, time to 
   const withUpfront = buildResults('tiny', upfront, 4).entries.find((e) => e.label === 'random')!;
   assert.equal(withUpfront.wall_seconds.mean, 5.5);
   assert.deepEqual(withUpfront.time_to_95pct, { mean: 5.5, ci95: 0, reached: 2, of: 2 });
+  // A reference's own accuracy (jest, rho-loss) comes with chance and the weak flag: 0.35 and 0.36 over 3 classes reach chance.
+  const refs = runs.map((r) => (r.label === 'random' ? { ...r, config: { ...r.config, extra: { reference_test_accuracy: 0.35 + 0.01 * r.seed, classes: ['a', 'b', 'c'] } } } : r));
+  const ref = buildResults('tiny', refs, 4).entries.find((e) => e.label === 'random')!.reference_accuracy!;
+  assert.equal(ref.mean, 35.5);
+  assert.ok(Math.abs(ref.ci95! - 6.35) < 0.01, String(ref.ci95));
+  assert.deepEqual([ref.chance, ref.weak], [33.33, true]);
   // The cost share: choosing samples (scoring, selection, up-front work) over the whole cost.
   assert.deepEqual(rnd.selection_cost_share, { mean: 0, ci95: 0 });
   const scored = upfront.map((r) => (r.label === 'random' ? { ...r, summary: { ...r.summary!, phases: { ...r.summary!.phases, scoring: 0.8, selection: 0.2 } } } : r));
@@ -109,13 +119,14 @@ test('saln results prints a results file as the headline table (terminal or Mark
   const col = (name: string): number => header.split(' | ').indexOf(name);
   const rnd = file.entries.find((e) => e.label === 'random')!;
   assert.equal(randomRow[col('test acc %')], `${rnd.test_accuracy.mean!.toFixed(2)} ± n/a`);
+  assert.equal(randomRow[col('val acc %')], `${rnd.val_accuracy.mean!.toFixed(2)} ± n/a`);
   assert.equal(randomRow[col('Δ vs none, pp')], `${rnd.delta_vs_none!.mean!.toFixed(2)} ± n/a`);
   const plain = await runCli(['results', path, '--label', '^info']);
   assert.equal(plain.code, 0, plain.err);
   assert.match(plain.out, /^infobatch\s+epochs\s/m);
   assert.doesNotMatch(plain.out, /^random\s/m);
   // A file from before a field existed still reads (the field shows as "—").
-  const older = { ...file, entries: file.entries.map(({ contended_runs: _c, delta_vs_random_equal_samples: _d, ...e }) => e) };
+  const older = { ...file, entries: file.entries.map(({ contended_runs: _c, delta_vs_random_equal_samples: _d, val_accuracy: _v, reference_accuracy: _r, ...e }) => e) };
   writeFileSync(join(dir, 'older.json'), JSON.stringify(older));
   assert.equal((await runCli(['results', join(dir, 'older.json')])).code, 0);
   // A field of the wrong type: exit 2, naming the file and the field.

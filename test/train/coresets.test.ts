@@ -3,6 +3,9 @@
  * batches whose right answer is worked out by hand, and one short train() run of each.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { facilityLocation, kCenterGreedy, keptCount, normalizedSquaredDistances, selectSpectral } from '../../src/selection/index.js';
 import { F, Linear } from '../../src/nn/index.js';
@@ -119,7 +122,7 @@ test('craig keeps one sample per cluster, weighted by the cluster sizes (average
     const c = ctx(10, 3, { features: x });
     const kept = s.select(c);
     assert.deepEqual(kept, fl.indices);
-    const w = Array.from(s.weights(kept.map((i) => c.ids[i]!)));
+    const w = Array.from(s.weights!(kept.map((i) => c.ids[i]!)));
     // w = count·k/B: 5·0.3, 3·0.3, 2·0.3 in the kept order; they sum to k, averaging 1.
     const expected = kept.map((i) => [1.5, 0.9, 0.6][cluster(i)]!);
     w.forEach((v, j) => assert.ok(Math.abs(v - expected[j]!) < 1e-6, `weight ${j}: ${v} vs ${expected[j]}`));
@@ -130,8 +133,22 @@ test('craig keeps one sample per cluster, weighted by the cluster sizes (average
     const keptMean = kept.reduce((a, i, j) => a + w[j]! * loss[cluster(i)]!, 0) / 3;
     assert.ok(Math.abs(keptMean - batchMean) < 1e-6, `${keptMean} vs ${batchMean}`);
     // Ids from another batch: a batch kept whole weighs 1 each; a mix is a bug.
-    assert.deepEqual(Array.from(s.weights(['other1', 'other2'])), [1, 1]);
-    assert.throws(() => s.weights([c.ids[kept[0]!]!, 'other']), /only 1 were in the last selection/);
+    assert.deepEqual(Array.from(s.weights!(['other1', 'other2'])), [1, 1]);
+    assert.throws(() => s.weights!([c.ids[kept[0]!]!, 'other']), /only 1 were in the last selection/);
+  } finally {
+    x.dispose();
+  }
+});
+
+test('craig unweighted keeps the same samples and gives no weights, so they train at weight 1', () => {
+  const x = atAngles([0, 2, -2, 4, -4, 120, 123, 117, 240, 243]);
+  try {
+    const c = ctx(10, 3, { features: x });
+    const weighted = createSelector('craig', { craigWeights: true });
+    const plain = createSelector('craig', { craigWeights: false });
+    assert.deepEqual(plain.select(c), weighted.select(c));
+    assert.equal(typeof weighted.weights, 'function');
+    assert.equal(plain.weights, undefined);
   } finally {
     x.dispose();
   }
@@ -242,6 +259,26 @@ for (const method of ['random-balanced', 'kcenter', 'craig', 'saln-clamp', 'saln
     }
   });
 }
+
+test('train() with craig unweighted: the same kept samples as weighted, another model, and the choice recorded', async () => {
+  const s = synthetic(9, { n: 48 });
+  const dirs = [mkdtempSync(join(tmpdir(), 'craig-w-')), mkdtempSync(join(tmpdir(), 'craig-u-'))];
+  try {
+    const cfg: TrainConfig = { ...base, method: 'craig', filterRatio: 0.75, saveSelections: true };
+    const weighted = await train({ config: cfg, data: s.data, runDir: dirs[0]! });
+    const plain = await train({ config: { ...cfg, craigWeights: false }, data: s.data, runDir: dirs[1]! });
+    const firstKept = (d: string): string[] => (JSON.parse(readFileSync(join(d, 'selections.jsonl'), 'utf8').split('\n')[0]!) as { kept: string[] }).kept;
+    // The first step sees the same model and batch: the same samples; their weights then make the runs differ.
+    assert.deepEqual(firstKept(dirs[1]!), firstKept(dirs[0]!));
+    const params = (r: typeof weighted): number[] => r.model.parameters().flatMap((p) => Array.from(p.toTypedArray<'float32'>()));
+    assert.notDeepEqual(params(plain), params(weighted));
+    assert.equal((JSON.parse(readFileSync(join(dirs[1]!, 'config.json'), 'utf8')) as TrainConfig).craigWeights, false);
+    [weighted, plain].forEach((r) => r.model.parameters().forEach((p) => p.dispose()));
+  } finally {
+    s.free();
+    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+  }
+});
 
 test('facilityLocation assigns each row to its cluster; rho-diverse keeps the most learnable of each', () => {
   // Clusters of 5, 3 and 2 (as above); learnability peaks at a non-centre member of each cluster.

@@ -27,6 +27,8 @@ test('the spec applies the table\'s defaults and checks its bounds, naming the k
   for (const [k, v] of Object.entries(optionDefaults())) if (!(k in base)) assert.equal((spec as Record<string, unknown>)[k], v, k);
   assert.equal(spec.evalBatchSize, undefined, 'an option without a default stays unset');
   assert.equal(parseRunSpec({ ...base, evalBatchSize: 64 }).evalBatchSize, 64);
+  assert.equal(parseRunSpec({ ...base, method: 'craig', craigWeights: false }).craigWeights, false);
+  assert.throws(() => parseRunSpec({ ...base, method: 'random', filterRatio: 0.5, craigWeights: false }), /craigWeights: weights are craig's; method random has none/);
   assert.throws(() => parseRunSpec({ ...base, evalBatchSize: 0 }), (e: unknown) => e instanceof SpecError && e.issues.some((i) => i.key === 'evalBatchSize'));
   assert.throws(() => parseRunSpec({ ...base, threads: 100000 }), /threads: must be an integer from 1 to 256/);
   assert.throws(() => parseRunSpec({ ...base, threads: 100000 }, { format: (k) => `--${k}` }), /--threads: must be an integer from 1 to 256/);

@@ -38,17 +38,21 @@ export class KCenterSelector implements Selector {
  * similarity keeps k samples, and each is weighted by how many batch samples it stands for,
  * scaled by k/B so the weights average 1 over the kept samples. The trainer's weighted mean
  * loss (1/k)·Σ w_j ℓ_j = (1/B)·Σ_j count_j·ℓ_j then estimates the full batch's mean loss.
- * The weights of the last selection are held by id until weights() asks for them.
+ * The weights of the last selection are held by id until weights() asks for them. Unweighted
+ * (`weighted: false`) it has no weights(), and the kept samples train as any selector's do.
  */
 export class CraigSelector implements Selector {
   readonly name = 'craig';
   readonly needs: SelectorNeeds;
   readonly source: FeatureSource;
+  /** The last selection's weights by id; a batch kept whole (no select() call) weighs 1 each. */
+  readonly weights?: (ids: readonly string[]) => Float32Array;
   #weights = new Map<string, number>();
 
-  constructor(source: FeatureSource = 'cache') {
+  constructor(source: FeatureSource = 'cache', o: { weighted?: boolean } = {}) {
     this.source = source;
     this.needs = featureNeeds(source);
+    if (o.weighted ?? true) this.weights = (ids) => this.#weightsOf(ids);
   }
 
   select(ctx: SelectContext): number[] {
@@ -56,12 +60,11 @@ export class CraigSelector implements Selector {
     this.#weights.clear();
     if (ctx.k >= ctx.batchSize) return allPositions(ctx.batchSize);
     const { indices, counts } = facilityLocation(ctx.features, ctx.k);
-    indices.forEach((p, i) => this.#weights.set(ctx.ids[p]!, (counts[i]! * ctx.k) / ctx.batchSize));
+    if (this.weights) indices.forEach((p, i) => this.#weights.set(ctx.ids[p]!, (counts[i]! * ctx.k) / ctx.batchSize));
     return indices;
   }
 
-  /** The last selection's weights; a batch kept whole (no select() call) weighs 1 each. */
-  weights(ids: readonly string[]): Float32Array {
+  #weightsOf(ids: readonly string[]): Float32Array {
     const found = ids.filter((id) => this.#weights.has(id)).length;
     if (found === 0) return new Float32Array(ids.length).fill(1);
     if (found !== ids.length) throw new Error(`craig: weights asked for ${ids.length} samples, of which only ${found} were in the last selection`);

@@ -35,6 +35,8 @@ export interface SelectorOptions {
   filterRatio?: number;
   /** infobatch: 'official' (the epoch's index list is pruned) or 'in-batch' (default, pruned inside each batch). */
   infobatchMode?: 'official' | 'in-batch';
+  /** craig: weight the kept samples by the batch samples each stands for (default true). */
+  craigWeights?: boolean;
 }
 
 export function createSelector(method: Method, o: SelectorOptions = {}): Selector {
@@ -47,7 +49,7 @@ export function createSelector(method: Method, o: SelectorOptions = {}): Selecto
     case 'jest': return new JestSelector({ chunks: o.jestChunks });
     case 'random-balanced': return new RandomBalancedSelector();
     case 'kcenter': return new KCenterSelector(o.featureSource ?? 'cache');
-    case 'craig': return new CraigSelector(o.featureSource ?? 'cache');
+    case 'craig': return new CraigSelector(o.featureSource ?? 'cache', { weighted: o.craigWeights ?? true });
     case 'rho-diverse': return new RhoDiverseSelector(o.featureSource ?? 'cache');
     case 'saln': case 'saln-clamp': case 'saln-normalized': case 'saln-stratified': case 'saln-smallest': {
       const v = SALN_VARIANTS[method satisfies SalnMethod];
