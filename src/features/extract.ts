@@ -169,6 +169,180 @@ function checkFinitePixels(x: Tensor, ids: readonly string[]): void {
   }
 }
 
+/**
+ * Computed rows on their way to chunk files in `dir`: they are flushed every so many rows or
+ * seconds, and each chunk records the seconds its call spent since the previous flush, so a
+ * resumed extraction can add up what the whole cache cost.
+ */
+class ChunkWriter {
+  readonly chunks: Chunk[];
+  #ids: string[] = [];
+  #rows: Float32Array[] = [];
+  #next: number;
+  #flushedAt: number;
+
+  /** `since`: when this call started (the first chunk's seconds count from it). */
+  constructor(readonly dir: string, readonly keyHash: string, earlier: Chunk[], public dim: number, since: number) {
+    this.chunks = earlier;
+    this.#next = earlier.length;
+    this.#flushedAt = since;
+  }
+
+  add(ids: string[], rows: Float32Array): void {
+    this.#ids.push(...ids);
+    this.#rows.push(rows);
+  }
+
+  /** Whether enough rows or time have gathered for a chunk. */
+  due(chunkRows: number, flushMs: number): boolean {
+    return this.#ids.length >= chunkRows || performance.now() - this.#flushedAt >= flushMs;
+  }
+
+  /** Writes the pending rows as the next chunk file (atomically, by saveSafetensors). */
+  flush(): void {
+    if (!this.#ids.length) return;
+    mkdirSync(this.dir, { recursive: true });
+    const data = new Float32Array(this.#ids.length * this.dim);
+    let off = 0;
+    for (const r of this.#rows) {
+      data.set(r, off);
+      off += r.length;
+    }
+    const seconds = (performance.now() - this.#flushedAt) / 1000;
+    const t = fromBytes(new Uint8Array(data.buffer), [this.#ids.length, this.dim], 'float32');
+    try {
+      const name = `chunk-${String(this.#next++).padStart(6, '0')}.safetensors`;
+      saveSafetensors(join(this.dir, name), { features: t }, { key_hash: this.keyHash, ids: JSON.stringify(this.#ids), seconds: seconds.toFixed(3) });
+    } finally {
+      t.dispose();
+    }
+    this.chunks.push({ ids: this.#ids, data, seconds });
+    this.#flushedAt = performance.now();
+    this.#ids = [];
+    this.#rows = [];
+  }
+}
+
+/**
+ * The positions of a batch still to compute (ids not done), after checking the batch's shape and
+ * ids: strings, none twice in the batch, none computed earlier in this run (ids restored from
+ * chunks come again from a resumed source; that is how resume works).
+ */
+function rowsToCompute(batch: FeatureBatch, done: ReadonlySet<string>, computedIds: ReadonlySet<string>): number[] {
+  const { ids, x } = batch;
+  if (!Array.isArray(ids) || x.ndim !== 4 || ids.length !== x.shape[0]) {
+    throw new EngineError(`feature source: a batch needs ids.length === x.shape[0] and x [B, C, H, W]; got ${ids?.length} ids and x [${x.shape.join(', ')}]`);
+  }
+  checkFinitePixels(x, ids);
+  const rows: number[] = [];
+  const seen = new Set<string>();
+  ids.forEach((id, i) => {
+    if (typeof id !== 'string') throw new EngineError(`feature source: sample ids must be strings, got ${JSON.stringify(id)}`);
+    if (seen.has(id) || computedIds.has(id)) throw new EngineError(`feature source: duplicate sample id ${JSON.stringify(id)}`);
+    seen.add(id);
+    if (!done.has(id)) rows.push(i);
+  });
+  return rows;
+}
+
+/** How each batch goes through the model: where, preprocessed how, in which layout and precision. */
+interface ForwardPlan {
+  model: FeatureExtractor;
+  device: string;
+  preprocess?: PreprocessName | PreprocessSpec | null;
+  channelsLast: boolean;
+  precision: Precision;
+}
+
+/** The features of x's rows, float32 on the host, and their width. */
+function forwardRows(plan: ForwardPlan, x: Tensor, rows: readonly number[]): { data: Float32Array; dim: number } {
+  const feats = tidy(() => noGrad(() => {
+    let xb = rows.length === x.shape[0] ? x : selectRows(x, rows);
+    if (xb.device !== plan.device) xb = xb.to({ device: plan.device });
+    if (plan.preprocess) xb = applyPreprocess(xb, plan.preprocess);
+    else if (xb.dtype !== 'float32') xb = xb.float();
+    if (plan.channelsLast) xb = xb.contiguous('channels-last');
+    const forward = (): Tensor => plan.model.forwardFeatures(xb);
+    const f = plan.precision === 'bf16' ? autocast({ dtype: 'bfloat16', device: deviceType(plan.device) }, forward) : forward();
+    return f.to({ device: 'cpu', dtype: 'float32' }).contiguous();
+  }));
+  try {
+    if (feats.ndim !== 2 || feats.shape[0] !== rows.length) {
+      throw new EngineError(`forwardFeatures must return [B, D] for B = ${rows.length}; it returned [${feats.shape.join(', ')}]`);
+    }
+    return { data: feats.toTypedArray<'float32'>(), dim: feats.shape[1]! };
+  } finally {
+    feats.dispose();
+  }
+}
+
+/** Puts the model in eval mode (and channels-last when asked); returns what puts it back. */
+function enterExtraction(model: FeatureExtractor, channelsLast: boolean): () => void {
+  const wasTraining = model.training;
+  model.eval();
+  const relayout = channelsLast && !isChannelsLast(model);
+  if (relayout) model.toMemoryFormat('channels-last');
+  return () => {
+    model.train(wasTraining);
+    if (relayout) model.toMemoryFormat('contiguous');
+  };
+}
+
+/** Lets the event loop run: a source that only awaits resolved promises would otherwise starve signal handlers (Ctrl-C → abort) and the progress bar's redraw timer. */
+const yieldToEventLoop = (): Promise<void> => new Promise<void>((r) => setImmediate(r));
+
+/** Runs every batch of the source through the model into the writer; returns the rows computed. */
+async function extractBatches(o: ExtractOptions, plan: ForwardPlan, writer: ChunkWriter, done: Set<string>): Promise<number> {
+  const chunkRows = o.chunkRows ?? 2048;
+  const flushMs = (o.flushEverySec ?? 60) * 1000;
+  const computedIds = new Set<string>();
+  const bar = startProgress('features', o.total ?? 0, { setting: o.progress, units: 'img', start: Math.min(done.size, o.total ?? done.size) });
+  const restore = enterExtraction(plan.model, plan.channelsLast);
+  let computed = 0;
+  try {
+    const source = typeof o.source === 'function' ? o.source(done) : o.source;
+    for await (const batch of source as AsyncIterable<FeatureBatch>) {
+      try {
+        const rows = rowsToCompute(batch, done, computedIds);
+        if (rows.length) {
+          const { data, dim } = forwardRows(plan, batch.x, rows);
+          if (writer.dim === 0) writer.dim = dim;
+          else if (dim !== writer.dim) throw new EngineError(`feature width changed from ${writer.dim} to ${dim}`);
+          const ids = rows.map((r) => batch.ids[r]!);
+          for (const id of ids) {
+            done.add(id);
+            computedIds.add(id);
+          }
+          writer.add(ids, data);
+          computed += rows.length;
+        }
+        bar.increment(batch.ids.length);
+      } finally {
+        batch.x.dispose();
+      }
+      if (writer.due(chunkRows, flushMs)) writer.flush();
+      await yieldToEventLoop();
+      if (o.signal?.aborted) {
+        writer.flush();
+        throw abortError();
+      }
+    }
+    writer.flush();
+  } catch (e) {
+    // Keep what was computed: the next run resumes from it.
+    try {
+      writer.flush();
+    } catch {
+      // the original error matters more
+    }
+    throw e;
+  } finally {
+    bar.stop();
+    restore();
+  }
+  return computed;
+}
+
 /** Computes pooled features for every sample of source into the cache (see the file comment). */
 export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult> {
   const started = performance.now();
@@ -176,7 +350,6 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
   const mode = extractionMode(o.precision ?? 'fp32', device);
   const precision = mode.precision;
   const fullKey: FeatureCacheKey = { ...o.key, precision };
-  const key = normalizeKey(fullKey);
   const keyHash = featureKeyHash(fullKey);
   const path = o.path ?? featureCachePath(fullKey, o.cacheDir);
   if (!o.force && existsSync(path)) {
@@ -190,141 +363,26 @@ export async function extractFeatures(o: ExtractOptions): Promise<ExtractResult>
   // Temporaries of a killed earlier run (a chunk or the final file mid-write) are garbage.
   cleanStaleTemps(dirname(path));
   cleanStaleTemps(partialDir);
-  const chunks = readChunks(partialDir, keyHash);
-  const done = new Set<string>();
-  for (const c of chunks) for (const id of c.ids) done.add(id);
+  const earlier = readChunks(partialDir, keyHash);
+  const done = new Set<string>(earlier.flatMap((c) => c.ids));
   const resumed = done.size;
-  // Ids restored from chunks come again from the source (that is how resume works); an id computed
-  // in this run may not come twice.
-  const computedIds = new Set<string>();
-  let dim = chunks.length ? chunks[0]!.data.length / Math.max(chunks[0]!.ids.length, 1) : 0;
-
-  const chunkRows = o.chunkRows ?? 2048;
-  const flushMs = (o.flushEverySec ?? 60) * 1000;
-  let pendingIds: string[] = [];
-  let pending: Float32Array[] = [];
-  let nextChunk = chunks.length;
   // The seconds of earlier, interrupted calls (each chunk holds those since the previous flush).
-  const earlierSeconds = chunks.reduce((a, c) => a + c.seconds, 0);
-  let flushedAt = started;
-  const flush = (): void => {
-    if (!pendingIds.length) return;
-    mkdirSync(partialDir, { recursive: true });
-    const data = new Float32Array(pendingIds.length * dim);
-    let off = 0;
-    for (const p of pending) {
-      data.set(p, off);
-      off += p.length;
-    }
-    const t = fromBytes(new Uint8Array(data.buffer), [pendingIds.length, dim], 'float32');
-    const seconds = (performance.now() - flushedAt) / 1000;
-    try {
-      saveSafetensors(join(partialDir, `chunk-${String(nextChunk++).padStart(6, '0')}.safetensors`), { features: t }, {
-        key_hash: keyHash,
-        ids: JSON.stringify(pendingIds),
-        seconds: seconds.toFixed(3),
-      });
-    } finally {
-      t.dispose();
-    }
-    chunks.push({ ids: pendingIds, data, seconds });
-    flushedAt = performance.now();
-    pendingIds = [];
-    pending = [];
-  };
-
-  const model = o.model;
-  const wasTraining = model.training;
-  model.eval();
-  const channelsLast = mode.memoryFormat === 'channels-last';
-  const relayout = channelsLast && !isChannelsLast(model);
-  if (relayout) model.toMemoryFormat('channels-last');
-  const bar = startProgress('features', o.total ?? 0, { setting: o.progress, units: 'img', start: Math.min(resumed, o.total ?? resumed) });
-  let computed = 0;
-  try {
-    const source = typeof o.source === 'function' ? o.source(done) : o.source;
-    for await (const batch of source as AsyncIterable<FeatureBatch>) {
-      try {
-        const { ids, x } = batch;
-        if (!Array.isArray(ids) || x.ndim !== 4 || ids.length !== x.shape[0]) {
-          throw new EngineError(`feature source: a batch needs ids.length === x.shape[0] and x [B, C, H, W]; got ${ids?.length} ids and x [${x.shape.join(', ')}]`);
-        }
-        checkFinitePixels(x, ids);
-        const rows: number[] = [];
-        const seen = new Set<string>();
-        ids.forEach((id, i) => {
-          if (typeof id !== 'string') throw new EngineError(`feature source: sample ids must be strings, got ${JSON.stringify(id)}`);
-          if (seen.has(id) || computedIds.has(id)) throw new EngineError(`feature source: duplicate sample id ${JSON.stringify(id)}`);
-          seen.add(id);
-          if (!done.has(id)) rows.push(i);
-        });
-        if (rows.length) {
-          const feats = tidy(() => noGrad(() => {
-            let xb = rows.length === ids.length ? x : selectRows(x, rows);
-            if (xb.device !== device) xb = xb.to({ device });
-            if (o.preprocess) xb = applyPreprocess(xb, o.preprocess);
-            else if (xb.dtype !== 'float32') xb = xb.float();
-            if (channelsLast) xb = xb.contiguous('channels-last');
-            const f = precision === 'bf16' ? autocast({ dtype: 'bfloat16', device: deviceType(device) }, () => model.forwardFeatures(xb)) : model.forwardFeatures(xb);
-            return f.to({ device: 'cpu', dtype: 'float32' }).contiguous();
-          }));
-          if (feats.ndim !== 2 || feats.shape[0] !== rows.length) {
-            const shape = feats.shape.join(', ');
-            feats.dispose();
-            throw new EngineError(`forwardFeatures must return [B, D] for B = ${rows.length}; it returned [${shape}]`);
-          }
-          const arr = feats.toTypedArray<'float32'>();
-          const d = feats.shape[1]!;
-          feats.dispose();
-          if (dim === 0) dim = d;
-          else if (d !== dim) throw new EngineError(`feature width changed from ${dim} to ${d}`);
-          for (const r of rows) {
-            pendingIds.push(ids[r]!);
-            done.add(ids[r]!);
-            computedIds.add(ids[r]!);
-          }
-          pending.push(arr);
-          computed += rows.length;
-        }
-        bar.increment(ids.length);
-      } finally {
-        batch.x.dispose();
-      }
-      if (pendingIds.length >= chunkRows || performance.now() - flushedAt >= flushMs) flush();
-      // Let the event loop run between batches: a source that only awaits resolved promises
-      // would otherwise starve it, and signal handlers (Ctrl-C → abort) and the progress bar's
-      // redraw timer would not run until the end.
-      await new Promise<void>((r) => setImmediate(r));
-      if (o.signal?.aborted) {
-        flush();
-        throw abortError();
-      }
-    }
-    flush();
-  } catch (e) {
-    // Keep what was computed: the next run resumes from it.
-    try {
-      flush();
-    } catch {
-      // the original error matters more
-    }
-    throw e;
-  } finally {
-    bar.stop();
-    model.train(wasTraining);
-    if (relayout) model.toMemoryFormat('contiguous');
-  }
+  const earlierSeconds = earlier.reduce((a, c) => a + c.seconds, 0);
+  const dim = earlier.length ? earlier[0]!.data.length / Math.max(earlier[0]!.ids.length, 1) : 0;
+  const writer = new ChunkWriter(partialDir, keyHash, earlier, dim, started);
+  const plan: ForwardPlan = { model: o.model, device, preprocess: o.preprocess, channelsLast: mode.memoryFormat === 'channels-last', precision };
+  const computed = await extractBatches(o, plan, writer, done);
   if (o.total !== undefined && done.size !== o.total) {
     throw new EngineError(`feature source yielded ${done.size} distinct samples but total is ${o.total}; the computed rows are kept in ${partialDir} for a resume`);
   }
   if (done.size === 0) throw new EngineError('feature source yielded no samples');
   mkdirSync(dirname(path), { recursive: true });
-  const rows = writeFinal(path, chunks, dim, key, {
+  const rows = writeFinal(path, writer.chunks, writer.dim, normalizeKey(fullKey), {
     model: o.key.model, dataset: o.key.dataset, split: o.key.split, precision, key_hash: keyHash, created: new Date().toISOString(),
     // What computing the cache cost: this call's seconds and, for a resumed extraction, those its
     // earlier calls recorded in their chunks (the work after an interrupted call's last flush is lost, and not counted).
     seconds: (earlierSeconds + (performance.now() - started) / 1000).toFixed(3),
   });
   rmSync(partialDir, { recursive: true, force: true });
-  return { path, precision, rows, dim, computed, resumed, cached: false };
+  return { path, precision, rows, dim: writer.dim, computed, resumed, cached: false };
 }
