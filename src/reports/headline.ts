@@ -3,7 +3,7 @@
  * BENCHMARKS.md quote) as one table: accuracy, cost, time to 95% / 99% of standard training's
  * accuracy, and the paired differences from standard training and from random.
  */
-import type { ReadResultEntry } from './results.js';
+import type { PairedEntries, ReadResultEntry } from './results.js';
 import { escapeHtml } from './table-format.js';
 
 type Stat = { mean: number | null; ci95: number | null };
@@ -42,11 +42,25 @@ function row(e: ReadResultEntry): string {
   return `<tr data-label="${escapeHtml(e.label)}">${cells.map((c, i) => (i === 0 ? `<th scope="row">${escapeHtml(c)}</th>` : `<td>${escapeHtml(c)}</td>`)).join('')}</tr>`;
 }
 
-/** The entries as a Markdown table (numbers right-aligned), as BENCHMARKS.md quotes them. */
-export function headlineMarkdown(entries: readonly ReadResultEntry[]): string {
+/** A Markdown table (the first `textColumns` left-aligned, numbers right-aligned), as BENCHMARKS.md quotes them. */
+export function markdownTable(columns: readonly string[], rows: readonly (readonly string[])[], textColumns: number): string {
   const cell = (c: string): string => c.replace(/\|/g, '\\|');
   const line = (cells: readonly string[]): string => `| ${cells.map(cell).join(' | ')} |\n`;
-  return line(HEADLINE_COLUMNS) + line(HEADLINE_COLUMNS.map((_, i) => (i < 3 ? '---' : '---:'))) + entries.map((e) => line(headlineCells(e))).join('');
+  return line(columns) + line(columns.map((_, i) => (i < textColumns ? '---' : '---:'))) + rows.map(line).join('');
+}
+
+/** The entries as a Markdown table, as BENCHMARKS.md quotes them. */
+export function headlineMarkdown(entries: readonly ReadResultEntry[]): string {
+  return markdownTable(HEADLINE_COLUMNS, entries.map(headlineCells), 3);
+}
+
+/** The columns of `saln results --pair A,B`: A against B over the seeds both ran. */
+export const PAIR_COLUMNS = ['A', 'B', 'seeds paired', 'Δ test acc A − B, pp', 'Δ val acc A − B, pp', 'A wall s', 'B wall s'] as const;
+
+/** One pair's cells, formatted, one per PAIR_COLUMNS. */
+export function pairCells(p: PairedEntries): string[] {
+  const secs = (v: number | null): string => (v === null ? '—' : v.toFixed(0));
+  return [p.a, p.b, p.seeds.length ? p.seeds.join(', ') : 'none', pm(p.test_accuracy), pm(p.val_accuracy), secs(p.wall_seconds.a), secs(p.wall_seconds.b)];
 }
 
 /** The headline section for one dataset's entries (empty string when there are none). */

@@ -9,5 +9,5 @@ export { readSelectionExamples, type SelectionBatch, type SelectionExamples } fr
 export { readFcWeights, type FcWeights } from './weights.js';
 export { specToSvg, svgToPng, pngSize } from './render.js';
 export { writeReport, type ReportOptions, type ReportResult } from './report.js';
-export { buildResults, readResults, writeResults, resultsFileSchema, resultEntrySchema, type ResultsFile, type ResultEntry } from './results.js';
-export { HEADLINE_COLUMNS, headlineCells, headlineMarkdown } from './headline.js';
+export { buildResults, pairEntries, readResults, writeResults, resultsFileSchema, resultEntrySchema, type PairedEntries, type ResultsFile, type ResultEntry } from './results.js';
+export { HEADLINE_COLUMNS, headlineCells, headlineMarkdown, markdownTable, PAIR_COLUMNS, pairCells } from './headline.js';

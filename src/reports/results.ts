@@ -36,6 +36,8 @@ const reachedStat = stat.extend({ reached: z.number().int().min(0), of: z.number
 const delta = stat.extend({ pairs: z.number().int().min(0), against: z.string() });
 /** Best validation accuracy within the smaller of the two entries' mean gradient samples (tables.ts compareAtSamples). */
 const equalSamplesDelta = delta.extend({ gradient_samples: z.number().min(0) });
+/** One seed's run: what a paired comparison between any two entries needs (pairEntries). */
+const seedResult = z.object({ seed: z.number().int(), test_accuracy: z.number(), val_accuracy: z.number().nullable(), wall_seconds: z.number(), gradient_samples: z.number() });
 
 export const resultEntrySchema = z.object({
   label: z.string(),
@@ -64,6 +66,8 @@ export const resultEntrySchema = z.object({
   delta_vs_random: delta.nullable(),
   /** Against random at an equal number of gradient samples (validation accuracy, pp): the fair control of a method that trains on more or fewer samples than its ratio's random (InfoBatch). */
   delta_vs_random_equal_samples: equalSamplesDelta.nullable(),
+  /** Each seed's run (accuracies in percent, wall seconds with every cost), in seed order. */
+  per_seed: z.array(seedResult),
 }).strict();
 
 export const resultsFileSchema = z.object({
@@ -78,7 +82,7 @@ export type ResultEntry = z.infer<typeof resultEntrySchema>;
 export type ResultsFile = z.infer<typeof resultsFileSchema>;
 
 /** Fields added after the first results files were committed: a file without them still reads. */
-const readEntrySchema = resultEntrySchema.partial({ contended_runs: true, selection_cost_share: true, delta_vs_random_equal_samples: true, val_accuracy: true, reference_accuracy: true });
+const readEntrySchema = resultEntrySchema.partial({ contended_runs: true, selection_cost_share: true, delta_vs_random_equal_samples: true, val_accuracy: true, reference_accuracy: true, per_seed: true });
 const readFileSchema = resultsFileSchema.extend({ entries: z.array(readEntrySchema) });
 /** An entry as read back from any results file (older ones lack the later fields). */
 export type ReadResultEntry = z.infer<typeof readEntrySchema>;
@@ -147,6 +151,46 @@ function entryOf(row: Row, standard: number | null): ResultEntry {
     time_to_99pct: timeTo(row, standard === null ? null : 0.99 * standard),
     delta_vs_none: deltaOf(row.vsNone), delta_vs_random: deltaOf(row.vsRandom),
     delta_vs_random_equal_samples: equalSamplesOf(row.vsRandomAtSamples),
+    per_seed: row.runs.map(seedResultOf).sort((a, b) => a.seed - b.seed),
+  };
+}
+
+function seedResultOf(r: RunRecord): z.infer<typeof seedResult> {
+  const s = r.summary!;
+  const val = r.metrics[r.metrics.length - 1]?.val_accuracy;
+  return {
+    seed: r.seed, test_accuracy: round(100 * s.test_accuracy, 2)!, val_accuracy: typeof val === 'number' ? round(100 * val, 2) : null,
+    wall_seconds: round(s.wall_seconds + upfrontSeconds(r.config), 1)!, gradient_samples: s.counts.gradient_samples,
+  };
+}
+
+/** Entry a against entry b over the seeds both ran: test accuracy a − b (pp, paired), and each side's mean wall seconds there. */
+export interface PairedEntries {
+  a: string;
+  b: string;
+  seeds: number[];
+  test_accuracy: z.infer<typeof stat>;
+  /** null when a seed of either side has no validation accuracy. */
+  val_accuracy: z.infer<typeof stat> | null;
+  wall_seconds: { a: number | null; b: number | null };
+}
+
+/** Pairs two entries of one results file by seed (any two: saln against jest, an entry against another budget's). */
+export function pairEntries(a: ReadResultEntry, b: ReadResultEntry): PairedEntries {
+  if (!a.per_seed || !b.per_seed) throw new Error(`${a.per_seed ? b.label : a.label}: the file has no per-seed results (written before they existed); rewrite it with \`saln experiment CONFIG --results-only\``);
+  const other = new Map(b.per_seed.map((r) => [r.seed, r]));
+  const pairs = a.per_seed.flatMap((r) => (other.has(r.seed) ? [[r, other.get(r.seed)!] as const] : []));
+  const diff = (f: (x: z.infer<typeof seedResult>) => number | null): z.infer<typeof stat> | null => {
+    const d = pairs.map(([x, y]) => [f(x), f(y)] as const);
+    if (!d.length || d.some(([x, y]) => x === null || y === null)) return null;
+    return plain(summarize(d.map(([x, y]) => x! - y!)), 2);
+  };
+  const meanOf = (xs: number[]): number | null => (xs.length ? round(summarize(xs).mean, 1) : null);
+  return {
+    a: a.label, b: b.label, seeds: pairs.map(([x]) => x.seed),
+    test_accuracy: diff((x) => x.test_accuracy) ?? { mean: null, ci95: null },
+    val_accuracy: diff((x) => x.val_accuracy),
+    wall_seconds: { a: meanOf(pairs.map(([x]) => x.wall_seconds)), b: meanOf(pairs.map(([, y]) => y.wall_seconds)) },
   };
 }
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildResults, resultsFileSchema } from '../../src/reports/results.js';
+import { buildResults, pairEntries, resultsFileSchema } from '../../src/reports/results.js';
 import { runCli } from '../cli-run.js';
 import { writeCifarBinary } from '../data/fixtures.js';
 import { fakeRun } from './fixtures.js';
@@ -33,6 +33,21 @@ test('entries: percent accuracies with their CI, deltas paired by seed, time to 
   assert.deepEqual(none.val_accuracy, { mean: 80, ci95: 0 });
   assert.deepEqual(rnd.val_accuracy, { mean: 76, ci95: 0 });
   assert.equal(rnd.reference_accuracy, null, 'no reference: random has none');
+  // Each seed's run, for pairing any two entries: wall seconds with every cost, gradient samples (2 epochs × 100).
+  assert.deepEqual(rnd.per_seed, [
+    { seed: 0, test_accuracy: 70, val_accuracy: 76, wall_seconds: 4, gradient_samples: 200 },
+    { seed: 1, test_accuracy: 72, val_accuracy: 76, wall_seconds: 4, gradient_samples: 200 },
+  ]);
+  // Random against none, paired: the same −9 ± 12.71 as delta_vs_none; validation 76 − 80 on both seeds.
+  const pair = pairEntries(rnd, none);
+  assert.deepEqual([pair.a, pair.b, pair.seeds], ['random', 'none', [0, 1]]);
+  assert.equal(pair.test_accuracy.mean, -9);
+  assert.ok(Math.abs(pair.test_accuracy.ci95! - 12.71) < 0.01, String(pair.test_accuracy.ci95));
+  assert.deepEqual(pair.val_accuracy, { mean: -4, ci95: 0 });
+  assert.deepEqual(pair.wall_seconds, { a: 4, b: 10 });
+  // Only common seeds pair: none's seed 1 alone leaves one pair.
+  const one = pairEntries(rnd, { ...none, per_seed: none.per_seed.filter((r) => r.seed === 1) });
+  assert.deepEqual([one.seeds, one.test_accuracy], [[1], { mean: -8, ci95: null }]);
   assert.equal(rnd.budget, 'epochs');
   assert.equal(rnd.precision, 'fp32', 'runs without precision fields computed in fp32');
   assert.equal(rnd.contended_runs, 0, 'runs without a load record count as not contended');
@@ -121,14 +136,28 @@ test('saln results prints a results file as the headline table (terminal or Mark
   assert.equal(randomRow[col('test acc %')], `${rnd.test_accuracy.mean!.toFixed(2)} ± n/a`);
   assert.equal(randomRow[col('val acc %')], `${rnd.val_accuracy.mean!.toFixed(2)} ± n/a`);
   assert.equal(randomRow[col('Δ vs none, pp')], `${rnd.delta_vs_none!.mean!.toFixed(2)} ± n/a`);
+  // --pair: any two entries of the file, paired by seed, instead of the headline.
+  const paired = await runCli(['results', path, '--pair', 'infobatch,random', '--markdown']);
+  assert.equal(paired.code, 0, paired.err);
+  const pairRow = paired.out.split('\n').find((l) => l.startsWith('| infobatch | random |'))!.split(' | ');
+  const info0 = file.entries.find((e) => e.label === 'infobatch')!.per_seed[0]!;
+  assert.equal(pairRow[3], `${(info0.test_accuracy - rnd.per_seed[0]!.test_accuracy).toFixed(2)} ± n/a`);
+  assert.doesNotMatch(paired.out, /\| entry \|/, 'the pairs replace the headline');
+  const missing = await runCli(['results', path, '--pair', 'infobatch,jest']);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /--pair: .*tiny-table\.json has no entry "jest"; its entries: none, random, infobatch/);
+  assert.match((await runCli(['results', path, '--pair', 'infobatch'])).err, /expected two entry labels separated by a comma/);
   const plain = await runCli(['results', path, '--label', '^info']);
   assert.equal(plain.code, 0, plain.err);
   assert.match(plain.out, /^infobatch\s+epochs\s/m);
   assert.doesNotMatch(plain.out, /^random\s/m);
   // A file from before a field existed still reads (the field shows as "—").
-  const older = { ...file, entries: file.entries.map(({ contended_runs: _c, delta_vs_random_equal_samples: _d, val_accuracy: _v, reference_accuracy: _r, ...e }) => e) };
+  const older = { ...file, entries: file.entries.map(({ contended_runs: _c, delta_vs_random_equal_samples: _d, val_accuracy: _v, reference_accuracy: _r, per_seed: _p, ...e }) => e) };
   writeFileSync(join(dir, 'older.json'), JSON.stringify(older));
   assert.equal((await runCli(['results', join(dir, 'older.json')])).code, 0);
+  const olderPair = await runCli(['results', join(dir, 'older.json'), '--pair', 'random,none']);
+  assert.equal(olderPair.code, 2);
+  assert.match(olderPair.err, /older\.json has no per-seed results .*--results-only/);
   // A field of the wrong type: exit 2, naming the file and the field.
   writeFileSync(join(dir, 'bad.json'), JSON.stringify({ ...file, entries: [{ ...file.entries[0], seeds: 'zero' }] }));
   const bad = await runCli(['results', join(dir, 'bad.json')]);

@@ -9,6 +9,7 @@ import { UsageError, type CliIO } from '../io.js';
 interface ResultsFlags {
   markdown?: boolean;
   label?: string;
+  pair?: string[];
 }
 
 const HELP = `
@@ -22,12 +23,19 @@ from standard training and from random, paired by seed. Each is mean ± 95% CI o
 --markdown prints Markdown tables, as BENCHMARKS.md quotes them. --label keeps the entries
 whose label matches a regular expression.
 
-Exit codes: 0 done; 2 bad input (a file that is not a results file, a bad --label); 1 anything else.
+--pair A,B (repeatable) prints, instead of the headline, entry A against entry B of the same
+file over the seeds both ran: test and final validation accuracy A − B, paired by seed (mean ±
+95% CI), and each side's mean wall seconds over those seeds. Any two entries pair: saln against
+jest (the paper's claim over JEST), an entry against another budget's or ratio's.
+
+Exit codes: 0 done; 2 bad input (a file that is not a results file, a bad --label, a --pair
+label the file lacks); 1 anything else.
 
 Examples:
   $ saln results results/p-cifar-ft.json
   $ saln results results/p-cifar-ft.json --markdown --label 'wall$'
   $ saln results results/*.json
+  $ saln results results/p-cifar-ft.json --pair saln-0.8,jest-super --pair saln-0.8-wall,jest-super-wall --markdown
 `;
 
 export function resultsCommand(io: CliIO): Command {
@@ -37,6 +45,7 @@ export function resultsCommand(io: CliIO): Command {
     .argument('<file...>', 'results files (JSON, as `saln experiment --results` writes them)')
     .option('--markdown', 'print Markdown tables (as BENCHMARKS.md quotes them)')
     .option('--label <regex>', 'only the entries whose label matches this regular expression')
+    .option('--pair <a,b>', 'entry A against entry B, paired by seed (repeatable; instead of the headline)', (v: string, prev: string[] = []) => [...prev, v])
     .addHelpText('after', HELP)
     .action(async (files: string[], flags: ResultsFlags) => {
       await printResults(files, flags, io);
@@ -54,10 +63,20 @@ function labelFilter(source: string | undefined): (label: string) => boolean {
   return (label) => re.test(label);
 }
 
+/** "A,B" as two labels. */
+function parsePair(text: string): [string, string] {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.length !== 2 || !parts[0] || !parts[1]) throw new UsageError(`--pair ${JSON.stringify(text)}: expected two entry labels separated by a comma, such as saln-0.8,jest-super`, { field: '--pair' });
+  return [parts[0], parts[1]];
+}
+
 async function printResults(files: string[], flags: ResultsFlags, io: CliIO): Promise<void> {
-  const { readResults, headlineMarkdown, headlineCells, HEADLINE_COLUMNS } = await import('../../reports/index.js');
+  const { readResults, headlineCells, HEADLINE_COLUMNS, markdownTable, pairEntries, pairCells, PAIR_COLUMNS } = await import('../../reports/index.js');
   const { formatTable } = await import('../table.js');
   const keep = labelFilter(flags.label);
+  const pairs = (flags.pair ?? []).map(parsePair);
+  const table = (columns: readonly string[], rows: string[][], textColumns: number): string =>
+    flags.markdown ? `\n${markdownTable(columns, rows, textColumns)}` : formatTable(columns.map((h, j) => ({ header: h, align: j < textColumns ? 'left' : 'right' })), rows);
   // Every file is read first, so that a bad one fails before anything is printed.
   const all = files.map((f) => ({ file: f, results: readResults(f) }));
   for (const [i, { file, results }] of all.entries()) {
@@ -65,13 +84,25 @@ async function printResults(files: string[], flags: ResultsFlags, io: CliIO): Pr
     const datasets = [...new Set(results.entries.map((e) => e.dataset))];
     io.out(`${i > 0 ? '\n' : ''}${flags.markdown ? '### ' : ''}${results.protocol} (${state}; ${file})\n`);
     for (const dataset of datasets) {
-      const entries = results.entries.filter((e) => e.dataset === dataset && keep(e.label));
+      const inDataset = results.entries.filter((e) => e.dataset === dataset);
       if (datasets.length > 1) io.out(`\n${flags.markdown ? '#### ' : ''}${dataset}\n`);
+      if (pairs.length) {
+        const entry = (label: string): (typeof inDataset)[number] => {
+          const e = inDataset.find((x) => x.label === label);
+          if (!e) throw new UsageError(`--pair: ${file} has no entry ${JSON.stringify(label)}${datasets.length > 1 ? ` for ${dataset}` : ''}; its entries: ${inDataset.map((x) => x.label).join(', ')}`, { field: '--pair', path: file });
+          if (!e.per_seed) throw new UsageError(`--pair: ${file} has no per-seed results (written before they existed); rewrite it with \`saln experiment CONFIG --results-only --results ${file}\``, { field: '--pair', path: file });
+          return e;
+        };
+        const rows = pairs.map(([a, b]) => pairCells(pairEntries(entry(a), entry(b))));
+        io.out(table(PAIR_COLUMNS, rows, 3));
+        continue;
+      }
+      const entries = inDataset.filter((e) => keep(e.label));
       if (entries.length === 0) {
         io.out('(no entry matches --label)\n');
         continue;
       }
-      io.out(flags.markdown ? `\n${headlineMarkdown(entries)}` : formatTable(HEADLINE_COLUMNS.map((h, j) => ({ header: h, align: j < 3 ? 'left' : 'right' })), entries.map(headlineCells)));
+      io.out(table(HEADLINE_COLUMNS, entries.map(headlineCells), 3));
     }
   }
 }
