@@ -41,7 +41,7 @@ test('writeReport: index.html with a figure and a PNG per chart; the PCA is omit
   // The headline is results.json's entries: one row per method, standard training's with no delta to itself.
   assert.match(html, /<h3>Headline<\/h3>/);
   for (const label of ['none', 'random', 'saln']) assert.match(html, new RegExp(`<tr data-label="${label}"><th scope="row">${label}</th><td>epochs</td><td>fp32</td>`));
-  assert.match(html, /<tr data-label="none">(<t[dh][^>]*>[^<]*<\/t[dh]>){8}<td>—<\/td>/, 'none has no delta vs itself');
+  assert.match(html, /<tr data-label="none">(<t[dh][^>]*>[^<]*<\/t[dh]>){9}<td>—<\/td>/, 'none has no delta vs itself');
   assert.match(html, /selection PCA chart is omitted/);
   assert.match(html, /How to read this/);
   assert.match(html, /saln<\/strong> − random at filter ratio 0\.5/);
