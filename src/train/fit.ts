@@ -236,21 +236,7 @@ async function runBatch(run: Run, epoch: number, b: OwnedBatch, plan: BatchPlan,
     if (bi === 0 && run.wantsExamples && sel.ctx.features && seesFeatures(run.selector)) offerExample(run, epoch, sel.ctx.ids, b.index, sel.ctx.features, sel.kept);
     trainOn = clock.time('data', () => keptBatch(b, kept));
     const step = trainOn;
-    await clock.timeAsync('train', async () => {
-      const keptIds = kept.map((i) => b.ids[i]!);
-      const weights = run.selector.weights?.(keptIds);
-      // The schedule's lr at this step, ·k/B under linear scaling ('none' keeps it for every batch,
-      // the paper's setting). A global selection's k is the job's, per rank.
-      const at = scheduledLr(cfg, run.lrSchedule, counts.optimizer_steps, epoch, clock.wallSeconds());
-      run.optimizer.lr = run.lrScaling === 'linear' ? (at.lr * Math.min(sel.keptPerRank, cfg.batchSize)) / cfg.batchSize : at.lr;
-      if (at.momentum !== undefined) run.optimizer.momentum = at.momentum;
-      tally.lr = run.optimizer.lr;
-      const r = await optimizeKept(run, step.batch, step.kept, { model: run.model, optimizer: run.optimizer, compute: run.compute, weights, perSample: Boolean(weights || run.selector.observe), lossScale: sel.lossScale });
-      run.selector.observe?.(keptIds, r.perSample!);
-      notify(run.callbacks, 'onBatchKept', { epoch, batch: bi, kept: sel.kept.map((i) => sel.ctx.ids[i]!) });
-      tally.lossSum += r.loss * kept.length;
-      tally.correct += r.correct;
-    });
+    await clock.timeAsync('train', () => trainKept(run, epoch, b, sel, step, tally));
     tally.trained += kept.length;
     tally.steps++;
     counts.gradient_samples += kept.length;
@@ -264,14 +250,40 @@ async function runBatch(run: Run, epoch: number, b: OwnedBatch, plan: BatchPlan,
     if (trainOn?.owned) trainOn.batch.release();
     b.release();
   }
-  // A multiple reached at the epoch's last step (or the budget's) is left to the epoch-end validation.
-  const every = cfg.evalEvery;
-  if (every !== undefined && !tally.stoppedBy && bi + 1 < plan.batches && crossesMultiple(samplesBefore, counts.gradient_samples, every)) {
-    const wall = clock.wallSeconds();
-    // Eval mode draws nothing from the engine's generator (no dropout, no BN update), so training is unchanged.
-    const v = await clock.outside('eval', () => evaluateAll(run, run.data.val!));
-    tally.points.push({ gradient_samples: counts.gradient_samples, wall_seconds: wall, val_loss: v.loss, val_accuracy: v.accuracy });
-  }
+  await validateAtMultiple(run, bi, plan, samplesBefore, tally);
+}
+
+/** The kept samples' optimizer step, at the schedule's lr for this step. */
+async function trainKept(run: Run, epoch: number, b: OwnedBatch, sel: Selection, step: ReturnType<typeof keptBatch>, tally: EpochTally): Promise<void> {
+  const { cfg, clock } = run;
+  const kept = sel.mine;
+  const keptIds = kept.map((i) => b.ids[i]!);
+  const weights = run.selector.weights?.(keptIds);
+  // The schedule's lr at this step, ·k/B under linear scaling ('none' keeps it for every batch,
+  // the paper's setting). A global selection's k is the job's, per rank.
+  const at = scheduledLr(cfg, run.lrSchedule, run.state.counts.optimizer_steps, epoch, clock.wallSeconds());
+  run.optimizer.lr = run.lrScaling === 'linear' ? (at.lr * Math.min(sel.keptPerRank, cfg.batchSize)) / cfg.batchSize : at.lr;
+  if (at.momentum !== undefined) run.optimizer.momentum = at.momentum;
+  tally.lr = run.optimizer.lr;
+  const r = await optimizeKept(run, step.batch, step.kept, { model: run.model, optimizer: run.optimizer, compute: run.compute, weights, perSample: Boolean(weights || run.selector.observe), lossScale: sel.lossScale });
+  run.selector.observe?.(keptIds, r.perSample!);
+  notify(run.callbacks, 'onBatchKept', { epoch, batch: b.index, kept: sel.kept.map((i) => sel.ctx.ids[i]!) });
+  tally.lossSum += r.loss * kept.length;
+  tally.correct += r.correct;
+}
+
+/**
+ * --eval-every: a validation point when this batch's gradient samples crossed a multiple of N. A
+ * multiple reached at the epoch's last step (or the budget's) is left to the epoch-end validation.
+ */
+async function validateAtMultiple(run: Run, bi: number, plan: BatchPlan, samplesBefore: number, tally: EpochTally): Promise<void> {
+  const every = run.cfg.evalEvery;
+  const samples = run.state.counts.gradient_samples;
+  if (every === undefined || tally.stoppedBy || bi + 1 >= plan.batches || !crossesMultiple(samplesBefore, samples, every)) return;
+  const wall = run.clock.wallSeconds();
+  // Eval mode draws nothing from the engine's generator (no dropout, no BN update), so training is unchanged.
+  const v = await run.clock.outside('eval', () => evaluateAll(run, run.data.val!));
+  tally.points.push({ gradient_samples: samples, wall_seconds: wall, val_loss: v.loss, val_accuracy: v.accuracy });
 }
 
 /** A batch's selection: the context it was made on, what it kept, and what this rank trains. */
