@@ -117,6 +117,63 @@ export function datasetDir(name: string, cache = cacheDir()): string {
   return join(cache, 'datasets', knownDataset(name).folder);
 }
 
+type PulledArchive = PullResult['archives'][number];
+
+/** A --data-dir that holds the dataset unpacked (used in place: the result) or its archives (null: pull from them); anything else is an error. */
+function unpackedIn(name: string, ds: KnownDataset, dataDir: string, log: (t: string) => void): PullResult | null {
+  const dir = resolve(dataDir);
+  if (!existsSync(dir)) throw new DataError(`--data-dir ${dir} does not exist`, { path: dir });
+  const inPlace = ds.rootIn(dir);
+  if (inPlace !== null) {
+    log(`using the unpacked ${name} at ${inPlace} (nothing copied)`);
+    return { dataset: name, kind: ds.kind, root: inPlace, archives: [], alreadyThere: true };
+  }
+  const missing = ds.archives.filter((a) => !existsSync(join(dir, a.file)));
+  if (missing.length > 0) {
+    throw new DataError(`--data-dir ${dir} holds neither an unpacked ${name} nor its archive(s): missing ${missing.map((a) => a.file).join(', ')}`, { path: dir });
+  }
+  return null;
+}
+
+/** The result of a finished pull into dest with the same archives, if there was one. */
+function previousPull(name: string, ds: KnownDataset, dest: string, expected: (a: Archive) => string): PullResult | null {
+  const markerPath = join(dest, MARKER);
+  if (!existsSync(markerPath)) return null;
+  try {
+    const m = JSON.parse(readRegularText(markerPath, { maxBytes: 1 << 20 })) as { archives: { file: string; sha256: string }[] };
+    const same = ds.archives.every((a) => m.archives.some((x) => x.file === a.file && x.sha256 === expected(a)));
+    const root = ds.rootIn(dest);
+    if (!same || root === null) return null;
+    return { dataset: name, kind: ds.kind, root, archives: m.archives.map((x) => ({ ...x, bytes: 0, source: 'reused' as const })), alreadyThere: true };
+  } catch {
+    return null; // An unreadable marker: pull again.
+  }
+}
+
+/** An archive from --data-dir, verified against its checksum. */
+async function verifyLocalArchive(a: Archive, dataDir: string, sha256: string, log: (t: string) => void): Promise<{ path: string; archive: PulledArchive }> {
+  const path = join(resolve(dataDir), a.file);
+  regularFileSize(path, { what: 'archive' }); // a FIFO or /dev/zero would never finish hashing
+  log(`verifying ${path}`);
+  const sha = await sha256File(path);
+  if (sha !== sha256) throw new DataError(`checksum mismatch for ${path}: expected SHA-256 ${sha256} but it hashes to ${sha}`, { path });
+  return { path, archive: { file: a.file, sha256: sha, bytes: 0, source: 'data-dir' } };
+}
+
+/** An archive from the network into <cache>/downloads (verified, resumable, reused when already there). */
+async function fetchArchive(a: Archive, ds: KnownDataset, cache: string, sha256: string, o: PullOptions, log: (t: string) => void): Promise<{ path: string; archive: PulledArchive }> {
+  const downloads = join(cache, 'downloads');
+  mkdirSync(downloads, { recursive: true });
+  const urls = o.baseUrl !== undefined ? [`${o.baseUrl.replace(/\/+$/, '')}/${a.file}`] : a.urls;
+  log(`fetching ${a.file} from ${urls[0]}`);
+  const r: DownloadResult = await download(urls, join(downloads, a.file), {
+    sha256, retries: o.retries, onLog: log, onProgress: (got, total) => o.onProgress?.(a.file, got, total ?? a.bytes),
+    // Redirects may move between the dataset's own mirrors, nowhere else.
+    allowedHosts: ds.archives.flatMap((x) => x.urls.map((u) => new URL(u).hostname)),
+  });
+  return { path: r.path, archive: { file: a.file, sha256: r.sha256, bytes: r.bytes, source: r.reused ? 'reused' : r.resumed ? 'resumed' : 'downloaded' } };
+}
+
 /**
  * Gets a known dataset into the cache and returns its root: from the network (verified, resumable)
  * or from a local copy (dataDir). A pull that already completed with the same archives is a no-op.
@@ -130,74 +187,22 @@ export async function pullDataset(name: string, o: PullOptions = {}): Promise<Pu
   for (const file of Object.keys(o.sha256 ?? {})) {
     if (!ds.archives.some((a) => a.file === file)) throw new DataError(`--sha256 names ${file}, which is not an archive of ${name} (${ds.archives.map((a) => a.file).join(', ')})`);
   }
-
-  if (o.dataDir !== undefined) {
-    const dir = resolve(o.dataDir);
-    if (!existsSync(dir)) throw new DataError(`--data-dir ${dir} does not exist`, { path: dir });
-    const inPlace = ds.rootIn(dir);
-    if (inPlace !== null) {
-      log(`using the unpacked ${name} at ${inPlace} (nothing copied)`);
-      return { dataset: name, kind: ds.kind, root: inPlace, archives: [], alreadyThere: true };
-    }
-    const missing = ds.archives.filter((a) => !existsSync(join(dir, a.file)));
-    if (missing.length > 0) {
-      throw new DataError(`--data-dir ${dir} holds neither an unpacked ${name} nor its archive(s): missing ${missing.map((a) => a.file).join(', ')}`, { path: dir });
-    }
+  const inPlace = o.dataDir !== undefined ? unpackedIn(name, ds, o.dataDir, log) : null;
+  if (inPlace) return inPlace;
+  const previous = previousPull(name, ds, dest, expected);
+  if (previous) {
+    log(`${name} is already in ${dest}`);
+    return previous;
   }
-
-  // A finished pull with the same archives: nothing to do.
-  const markerPath = join(dest, MARKER);
-  if (existsSync(markerPath)) {
-    try {
-      const m = JSON.parse(readRegularText(markerPath, { maxBytes: 1 << 20 })) as { archives: { file: string; sha256: string }[] };
-      const same = ds.archives.every((a) => m.archives.some((x) => x.file === a.file && x.sha256 === expected(a)));
-      const root = ds.rootIn(dest);
-      if (same && root !== null) {
-        log(`${name} is already in ${dest}`);
-        return { dataset: name, kind: ds.kind, root, archives: m.archives.map((x) => ({ ...x, bytes: 0, source: 'reused' as const })), alreadyThere: true };
-      }
-    } catch {
-      // An unreadable marker: pull again.
-    }
-  }
-
-  const archives: PullResult['archives'] = [];
+  const archives: PulledArchive[] = [];
   for (const a of ds.archives) {
-    let path: string;
-    let sha: string;
-    let bytes: number;
-    let source: PullResult['archives'][number]['source'];
-    if (o.dataDir !== undefined) {
-      path = join(resolve(o.dataDir), a.file);
-      regularFileSize(path, { what: 'archive' }); // a FIFO or /dev/zero would never finish hashing
-      log(`verifying ${path}`);
-      sha = await sha256File(path);
-      if (sha !== expected(a)) {
-        throw new DataError(`checksum mismatch for ${path}: expected SHA-256 ${expected(a)} but it hashes to ${sha}`, { path });
-      }
-      bytes = 0;
-      source = 'data-dir';
-    } else {
-      const downloads = join(cache, 'downloads');
-      mkdirSync(downloads, { recursive: true });
-      const urls = o.baseUrl !== undefined ? [`${o.baseUrl.replace(/\/+$/, '')}/${a.file}`] : a.urls;
-      log(`fetching ${a.file} from ${urls[0]}`);
-      const r: DownloadResult = await download(urls, join(downloads, a.file), {
-        sha256: expected(a), retries: o.retries, onLog: log, onProgress: (got, total) => o.onProgress?.(a.file, got, total ?? a.bytes),
-        // Redirects may move between the dataset's own mirrors, nowhere else.
-        allowedHosts: ds.archives.flatMap((x) => x.urls.map((u) => new URL(u).hostname)),
-      });
-      path = r.path;
-      sha = r.sha256;
-      bytes = r.bytes;
-      source = r.reused ? 'reused' : r.resumed ? 'resumed' : 'downloaded';
-    }
+    const got = o.dataDir !== undefined ? await verifyLocalArchive(a, o.dataDir, expected(a), log) : await fetchArchive(a, ds, cache, expected(a), o, log);
     log(`unpacking ${a.file} into ${dest}`);
-    await unpackTarGz(path, dest);
-    archives.push({ file: a.file, sha256: sha, bytes, source });
+    await unpackTarGz(got.path, dest);
+    archives.push(got.archive);
   }
   const root = ds.rootIn(dest);
   if (root === null) throw new DataError(`the ${name} archive(s) unpacked into ${dest} but do not hold the expected layout`, { path: dest });
-  writeFileAtomic(markerPath, [Buffer.from(JSON.stringify({ dataset: name, archives: archives.map(({ file, sha256 }) => ({ file, sha256 })), at: new Date().toISOString() }, null, 1))]);
+  writeFileAtomic(join(dest, MARKER), [Buffer.from(JSON.stringify({ dataset: name, archives: archives.map(({ file, sha256 }) => ({ file, sha256 })), at: new Date().toISOString() }, null, 1))]);
   return { dataset: name, kind: ds.kind, root, archives, alreadyThere: false };
 }
