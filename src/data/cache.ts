@@ -150,6 +150,53 @@ function adoptUnchanged(dir: string, stale: readonly string[], current: () => st
   return undefined;
 }
 
+/** The cache at indexPath when it holds this key (undefined: absent, another key, or damaged, with a warning). */
+async function openCached(indexPath: string, key: string, split: SplitName, openOpts: OpenPreparedOptions, warn: WarnFn): Promise<PreparedSet | undefined> {
+  if (!existsSync(indexPath)) return undefined;
+  try {
+    const set = PreparedSet.open(indexPath, { ...openOpts, fromCache: true });
+    if (set.index.key === key) {
+      if (set.skipped.length > 0) warn(`${set.skipped.length} file(s) of ${split} were skipped when ${basename(indexPath)} was built (listed in its "skipped"), e.g. ${set.skipped[0]!.path}: ${set.skipped[0]!.reason}`);
+      return set;
+    }
+    await set.close();
+  } catch (e) {
+    warn(`rebuilding the damaged cache ${indexPath}: ${(e as Error).message}`);
+  }
+  return undefined;
+}
+
+interface WrittenRows {
+  ids: string[];
+  labels: number[];
+  skipped: { path: string; reason: string }[];
+  bytes: number;
+}
+
+/** Decodes and resizes every sample into dataPath (through a temporary renamed into place, fsynced first). */
+async function writeDataFile(dataPath: string, kind: DatasetSource['kind'], samples: readonly SourceSample[], h: number, w: number, resize: ResizePolicy, o: PrepareOptions, warn: WarnFn): Promise<WrittenRows> {
+  const tmp = `${dataPath}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fd = openSync(tmp, 'w');
+  const rows: WrittenRows = { ids: [], labels: [], skipped: [], bytes: 0 };
+  const write = (data: Uint8Array): void => {
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    rows.bytes += data.length;
+  };
+  try {
+    if (kind === 'cifar10-bin') writeCifarRows(samples, h, w, resize, write, rows.ids, rows.labels, o);
+    else await writeDecodedRows(samples, h, w, resize, write, rows.ids, rows.labels, rows.skipped, o, warn);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    try { unlinkSync(tmp); } catch { /* already gone */ }
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, dataPath);
+  return rows;
+}
+
 /**
  * Prepares one split of a dataset: reuses a valid cache, else decodes every sample with sharp,
  * resizes it to `size` and writes the cache. Corrupt or unreadable images are skipped with a
@@ -175,18 +222,8 @@ export async function prepareSplit(src: DatasetSource, split: SplitName, o: Prep
   const dataPath = join(dir, `${name}.u8`);
   const openOpts: OpenPreparedOptions = { inMemory: o.inMemory, memoryLimitBytes: o.memoryLimitBytes, device: o.device };
 
-  if (!o.force && existsSync(indexPath)) {
-    try {
-      const set = PreparedSet.open(indexPath, { ...openOpts, fromCache: true });
-      if (set.index.key === key) {
-        if (set.skipped.length > 0) warn(`${set.skipped.length} file(s) of ${split} were skipped when ${basename(indexPath)} was built (listed in its "skipped"), e.g. ${set.skipped[0]!.path}: ${set.skipped[0]!.reason}`);
-        return set;
-      }
-      await set.close();
-    } catch (e) {
-      warn(`rebuilding the damaged cache ${indexPath}: ${(e as Error).message}`);
-    }
-  }
+  const cached = o.force ? undefined : await openCached(indexPath, key, split, openOpts, warn);
+  if (cached !== undefined) return cached;
   // Same dataset, split, size and policy, another key: the caches this one replaces.
   const stale = readdirSync(dir).filter((f) => f.startsWith(`${slug}-`) && !f.startsWith(name) && /^[0-9a-f]{16}\.(json|u8)$/.test(f.slice(slug.length + 1)));
   let content: string | undefined;
@@ -195,28 +232,7 @@ export async function prepareSplit(src: DatasetSource, split: SplitName, o: Prep
   if (adopted !== undefined) return adopted;
   if (stale.some((f) => f.endsWith('.json'))) warn(`the ${split} split of ${src.root} changed since it was prepared: rebuilding its cache`);
 
-  const tmp = `${dataPath}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fd = openSync(tmp, 'w');
-  const ids: string[] = [];
-  const labels: number[] = [];
-  const skipped: { path: string; reason: string }[] = [];
-  let bytes = 0;
-  const write = (data: Uint8Array): void => {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    bytes += data.length;
-  };
-  try {
-    if (src.kind === 'cifar10-bin') writeCifarRows(samples, h, w, resize, write, ids, labels, o);
-    else await writeDecodedRows(samples, h, w, resize, write, ids, labels, skipped, o, warn);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    try { unlinkSync(tmp); } catch { /* already gone */ }
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, dataPath);
+  const { ids, labels, skipped, bytes } = await writeDataFile(dataPath, src.kind, samples, h, w, resize, o, warn);
   const index: PreparedIndex = {
     format: 'saln-prepared', version: PREPARED_VERSION, key, contentKey: currentContent(), kind: src.kind, split, root: src.root, height: h, width: w, channels: 3,
     resize, kernel: RESIZE_KERNEL, classes: src.classes, ids, labels, skipped, dataFile: basename(dataPath), dataBytes: bytes,
