@@ -41,6 +41,7 @@ test('super-batch mode trains exactly B per optimizer step, for every selector a
     const cases: [Method, TrainConfig['featureSource'], number[]][] = [
       ['none', 'cache', [0]], ['random', 'cache', [0.5, 0.75, 0.8]], ['saln', 'cache', [0.5, 0.8]], ['saln', 'pixels', [0.75]],
       ['saln', 'learner', [0.75]], ['loss-topk', 'cache', [0.5, 0.8]], ['jest', 'cache', [0.75]], ['rho-loss', 'cache', [0.5, 0.8]],
+      ['craig', 'cache', [0.8]], ['random-balanced', 'cache', [0.75]],
     ];
     for (const [method, featureSource, ratios] of cases) {
       for (const f of ratios) {
@@ -61,7 +62,7 @@ test('super-batch mode trains exactly B per optimizer step, for every selector a
         assert.equal(res.metrics[0]!.drawn_batch_size, drawn);
         const scoring = method === 'none' ? 0 : 96;
         assert.equal(sum.counts.scored_samples, ['loss-topk', 'jest', 'rho-loss'].includes(method) || featureSource === 'learner' && method === 'saln' ? scoring : 0, `${what} scored`);
-        assert.equal(sum.counts.feature_samples, method === 'saln' ? 96 : 0, `${what} features`);
+        assert.equal(sum.counts.feature_samples, method === 'saln' || method === 'craig' ? 96 : 0, `${what} features`);
         assert.equal(sum.counts.reference_samples, ['jest', 'rho-loss'].includes(method) ? 96 : 0, `${what} reference`);
         assert.equal(sum.selection_mode, 'super-batch');
         freeModel(res.model);
