@@ -23,7 +23,7 @@ test('experiment files that share an output folder agree on every shared cell (s
   const plans = new Map(['p-cifar-ft', 'selection-tournament', 'p-cifar-ft-fp32'].map((n) => [n, planExperiment(readExperiment(join(dir, `${n}.yaml`)))]));
   const grid = plans.get('p-cifar-ft')!;
   const sharedLabels = (name: string): string[] => [...new Set(plans.get(name)!.filter((p) => grid.some((q) => q.runDir === p.runDir)).map((p) => p.label))];
-  assert.deepEqual(sharedLabels('selection-tournament'), ['none', 'random-0.8-wall', 'saln-0.8-wall']);
+  assert.deepEqual(sharedLabels('selection-tournament'), ['none', 'random-0.8-wall', 'saln-0.8-wall', 'random-super-wall']);
   assert.deepEqual(sharedLabels('p-cifar-ft-fp32'), ['none']);
   for (const [name, cells] of plans) {
     if (name === 'p-cifar-ft') continue;
