@@ -147,6 +147,7 @@ test('saln results prints a results file as the headline table (terminal or Mark
   assert.equal(missing.code, 2);
   assert.match(missing.err, /--pair: .*tiny-table\.json has no entry "jest"; its entries: none, random, infobatch/);
   assert.match((await runCli(['results', path, '--pair', 'infobatch'])).err, /expected two entry labels separated by a comma/);
+  assert.match((await runCli(['results', path, '--pair', 'infobatch,random', '--label', 'info'])).err, /--label and --pair do not mix/);
   const plain = await runCli(['results', path, '--label', '^info']);
   assert.equal(plain.code, 0, plain.err);
   assert.match(plain.out, /^infobatch\s+epochs\s/m);

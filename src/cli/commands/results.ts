@@ -15,7 +15,8 @@ interface ResultsFlags {
 const HELP = `
 Prints, per file: the protocol, how many of its planned runs have finished ("partial" until all
 have), and one row per entry: budget (the paper's epochs, or equal wall time), precision, test
-accuracy, wall seconds with every cost in them, the share spent choosing samples, the time to 95%
+accuracy, the final validation accuracy (the one a choice between entries may read), wall
+seconds with every cost in them, the share spent choosing samples, the time to 95%
 and 99% of standard training's accuracy (with how many seeds reached it), and the differences
 from standard training and from random, paired by seed. Each is mean ± 95% CI over the seeds
 ("± n/a" for one seed). The HTML report's headline shows the same table.
@@ -75,6 +76,7 @@ async function printResults(files: string[], flags: ResultsFlags, io: CliIO): Pr
   const { formatTable } = await import('../table.js');
   const keep = labelFilter(flags.label);
   const pairs = (flags.pair ?? []).map(parsePair);
+  if (pairs.length && flags.label !== undefined) throw new UsageError('--label and --pair do not mix: --pair names the entries it prints', { field: '--label' });
   const table = (columns: readonly string[], rows: string[][], textColumns: number): string =>
     flags.markdown ? `\n${markdownTable(columns, rows, textColumns)}` : formatTable(columns.map((h, j) => ({ header: h, align: j < textColumns ? 'left' : 'right' })), rows);
   // Every file is read first, so that a bad one fails before anything is printed.
