@@ -49,11 +49,6 @@ export function markdownTable(columns: readonly string[], rows: readonly (readon
   return line(columns) + line(columns.map((_, i) => (i < textColumns ? '---' : '---:'))) + rows.map(line).join('');
 }
 
-/** The entries as a Markdown table, as BENCHMARKS.md quotes them. */
-export function headlineMarkdown(entries: readonly ReadResultEntry[]): string {
-  return markdownTable(HEADLINE_COLUMNS, entries.map(headlineCells), 3);
-}
-
 /** The columns of `saln results --pair A,B`: A against B over the seeds both ran. */
 export const PAIR_COLUMNS = ['A', 'B', 'seeds paired', 'Δ test acc A − B, pp', 'Δ val acc A − B, pp', 'A wall s', 'B wall s'] as const;
 

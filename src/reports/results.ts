@@ -93,12 +93,16 @@ const pct = (s: Stat): z.infer<typeof stat> => ({ mean: round(100 * s.mean, 2), 
 const plain = (s: Stat, digits = 1): z.infer<typeof stat> => ({ mean: round(s.mean, digits), ci95: s.half === null ? null : round(s.half, digits) });
 const deltaOf = (c: Comparison | null): ResultEntry['delta_vs_none'] => (c ? { ...pct(c.testAccuracy), pairs: c.pairs, against: c.against } : null);
 
+/** A finished run's whole cost in seconds: its wall clock and the work before it (upfrontSeconds). */
+function costSeconds(r: RunRecord): number {
+  return r.summary!.wall_seconds + upfrontSeconds(r.config);
+}
+
 /** The percent of a run's whole cost (its wall seconds and up-front work) that went into choosing samples. */
 function selectionCostShare(r: RunRecord): number {
   const s = r.summary!;
-  const upfront = upfrontSeconds(r.config);
-  const total = s.wall_seconds + upfront;
-  return total > 0 ? (100 * (s.phases.scoring + s.phases.selection + upfront)) / total : 0;
+  const total = costSeconds(r);
+  return total > 0 ? (100 * (s.phases.scoring + s.phases.selection + upfrontSeconds(r.config))) / total : 0;
 }
 
 /** Wall seconds (reference training included) until each seed's validation accuracy reaches target. */
@@ -136,7 +140,7 @@ function equalSamplesOf(c: EqualSamplesComparison | null): ResultEntry['delta_vs
 
 function entryOf(row: Row, standard: number | null): ResultEntry {
   const first = row.runs[0]!;
-  const wall = summarize(row.runs.map((r) => r.summary!.wall_seconds + upfrontSeconds(r.config)));
+  const wall = summarize(row.runs.map(costSeconds));
   return {
     label: row.label, dataset: row.dataset, method: row.methods.join('+'),
     selection_mode: first.config.selectionMode ?? 'in-batch', filter_ratio: first.config.filterRatio,
@@ -160,7 +164,7 @@ function seedResultOf(r: RunRecord): z.infer<typeof seedResult> {
   const val = r.metrics[r.metrics.length - 1]?.val_accuracy;
   return {
     seed: r.seed, test_accuracy: round(100 * s.test_accuracy, 2)!, val_accuracy: typeof val === 'number' ? round(100 * val, 2) : null,
-    wall_seconds: round(s.wall_seconds + upfrontSeconds(r.config), 1)!, gradient_samples: s.counts.gradient_samples,
+    wall_seconds: round(costSeconds(r), 1)!, gradient_samples: s.counts.gradient_samples,
   };
 }
 

@@ -200,7 +200,8 @@ function trainConfig(spec: RunSpec, data: RunData, ref: Reference, o: RunTrainin
     solver: spec.solver, saveSelections: spec.saveSelections, jestChunks: spec.jestChunks, reference: ref.note,
     selectionMode: spec.selectionMode, lrScaling: spec.lrScaling, device: spec.device, precision: compute.precision, memoryFormat: compute.memoryFormat,
     scoreMode: spec.scoreMode, referenceScores: spec.referenceScores, infobatchMode: spec.infobatchMode,
-    ...(spec.method === 'craig' && !spec.craigWeights ? { craigWeights: false } : {}),
+    // Recorded only when off (spec.ts allows that for craig alone): older configs stay as they were.
+    ...(spec.craigWeights === false ? { craigWeights: false } : {}),
     ...(spec.lrSchedule !== 'constant' || spec.warmupEpochs > 0 ? { lrSchedule: lrScheduleConfig(spec) } : {}),
     ...(spec.evalEvery !== undefined ? { evalEvery: spec.evalEvery } : {}),
     ...(budget ? { budget } : {}),
