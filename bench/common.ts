@@ -1,8 +1,9 @@
-/** Helpers shared by the bench:* scripts: logging, medians, and running the PyTorch side. */
+/** Helpers shared by the bench:* scripts: their command line, logging, medians, and running the PyTorch side. */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 /** Progress goes to stderr, so stdout's last line stays the JSON result. */
 export const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -42,4 +43,79 @@ export function runTorchScript<T>(script: string, argv: string[], sameMalloc: bo
     log(`PyTorch side failed (${python}; install python3-torch, or set SALN_PYTHON): ${(e as Error).message.split('\n')[0]}`);
     return null;
   }
+}
+
+type OptionSpec = { type: 'string'; default?: string } | { type: 'boolean'; default?: boolean };
+type OptionValues<O extends Record<string, OptionSpec>> = {
+  [K in keyof O]: O[K] extends { type: 'boolean' } ? boolean : O[K] extends { default: string } ? string : string | undefined;
+};
+
+/** A bench's command line, with numbers checked where they are read. */
+export interface BenchArgs<O extends Record<string, OptionSpec>> {
+  values: OptionValues<O>;
+  /** The option as an integer ≥ min (default 1). */
+  int(name: keyof O & string, min?: number): number;
+  /** The option as a comma-separated list of integers ≥ min (default 1). */
+  ints(name: keyof O & string, min?: number): number[];
+  /** The option as a number strictly between 0 and 1 (a filter ratio). */
+  fraction(name: keyof O & string): number;
+  /** The option as a number > 0 (a learning rate). */
+  positive(name: keyof O & string): number;
+  /** Any other bad flag: the same one-line error and exit code 2. */
+  fail(message: string): never;
+}
+
+/** Prints `bench:<name>: <message>` and exits with code 2 (bad input, as the CLI does). */
+function usageExit(bench: string, message: string): never {
+  // One line: Node's parseArgs explains some errors over several.
+  process.stderr.write(`bench:${bench}: ${message.replace(/\s*\n\s*/g, ' ')} (--help lists the options)\n`);
+  process.exit(2);
+}
+
+/** The bench script's header comment (its documentation), from bench/<name>.ts. */
+function headerOf(bench: string): string {
+  const source = join(benchDir, `${bench}.ts`);
+  const m = existsSync(source) ? /\/\*\*([\s\S]*?)\*\//.exec(readFileSync(source, 'utf8')) : null;
+  return m ? m[1]!.split('\n').map((l) => l.replace(/^\s*\* ?/, '')).join('\n').trim() : `bench:${bench}`;
+}
+
+/**
+ * Parses a bench's flags strictly. An unknown flag, a missing value or a number that is not one is
+ * a one-line error and exit code 2, not a stack trace or a NaN that runs on; --help prints the
+ * bench's header comment. `moduleUrl` is the bench's import.meta.url (it names the bench).
+ */
+export function benchArgs<const O extends Record<string, OptionSpec>>(moduleUrl: string, options: O): BenchArgs<O> {
+  const bench = basename(fileURLToPath(moduleUrl)).replace(/\.[jt]s$/, '').replace(/_/g, '-');
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true }).values;
+  } catch (e) {
+    usageExit(bench, (e as Error).message);
+  }
+  if (values.help) {
+    process.stdout.write(`${headerOf(basename(fileURLToPath(moduleUrl)).replace(/\.[jt]s$/, ''))}\n`);
+    process.exit(0);
+  }
+  const read = (name: string, ok: (v: number) => boolean, expected: string): number => {
+    const raw = values[name];
+    const v = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : Number.NaN;
+    if (!ok(v)) usageExit(bench, `--${name} ${raw ?? '(missing)'}: expected ${expected}`);
+    return v;
+  };
+  const integer = (min: number) => (v: number): boolean => Number.isInteger(v) && v >= min;
+  return {
+    values: values as OptionValues<O>,
+    int: (name, min = 1) => read(name, integer(min), `an integer >= ${min}`),
+    ints: (name, min = 1) => {
+      const raw = String(values[name] ?? '');
+      return raw.split(',').map((part) => {
+        const v = part.trim() === '' ? Number.NaN : Number(part);
+        if (!integer(min)(v)) usageExit(bench, `--${name} ${raw}: expected comma-separated integers >= ${min}`);
+        return v;
+      });
+    },
+    fraction: (name) => read(name, (v) => v > 0 && v < 1, 'a number between 0 and 1 (exclusive)'),
+    positive: (name) => read(name, (v) => Number.isFinite(v) && v > 0, 'a number > 0'),
+    fail: (message) => usageExit(bench, message),
+  };
 }

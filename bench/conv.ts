@@ -9,22 +9,20 @@
  * Prints a line per shape, then (with --json) one JSON line: {"bench":"conv", "layers": [...]},
  * each layer with libtorch_ms, backward_matmul_ms, all_matmul_ms and the way the rule takes.
  */
-import { parseArgs } from 'node:util';
 import { F } from '../src/nn/index.js';
 import { autocast, CPU_BF16_MATMUL_CONV, manualSeed, randn, setNumThreads, tidy, withPrecision, type MatmulConvLimits, type Tensor } from '../src/tensor/index.js';
 import { convIm2colPlan } from '../src/tensor/scope.js';
-import { log, r2, upperMedian } from './common.js';
+import { benchArgs, log, r2, upperMedian } from './common.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    batch: { type: 'string', default: '128' },
-    reps: { type: 'string', default: '5' },
-    threads: { type: 'string', default: '2' },
-  },
+const cli = benchArgs(import.meta.url, {
+  json: { type: 'boolean', default: false },
+  batch: { type: 'string', default: '128' },
+  reps: { type: 'string', default: '5' },
+  threads: { type: 'string', default: '2' },
 });
-const [batch, reps] = [Number(args.batch), Number(args.reps)];
-setNumThreads(Number(args.threads));
+const args = cli.values;
+const [batch, reps] = [cli.int('batch'), cli.int('reps')];
+setNumThreads(cli.int('threads'));
 manualSeed(0);
 
 /** [in channels, out channels, input side, kernel, stride]: ResNet-18's convolutions on 32×32 CIFAR. */
@@ -76,4 +74,4 @@ const layers = SHAPES.map(([c, o, side, k, stride]) => {
   log(`${row.conv} -> ${row.output}: libtorch ${row.libtorch_ms} ms, backward by matmul ${row.backward_matmul_ms} ms, all by matmul ${row.all_matmul_ms} ms; bf16 takes ${rule}`);
   return row;
 });
-if (args.json) console.log(JSON.stringify({ bench: 'conv', batch, reps, threads: Number(args.threads), limits: CPU_BF16_MATMUL_CONV, layers }));
+if (args.json) console.log(JSON.stringify({ bench: 'conv', batch, reps, threads: cli.int('threads'), limits: CPU_BF16_MATMUL_CONV, layers }));

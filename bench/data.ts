@@ -30,28 +30,26 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DataLoader, disposeBatch, openDataset, prepareSplit, TrainTransform, type PreparedSet } from '../src/data/index.js';
 import { resnet18 } from '../src/models/index.js';
 import { F } from '../src/nn/index.js';
 import { SGD } from '../src/optim/index.js';
 import { engineInfo, getNumThreads, manualSeed, randint, randn, setNumThreads, tidy } from '../src/tensor/index.js';
-import { log, upperMedian } from './common.js';
+import { benchArgs, log, upperMedian } from './common.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    'prepare-limit': { type: 'string' },
-    threads: { type: 'string', default: '2' },
-    rounds: { type: 'string', default: '5' },
-    batches: { type: 'string', default: '10' },
-    'batches-224': { type: 'string', default: '4' },
-    'engine-threads': { type: 'string', default: '1,2' },
-    'no-engine': { type: 'boolean', default: false },
-    'keep-cache': { type: 'boolean', default: false },
-  },
+const cli = benchArgs(import.meta.url, {
+  json: { type: 'boolean', default: false },
+  'prepare-limit': { type: 'string' },
+  threads: { type: 'string', default: '2' },
+  rounds: { type: 'string', default: '5' },
+  batches: { type: 'string', default: '10' },
+  'batches-224': { type: 'string', default: '4' },
+  'engine-threads': { type: 'string', default: '1,2' },
+  'no-engine': { type: 'boolean', default: false },
+  'keep-cache': { type: 'boolean', default: false },
 });
-const threads = Number(args.threads);
+const args = cli.values;
+const threads = cli.int('threads');
 setNumThreads(threads);
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -108,7 +106,7 @@ try {
   const cifar = openDataset('cifar10-folder', join(shared, 'cifar10-jpg'));
   const nTrain = cifar.splits.train!.length;
   const nTest = cifar.splits.test!.length;
-  const limit = args['prepare-limit'] === undefined ? nTrain + nTest : Number(args['prepare-limit']);
+  const limit = args['prepare-limit'] === undefined ? nTrain + nTest : cli.int('prepare-limit');
   const trainLimit = Math.min(nTrain, Math.round((limit * nTrain) / (nTrain + nTest)));
   const testLimit = Math.min(nTest, limit - trainLimit);
   log(`preparing ${trainLimit + testLimit} CIFAR-10 JPEGs (train ${trainLimit}, test ${testLimit}) into ${cacheDir} …`);
@@ -139,11 +137,11 @@ try {
   await timeBatches(data224, 3, 64);
   eng32?.(1);
   eng224?.(1);
-  const rounds = Number(args.rounds);
+  const rounds = cli.int('rounds');
   const r = { d32: [] as number[], d224: [] as number[], e32: [] as number[], e224: [] as number[] };
   // The engine's reference is its best of the thread counts tried in that round (conservative:
   // on the shared 2-core VM one thread is sometimes faster than two).
-  const engineThreads = String(args['engine-threads']).split(',').map(Number);
+  const engineThreads = cli.ints('engine-threads');
   const best = (f: (n: number) => number, steps: number): number => {
     let top = 0;
     for (const t of engineThreads) {
@@ -154,9 +152,9 @@ try {
     return top;
   };
   for (let i = 0; i < rounds; i++) {
-    r.d32.push(await timeBatches(data32, Number(args.batches), 128));
+    r.d32.push(await timeBatches(data32, cli.int('batches'), 128));
     if (eng32) r.e32.push(best(eng32, 1));
-    r.d224.push(await timeBatches(data224, Number(args['batches-224']), 64));
+    r.d224.push(await timeBatches(data224, cli.int('batches-224'), 64));
     if (eng224) r.e224.push(best(eng224, 2));
     log(`round ${i + 1}/${rounds}: data 32 px ${round(r.d32.at(-1)!)} img/s, engine 32 px ${eng32 ? round(r.e32.at(-1)!) : '-'}; data 224 px ${round(r.d224.at(-1)!)}, engine 224 px ${eng224 ? round(r.e224.at(-1)!) : '-'}`);
   }

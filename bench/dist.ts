@@ -16,20 +16,20 @@ import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { log, upperMedian } from './common.js';
+import { benchArgs, log, upperMedian } from './common.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    ranks: { type: 'string', default: '2' },
-    'batch-size': { type: 'string', default: '64' },
-    steps: { type: 'string', default: '6' },
-    warmup: { type: 'string', default: '2' },
-    'bucket-mb': { type: 'string', default: '25' },
-    worker: { type: 'boolean', default: false },
-  },
+const cli = benchArgs(import.meta.url, {
+  json: { type: 'boolean', default: false },
+  ranks: { type: 'string', default: '2' },
+  'batch-size': { type: 'string', default: '64' },
+  steps: { type: 'string', default: '6' },
+  warmup: { type: 'string', default: '2' },
+  'bucket-mb': { type: 'string', default: '25' },
+  worker: { type: 'boolean', default: false },
 });
+const args = cli.values;
+// Checked here, before the ranks start (each worker parses the same flags).
+const [ranks, batchSize, steps, warmup, bucketMb] = [cli.int('ranks'), cli.int('batch-size'), cli.int('steps'), cli.int('warmup', 0), cli.positive('bucket-mb')];
 
 interface RankReport {
   rank: number;
@@ -58,16 +58,14 @@ async function worker(): Promise<void> {
   const model = resnet18({ numClasses: 10, stem: 'cifar' });
   await broadcastModule(model, pg);
   const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9 });
-  const bucketer = new GradBucketer(pg, model.parameters(), { bucketCapMb: Number(args['bucket-mb']) });
-  const bs = Number(args['batch-size']);
-  const x = randn([bs, 3, 32, 32]);
-  const y = randint(0, 10, [bs], { dtype: 'int64' });
+  const bucketer = new GradBucketer(pg, model.parameters(), { bucketCapMb: bucketMb });
+    const x = randn([batchSize, 3, 32, 32]);
+  const y = randint(0, 10, [batchSize], { dtype: 'int64' });
   const r: RankReport = {
     rank: pg.rank, threads: getNumThreads(), buckets: bucketer.buckets.length, params: model.parameters().reduce((a, p) => a + p.numel, 0),
     stepMs: [], waitMs: [], computeMs: [], syncMs: [], allReduceMs: [], packMs: [], unpackMs: [], copiedBuckets: 0, torch: engineInfo().torch,
   };
-  const warmup = Number(args.warmup);
-  for (let step = 0; step < warmup + Number(args.steps); step++) {
+  for (let step = 0; step < warmup + steps; step++) {
     await pg.barrier(); // every rank starts the step together, so one's late start is not counted as the other's sync
     const t0 = performance.now();
     tidy(() => {
@@ -121,7 +119,6 @@ function runRank(rank: number, ranks: number, port: number): Promise<RankReport>
 }
 
 async function main(): Promise<void> {
-  const ranks = Number(args.ranks);
   const load = loadavg()[0]!;
   const port = await freePort();
   const reports = await Promise.all(Array.from({ length: ranks }, (_, r) => runRank(r, ranks, port)));
@@ -140,7 +137,7 @@ async function main(): Promise<void> {
     unpack_ms: round(upperMedian(r0.unpackMs)),
     compute_ms: round(upperMedian(r0.computeMs)),
     wait_ms: round(upperMedian(r0.waitMs)),
-    batch_per_rank: Number(args['batch-size']),
+    batch_per_rank: batchSize,
     buckets: r0.buckets,
     copied_buckets: r0.copiedBuckets,
     grad_mib: round((r0.params * 4) / 2 ** 20),

@@ -26,7 +26,6 @@
  * waits on) and their keys are null. $SALN_PYTHON picks the PyTorch Python.
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadKerasMobileNetV1, resnet18 } from '../src/models/index.js';
 import { F, type Module } from '../src/nn/index.js';
 import { SGD } from '../src/optim/index.js';
@@ -34,36 +33,35 @@ import {
   engineInfo, manualSeed, randint, randn, setNumThreads, tidy, withPrecision,
   type Tensor,
 } from '../src/tensor/index.js';
-import { log, r2, repoRoot, runTorchScript, upperMedian } from './common.js';
+import { benchArgs, log, r2, repoRoot, runTorchScript, upperMedian } from './common.js';
 import { benchDevice, BF16_CL, engineDefault, FP32_CL, FP32_NCHW, sameMode, type Mode } from './modes.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '3' },
-    steps: { type: 'string', default: '6' },
-    warmup: { type: 'string', default: '2' },
-    batch: { type: 'string', default: '128' },
-    threads: { type: 'string', default: '2' },
-    precision: { type: 'string', default: 'auto' },
-    'memory-format': { type: 'string', default: 'auto' },
-    'no-mobilenet': { type: 'boolean', default: false },
-    'only-mobilenet': { type: 'boolean', default: false },
-    'mobilenet-batch': { type: 'string', default: '64' },
-    'torch-default-malloc': { type: 'boolean', default: true },
-    device: { type: 'string', default: 'cpu' },
-  },
+const cli = benchArgs(import.meta.url, {
+  json: { type: 'boolean', default: false },
+  rounds: { type: 'string', default: '3' },
+  steps: { type: 'string', default: '6' },
+  warmup: { type: 'string', default: '2' },
+  batch: { type: 'string', default: '128' },
+  threads: { type: 'string', default: '2' },
+  precision: { type: 'string', default: 'auto' },
+  'memory-format': { type: 'string', default: 'auto' },
+  'no-mobilenet': { type: 'boolean', default: false },
+  'only-mobilenet': { type: 'boolean', default: false },
+  'mobilenet-batch': { type: 'string', default: '64' },
+  'torch-default-malloc': { type: 'boolean', default: true },
+  device: { type: 'string', default: 'cpu' },
 });
-const rounds = Number(args.rounds);
-const steps = Number(args.steps);
-const warmup = Number(args.warmup);
-const batch = Number(args.batch);
-const threads = Number(args.threads);
+const args = cli.values;
+const rounds = cli.int('rounds');
+const steps = cli.int('steps');
+const warmup = cli.int('warmup', 0);
+const batch = cli.int('batch');
+const threads = cli.int('threads');
 const median = upperMedian;
 
 setNumThreads(threads);
-const device = benchDevice(args.device as string);
-const auto = engineDefault(args.precision as string, args['memory-format'] as string, device);
+const device = benchDevice(args.device);
+const auto = engineDefault(args.precision, args['memory-format'], device);
 
 /** A model, its optimizer and one fixed batch, laid out for mode. */
 interface Trainee {
@@ -140,7 +138,7 @@ if (engineBf16 === engineAuto) times.engineBf16 = times.engine;
 /** MobileNetV1-0.75 fine-tuning at 64 px: the engine in fp32 NCHW against the engine in auto. */
 function mobilenetRows(): { fp32: number; auto: number; fp32Cl: number; batch: number } | null {
   if (args['no-mobilenet']) return null;
-  const n = Number(args['mobilenet-batch']);
+  const n = cli.int('mobilenet-batch');
   const load = (mode: Mode): Trainee => {
     manualSeed(0);
     const m = loadKerasMobileNetV1(join(repoRoot, '..', 'shared', 'models', 'mobilenet_v1_0.75_224')).replaceHead(10);

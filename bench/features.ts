@@ -27,40 +27,38 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { extractFeatures, type FeatureBatch } from '../src/features/index.js';
 import { ResNet, resnet50 } from '../src/models/index.js';
 import {
   engineInfo, manualSeed, rand, setNumThreads, type Tensor,
 } from '../src/tensor/index.js';
-import { log, r2, runTorchScript, upperMedian } from './common.js';
+import { benchArgs, log, r2, runTorchScript, upperMedian } from './common.js';
 import { benchDevice, BF16_CL, engineDefault, sameMode, type Mode } from './modes.js';
 import { extractStep } from './extract-step.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    rounds: { type: 'string', default: '2' },
-    steps: { type: 'string', default: '4' },
-    warmup: { type: 'string', default: '1' },
-    batch224: { type: 'string', default: '16' },
-    batch64: { type: 'string', default: '64' },
-    threads: { type: 'string', default: '2' },
-    'pipeline-images': { type: 'string', default: '256' },
-    precision: { type: 'string', default: 'auto' },
-    'memory-format': { type: 'string', default: 'auto' },
-    device: { type: 'string', default: 'cpu' },
-  },
+const cli = benchArgs(import.meta.url, {
+  json: { type: 'boolean', default: false },
+  rounds: { type: 'string', default: '2' },
+  steps: { type: 'string', default: '4' },
+  warmup: { type: 'string', default: '1' },
+  batch224: { type: 'string', default: '16' },
+  batch64: { type: 'string', default: '64' },
+  threads: { type: 'string', default: '2' },
+  'pipeline-images': { type: 'string', default: '256' },
+  precision: { type: 'string', default: 'auto' },
+  'memory-format': { type: 'string', default: 'auto' },
+  device: { type: 'string', default: 'cpu' },
 });
-const rounds = Number(args.rounds);
-const steps = Number(args.steps);
-const warmup = Number(args.warmup);
-const threads = Number(args.threads);
+const args = cli.values;
+const rounds = cli.int('rounds');
+const steps = cli.int('steps');
+const warmup = cli.int('warmup', 0);
+const threads = cli.int('threads');
 const median = upperMedian;
 
 setNumThreads(threads);
-const device = benchDevice(args.device as string);
-const auto = engineDefault(args.precision as string, args['memory-format'] as string, device);
+const device = benchDevice(args.device);
+const auto = engineDefault(args.precision, args['memory-format'], device);
 const sameAsBf16Cl = sameMode(auto, BF16_CL);
 
 /** A ResNet-50 in eval mode, laid out for mode (random weights, seed 0). */
@@ -105,7 +103,7 @@ const add = (into: number[], xs: number[] | null, what: string, batch: number): 
   into.push(...xs);
   log(`  ${what}: ${(batch / median(xs)).toFixed(2)} img/s`);
 };
-for (const [size, batch] of [[224, Number(args.batch224)], [64, Number(args.batch64)]] as const) {
+for (const [size, batch] of [[224, cli.int('batch224')], [64, cli.int('batch64')]] as const) {
   const x = rand([batch, 3, size, size], { device }).mul(255);
   const side: Side & { batch: number } = { engine: [], torch: [], engineBf16: [], torchBf16: [], batch };
   for (let r = 0; r < rounds; r++) {
@@ -123,15 +121,15 @@ for (const [size, batch] of [[224, Number(args.batch224)], [64, Number(args.batc
 
 // Engine only: the Keras layout at 224 px.
 const keras = model50(auto, 'keras');
-const xk = rand([Number(args.batch224), 3, 224, 224], { device }).mul(255);
+const xk = rand([cli.int('batch224'), 3, 224, 224], { device }).mul(255);
 const kerasTimes = engineRound(keras, xk, auto);
 xk.dispose();
-const kerasImgS = Number(args.batch224) / median(kerasTimes);
+const kerasImgS = cli.int('batch224') / median(kerasTimes);
 log(`224 px keras-layout engine: ${kerasImgS.toFixed(2)} img/s`);
 
 // Engine only: the extractFeatures() pipeline at 64 px (ids, preprocessing, chunk + final cache writes).
-const pipeN = Number(args['pipeline-images']);
-const b64 = Number(args.batch64);
+const pipeN = cli.int('pipeline-images');
+const b64 = cli.int('batch64');
 const pool = rand([b64, 3, 64, 64], { device }).mul(255);
 function* source(): Generator<FeatureBatch> {
   for (let s = 0; s < pipeN; s += b64) {

@@ -10,28 +10,26 @@
  * Last stdout line: one JSON object, {engine: {trace, full_gcs, gc_ms, cpu_cache}, torch_side: {trace}}.
  */
 import { constants, PerformanceObserver } from 'node:perf_hooks';
-import { parseArgs } from 'node:util';
 import { resnet50 } from '../src/models/index.js';
 import { cpuCacheStats, engineInfo, manualSeed, rand, setNumThreads } from '../src/tensor/index.js';
-import { log, runTorchScript } from './common.js';
+import { benchArgs, log, runTorchScript } from './common.js';
 import { extractStep } from './extract-step.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    size: { type: 'string', default: '224' },
-    batch: { type: 'string', default: '16' },
-    batches: { type: 'string', default: '16' },
-    threads: { type: 'string', default: '2' },
-    'minor-gc': { type: 'boolean', default: false },
-  },
+const cli = benchArgs(import.meta.url, {
+  json: { type: 'boolean', default: false },
+  size: { type: 'string', default: '224' },
+  batch: { type: 'string', default: '16' },
+  batches: { type: 'string', default: '16' },
+  threads: { type: 'string', default: '2' },
+  'minor-gc': { type: 'boolean', default: false },
 });
-const size = Number(args.size);
-const batch = Number(args.batch);
-const batches = Number(args.batches);
-const threads = Number(args.threads);
+const args = cli.values;
+const size = cli.int('size');
+const batch = cli.int('batch');
+const batches = cli.int('batches');
+const threads = cli.int('threads');
 const gc = (globalThis as { gc?: (o?: { type: 'minor' | 'major' }) => void }).gc;
-if (args['minor-gc'] && !gc) throw new Error('--minor-gc needs node --expose-gc: node --expose-gc dist/bench/features_probe.js --minor-gc');
+if (args['minor-gc'] && !gc) cli.fail('--minor-gc needs node --expose-gc: node --expose-gc dist/bench/features_probe.js --minor-gc');
 
 interface TraceRow {
   s: number;

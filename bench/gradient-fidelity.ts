@@ -35,7 +35,6 @@
  * Last stdout line: one JSON object.
  */
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { loadData } from '../src/data/load.js';
 import { deriveSeed, Rng } from '../src/data/rng.js';
 import { normalize, resize, toFloatImages } from '../src/data/transforms.js';
@@ -50,50 +49,49 @@ import { getNumThreads, manualSeed, noGrad, selectRows, setNumThreads, tensor, t
 import { compareGradients, meanLossGradient } from '../src/train/fidelity.js';
 import { buildLearner, type Learner } from '../src/train/models.js';
 import { createSelector, METHODS, type Method, type SelectContext, type Selector } from '../src/train/selectors/index.js';
-import { log, r2, repoRoot } from './common.js';
+import { benchArgs, log, r2, repoRoot } from './common.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    'data-dir': { type: 'string', default: join(repoRoot, 'data', 'cifar10-sample') },
-    model: { type: 'string', default: 'tiny-cnn' },
-    checkpoints: { type: 'string', default: '50,200,400' },
-    batches: { type: 'string', default: '40' },
-    'batch-size': { type: 'string', default: '128' },
-    'filter-ratio': { type: 'string', default: '0.8' },
-    features: { type: 'string', default: 'learner' },
-    'features-file': { type: 'string' },
-    'image-size': { type: 'string', default: '32' },
-    selectors: { type: 'string', default: 'random,random-balanced,saln,saln-clamp,saln-normalized,saln-stratified,saln-smallest,kcenter,craig,rho-diverse,loss-topk' },
-    lr: { type: 'string', default: '0.05' },
-    threads: { type: 'string', default: '0' },
-    seed: { type: 'string', default: '0' },
-  },
+const cli = benchArgs(import.meta.url, {
+  json: { type: 'boolean', default: false },
+  'data-dir': { type: 'string', default: join(repoRoot, 'data', 'cifar10-sample') },
+  model: { type: 'string', default: 'tiny-cnn' },
+  checkpoints: { type: 'string', default: '50,200,400' },
+  batches: { type: 'string', default: '40' },
+  'batch-size': { type: 'string', default: '128' },
+  'filter-ratio': { type: 'string', default: '0.8' },
+  features: { type: 'string', default: 'learner' },
+  'features-file': { type: 'string' },
+  'image-size': { type: 'string', default: '32' },
+  selectors: { type: 'string', default: 'random,random-balanced,saln,saln-clamp,saln-normalized,saln-stratified,saln-smallest,kcenter,craig,rho-diverse,loss-topk' },
+  lr: { type: 'string', default: '0.05' },
+  threads: { type: 'string', default: '0' },
+  seed: { type: 'string', default: '0' },
 });
+const args = cli.values;
 
-const seed = Number(args.seed);
-const B = Number(args['batch-size']);
-const ratio = Number(args['filter-ratio']);
+const seed = cli.int('seed', 0);
+const B = cli.int('batch-size', 2);
+const ratio = cli.fraction('filter-ratio');
 const k = keptCount(B, ratio);
-const checkpoints = String(args.checkpoints).split(',').map(Number).sort((a, b) => a - b);
-const batches = Number(args.batches);
+const checkpoints = cli.ints('checkpoints', 0).sort((a, b) => a - b);
+const batches = cli.int('batches');
 const SOURCES = ['learner', 'gradient', 'pixels', 'cache'] as const;
 type Source = (typeof SOURCES)[number];
-const featureSource = String(args.features) as Source;
-if (!SOURCES.includes(featureSource)) throw new Error(`--features must be one of ${SOURCES.join(', ')}, got ${args.features}`);
+const featureSource = args.features as Source;
+if (!SOURCES.includes(featureSource)) cli.fail(`--features must be one of ${SOURCES.join(', ')}, got ${args.features}`);
 /** --selectors entries: a method, or method@source for a feature source other than --features (craig@gradient). */
-const specs = String(args.selectors).split(',').map((label) => {
+const specs = args.selectors.split(',').map((label) => {
   const [method, source = featureSource] = label.split('@') as [string, Source | undefined];
-  if (!(METHODS as readonly string[]).includes(method)) throw new Error(`unknown selector ${method}; methods: ${METHODS.join(', ')}`);
-  if (!SOURCES.includes(source)) throw new Error(`${label}: the feature source must be one of ${SOURCES.join(', ')}`);
+  if (!(METHODS as readonly string[]).includes(method)) cli.fail(`unknown selector ${method}; methods: ${METHODS.join(', ')}`);
+  if (!SOURCES.includes(source)) cli.fail(`${label}: the feature source must be one of ${SOURCES.join(', ')}`);
   return { label, method: method as Method, source };
 });
 const names = specs.map((s) => s.label);
-if (!names.includes('random')) throw new Error('--selectors must include random (the paired baseline)');
-if (specs.some((s) => s.source === 'cache') && args['features-file'] === undefined) throw new Error('the cache feature source needs --features-file (a feature cache .safetensors)');
-const imageSize = Number(args['image-size']);
-if (!(Number.isInteger(imageSize) && imageSize >= 8)) throw new Error(`--image-size must be an integer >= 8, got ${args['image-size']}`);
-if (Number(args.threads) > 0) setNumThreads(Number(args.threads));
+if (!names.includes('random')) cli.fail('--selectors must include random (the paired baseline)');
+if (specs.some((s) => s.source === 'cache') && args['features-file'] === undefined) cli.fail('the cache feature source needs --features-file (a feature cache .safetensors)');
+const imageSize = cli.int('image-size', 8);
+const threads = cli.int('threads', 0);
+if (threads > 0) setNumThreads(threads);
 
 interface Train {
   /** The pool's cache images, uint8 [N, H, W, 3]. */
@@ -107,10 +105,10 @@ interface Train {
 
 /** The training set (the images a --features-file has, with cache), as cache images and labels. */
 async function loadTrain(): Promise<Train> {
-  const data = await loadData({ kind: 'cifar10-folder', root: String(args['data-dir']), valFraction: 0 });
+  const data = await loadData({ kind: 'cifar10-folder', root: args['data-dir'], valFraction: 0 });
   try {
     const set = data.train;
-    const cache = specs.some((s) => s.source === 'cache') ? FeatureCache.open(String(args['features-file'])) : null;
+    const cache = specs.some((s) => s.source === 'cache') ? FeatureCache.open(args['features-file']!) : null;
     const pool = Array.from({ length: set.length }, (_, i) => i).filter((i) => cache === null || cache.has(set.ids[i]!));
     if (pool.length < B) throw new Error(`${pool.length} training images${cache ? ' in the feature file' : ''}: fewer than a batch of ${B}`);
     const u8 = await set.readBatch(Int32Array.from(pool));
@@ -210,8 +208,8 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const d = await loadTrain();
   manualSeed(seed);
-  const model = PRETRAINED_LEARNERS[String(args.model)] ? await buildPretrainedLearner(String(args.model), 10) : buildLearner(String(args.model), 10);
-  const opt = new SGD(model.parameters(), { lr: Number(args.lr), momentum: 0.9, weightDecay: 5e-4 });
+  const model = PRETRAINED_LEARNERS[args.model] ? await buildPretrainedLearner(args.model, 10) : buildLearner(args.model, 10);
+  const opt = new SGD(model.parameters(), { lr: cli.positive('lr'), momentum: 0.9, weightDecay: 5e-4 });
   const selectors: Labelled[] = specs.map((s) => ({ label: s.label, source: s.source, selector: createSelector(s.method, { featureSource: s.source, filterRatio: ratio }) }));
   const out = new Map<string, Measured>(names.map((m) => [m, { relError: [], cosine: [], selectSeconds: 0 }]));
   const rng = new Rng(deriveSeed(seed, 'fidelity-train'));
@@ -243,7 +241,7 @@ async function main(): Promise<void> {
   d.cache?.dispose();
   const line = {
     bench: 'gradient-fidelity', model: args.model, features: args.features, features_file: args['features-file'] ?? null, image_size: imageSize, batch_size: B, k, filter_ratio: ratio,
-    checkpoints, batches_per_checkpoint: batches, train_images: d.ids.length, lr: Number(args.lr), seed, threads: getNumThreads(),
+    checkpoints, batches_per_checkpoint: batches, train_images: d.ids.length, lr: cli.positive('lr'), seed, threads: getNumThreads(),
     train_seconds: r2(trainSeconds, 1), measure_seconds: r2(measureSeconds, 1), wall_seconds: r2((performance.now() - t0) / 1000, 1),
     selectors: result,
   };

@@ -25,40 +25,38 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { loadNpy, saveNpy } from '../src/io/index.js';
 import { resnet18 } from '../src/models/index.js';
 import { F } from '../src/nn/index.js';
 import { SGD } from '../src/optim/index.js';
 import { selectSpectral, type SolverKind } from '../src/selection/index.js';
 import { engineInfo, manualSeed, randint, randn, setNumThreads, tidy, type Tensor } from '../src/tensor/index.js';
-import { log } from './common.js';
+import { benchArgs, log } from './common.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    sizes: { type: 'string', default: '32,128,256,1024' },
-    d: { type: 'string', default: '2048' },
-    ratio: { type: 'string', default: '0.8' },
-    reps: { type: 'string', default: '9' },
-    rounds: { type: 'string', default: '3' },
-    warmup: { type: 'string', default: '2' },
-    threads: { type: 'string', default: '2' },
-    'resnet-reps': { type: 'string', default: '3' },
-    'resnet-max-batch': { type: 'string', default: '256' },
-    'no-resnet': { type: 'boolean', default: false },
-    'no-eigh': { type: 'boolean', default: false },
-  },
+const cli = benchArgs(import.meta.url, {
+  json: { type: 'boolean', default: false },
+  sizes: { type: 'string', default: '32,128,256,1024' },
+  d: { type: 'string', default: '2048' },
+  ratio: { type: 'string', default: '0.8' },
+  reps: { type: 'string', default: '9' },
+  rounds: { type: 'string', default: '3' },
+  warmup: { type: 'string', default: '2' },
+  threads: { type: 'string', default: '2' },
+  'resnet-reps': { type: 'string', default: '3' },
+  'resnet-max-batch': { type: 'string', default: '256' },
+  'no-resnet': { type: 'boolean', default: false },
+  'no-eigh': { type: 'boolean', default: false },
 });
-const sizes = args.sizes.split(',').map(Number);
-const d = Number(args.d);
-const ratio = Number(args.ratio);
-const reps = Number(args.reps);
-const rounds = Number(args.rounds);
-const warmup = Number(args.warmup);
-const threads = Number(args.threads);
-const resnetReps = Number(args['resnet-reps']);
-const resnetMaxBatch = Number(args['resnet-max-batch']);
+const args = cli.values;
+const sizes = cli.ints('sizes', 2);
+const d = cli.int('d');
+const ratio = cli.fraction('ratio');
+const reps = cli.int('reps');
+const rounds = cli.int('rounds');
+const warmup = cli.int('warmup', 0);
+const threads = cli.int('threads');
+const resnetReps = cli.int('resnet-reps', 0);
+const resnetMaxBatch = cli.int('resnet-max-batch');
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;

@@ -18,30 +18,30 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { engineInfo, getNumThreads, setNumThreads } from '../src/tensor/index.js';
 import type { Summary } from '../src/train/records.js';
 import { runTraining, type RunTrainingOptions } from '../src/train/run.js';
 import { parseRunSpec } from '../src/train/spec.js';
+import { benchArgs } from './common.js';
 
-const { values: args } = parseArgs({
-  options: {
-    json: { type: 'boolean', default: false },
-    'data-dir': { type: 'string', default: '../shared/datasets/cifar10-jpg' },
-    'limit-train': { type: 'string', default: '2000' },
-    'limit-val': { type: 'string', default: '500' },
-    'limit-test': { type: 'string', default: '500' },
-    'batch-size': { type: 'string', default: '128' },
-    'filter-ratio': { type: 'string', default: '0.8' },
-    model: { type: 'string', default: 'resnet18-cifar' },
-    'feature-size': { type: 'string', default: '224' },
-    methods: { type: 'string', default: 'none,random,saln,saln-super' },
-    threads: { type: 'string', default: '2' },
-    seed: { type: 'string', default: '0' },
-  },
+const cli = benchArgs(import.meta.url, {
+  json: { type: 'boolean', default: false },
+  'data-dir': { type: 'string', default: '../shared/datasets/cifar10-jpg' },
+  'limit-train': { type: 'string', default: '2000' },
+  'limit-val': { type: 'string', default: '500' },
+  'limit-test': { type: 'string', default: '500' },
+  'batch-size': { type: 'string', default: '128' },
+  'filter-ratio': { type: 'string', default: '0.8' },
+  model: { type: 'string', default: 'resnet18-cifar' },
+  'feature-size': { type: 'string', default: '224' },
+  methods: { type: 'string', default: 'none,random,saln,saln-super' },
+  threads: { type: 'string', default: '2' },
+  seed: { type: 'string', default: '0' },
 });
+const args = cli.values;
 
-if (Number(args.threads) > 0) setNumThreads(Number(args.threads));
+const threads = cli.int('threads', 0);
+if (threads > 0) setNumThreads(threads);
 const dir = mkdtempSync(join(tmpdir(), 'saln-bench-train-'));
 const say = (t: string): void => void process.stderr.write(`${t}\n`);
 const io = (): RunTrainingOptions => ({ resume: false, progress: false, warn: (t) => say(`warning: ${t}`), log: say });
@@ -50,11 +50,11 @@ const io = (): RunTrainingOptions => ({ resume: false, progress: false, warn: (t
 const config = (name: string) => {
   const method = name.replace(/-super$/, '');
   return parseRunSpec({
-    dataset: 'cifar10', dataDir: args['data-dir'], model: args.model, method, filterRatio: method === 'none' ? 0 : Number(args['filter-ratio']),
+    dataset: 'cifar10', dataDir: args['data-dir'], model: args.model, method, filterRatio: method === 'none' ? 0 : cli.fraction('filter-ratio'),
     selectionMode: name.endsWith('-super') ? 'super-batch' : 'in-batch',
-    epochs: 1, batchSize: Number(args['batch-size']), lr: 0.001, momentum: 0.9, weightDecay: 0, seed: Number(args.seed),
-    limitTrain: Number(args['limit-train']), limitVal: Number(args['limit-val']), limitTest: Number(args['limit-test']),
-    out: join(dir, name), featureSource: 'cache', featureModel: 'resnet50-keras', featureSize: Number(args['feature-size']),
+    epochs: 1, batchSize: cli.int('batch-size'), lr: 0.001, momentum: 0.9, weightDecay: 0, seed: cli.int('seed', 0),
+    limitTrain: cli.int('limit-train'), limitVal: cli.int('limit-val'), limitTest: cli.int('limit-test'),
+    out: join(dir, name), featureSource: 'cache', featureModel: 'resnet50-keras', featureSize: cli.int('feature-size', 8),
     solver: 'auto', augment: true, saveSelections: false,
   });
 };
@@ -63,7 +63,7 @@ const epochSeconds = (s: Summary): number => s.phases.data + s.phases.scoring + 
 /** One optimizer step's cost: scoring + selection + train (data loading excluded: it is measured apart). */
 const stepSeconds = (s: Summary): number => (s.phases.scoring + s.phases.selection + s.phases.train) / s.counts.optimizer_steps;
 try {
-  const methods = String(args.methods).split(',');
+  const methods = args.methods.split(',');
   let featuresSeconds = 0;
   if (methods.some((m) => m.startsWith('saln'))) {
     // Extract (or find) the features first, so the timed saln run only looks them up.
@@ -89,8 +89,8 @@ try {
   const none = results.none;
   const superSaln = results['saln-super'];
   const out = {
-    bench: 'train', engine: engineInfo(), threads: getNumThreads(), model: args.model, limit_train: Number(args['limit-train']),
-    batch_size: Number(args['batch-size']), filter_ratio: Number(args['filter-ratio']), feature_size: Number(args['feature-size']),
+    bench: 'train', engine: engineInfo(), threads: getNumThreads(), model: args.model, limit_train: cli.int('limit-train'),
+    batch_size: cli.int('batch-size'), filter_ratio: cli.fraction('filter-ratio'), feature_size: cli.int('feature-size', 8),
     features_seconds: featuresSeconds, methods: results,
     epoch_ratio: saln && none ? saln.epoch_seconds / none.epoch_seconds : null,
     select_share: saln ? (saln.phases.scoring + saln.phases.selection) / saln.epoch_seconds : null,

@@ -27,7 +27,7 @@ import { firstSchemaIssue } from '../schema-issues.js';
 import type { RunRecord } from '../experiments/run-record.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { upfrontSeconds } from '../train/records.js';
-import { timeToTarget, validationSeries } from './series.js';
+import { lastEpoch, timeToTarget, validationSeries } from './series.js';
 import { summarize, type Stat } from './stats.js';
 import { budgetKind, buildTables, type Comparison, type EqualSamplesComparison, type Row } from './tables.js';
 
@@ -161,7 +161,7 @@ function entryOf(row: Row, standard: number | null): ResultEntry {
 
 function seedResultOf(r: RunRecord): z.infer<typeof seedResult> {
   const s = r.summary!;
-  const val = r.metrics[r.metrics.length - 1]?.val_accuracy;
+  const val = lastEpoch(r.metrics)?.val_accuracy;
   return {
     seed: r.seed, test_accuracy: round(100 * s.test_accuracy, 2)!, val_accuracy: typeof val === 'number' ? round(100 * val, 2) : null,
     wall_seconds: round(costSeconds(r), 1)!, gradient_samples: s.counts.gradient_samples,

@@ -20,6 +20,11 @@ export interface EpochPoint {
   gradientSamples: number;
 }
 
+/** A run's last recorded epoch (undefined before its first): what its "final" train and val accuracies read. */
+export function lastEpoch(metrics: readonly EpochMetrics[]): EpochMetrics | undefined {
+  return metrics[metrics.length - 1];
+}
+
 /** Epoch ends with their cumulative cost (withCumulative derives it for rows of older runs). */
 export function epochSeries(metrics: readonly EpochMetrics[]): EpochPoint[] {
   return withCumulative(metrics).map((m) => {

@@ -7,7 +7,7 @@
  */
 import type { RunRecord } from '../experiments/run-record.js';
 import { PHASES, type Phase } from '../train/records.js';
-import { accuracyWithin, timeToTarget, validationSeries } from './series.js';
+import { accuracyWithin, lastEpoch, timeToTarget, validationSeries } from './series.js';
 import { summarize, type Stat } from './stats.js';
 
 /** A difference of this row to a reference group, paired by seed. */
@@ -129,7 +129,7 @@ const uniq = <T>(xs: T[]): T[] => [...new Set(xs)];
 const sameSet = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((x) => b.includes(x));
 
 function buildRow(dataset: string, label: string, runs: RunRecord[], target: number | null): Row {
-  const last = runs.map((r) => r.metrics[r.metrics.length - 1]);
+  const last = runs.map((r) => lastEpoch(r.metrics));
   const sums = runs.map((r) => r.summary!);
   const num = (v: number | null | undefined): number => (typeof v === 'number' ? v : Number.NaN);
   const phases = Object.fromEntries(PHASES.map((p) => [p, summarize(sums.map((s) => num(s.phases?.[p])))])) as Record<Phase, Stat>;
