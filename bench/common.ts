@@ -61,6 +61,8 @@ export interface BenchArgs<O extends Record<string, OptionSpec>> {
   fraction(name: keyof O & string): number;
   /** The option as a number > 0 (a learning rate). */
   positive(name: keyof O & string): number;
+  /** The option, which must be one of `choices`. */
+  choice<C extends string>(name: keyof O & string, choices: readonly C[]): C;
   /** Any other bad flag: the same one-line error and exit code 2. */
   fail(message: string): never;
 }
@@ -116,6 +118,11 @@ export function benchArgs<const O extends Record<string, OptionSpec>>(moduleUrl:
     },
     fraction: (name) => read(name, (v) => v > 0 && v < 1, 'a number between 0 and 1 (exclusive)'),
     positive: (name) => read(name, (v) => Number.isFinite(v) && v > 0, 'a number > 0'),
+    choice: <C extends string>(name: string, choices: readonly C[]): C => {
+      const raw = values[name];
+      if (!choices.includes(raw as C)) usageExit(bench, `--${name} ${raw ?? '(missing)'}: expected one of ${choices.join(', ')}`);
+      return raw as C;
+    },
     fail: (message) => usageExit(bench, message),
   };
 }

@@ -34,7 +34,7 @@ import {
   type Tensor,
 } from '../src/tensor/index.js';
 import { benchArgs, log, r2, repoRoot, runTorchScript, upperMedian } from './common.js';
-import { benchDevice, BF16_CL, engineDefault, FP32_CL, FP32_NCHW, sameMode, type Mode } from './modes.js';
+import { BF16_CL, benchDevice, engineDefault, FP32_CL, FP32_NCHW, MEMORY_FORMAT_FLAGS, PRECISION_FLAGS, sameMode, type Mode } from './modes.js';
 
 const cli = benchArgs(import.meta.url, {
   json: { type: 'boolean', default: false },
@@ -60,8 +60,8 @@ const threads = cli.int('threads');
 const median = upperMedian;
 
 setNumThreads(threads);
-const device = benchDevice(args.device);
-const auto = engineDefault(args.precision, args['memory-format'], device);
+const device = benchDevice(args.device, cli.fail);
+const auto = engineDefault(cli.choice('precision', PRECISION_FLAGS), cli.choice('memory-format', MEMORY_FORMAT_FLAGS), device);
 
 /** A model, its optimizer and one fixed batch, laid out for mode. */
 interface Trainee {

@@ -33,7 +33,7 @@ import {
   engineInfo, manualSeed, rand, setNumThreads, type Tensor,
 } from '../src/tensor/index.js';
 import { benchArgs, log, r2, runTorchScript, upperMedian } from './common.js';
-import { benchDevice, BF16_CL, engineDefault, sameMode, type Mode } from './modes.js';
+import { BF16_CL, benchDevice, engineDefault, MEMORY_FORMAT_FLAGS, PRECISION_FLAGS, sameMode, type Mode } from './modes.js';
 import { extractStep } from './extract-step.js';
 
 const cli = benchArgs(import.meta.url, {
@@ -57,8 +57,8 @@ const threads = cli.int('threads');
 const median = upperMedian;
 
 setNumThreads(threads);
-const device = benchDevice(args.device);
-const auto = engineDefault(args.precision, args['memory-format'], device);
+const device = benchDevice(args.device, cli.fail);
+const auto = engineDefault(cli.choice('precision', PRECISION_FLAGS), cli.choice('memory-format', MEMORY_FORMAT_FLAGS), device);
 const sameAsBf16Cl = sameMode(auto, BF16_CL);
 
 /** A ResNet-50 in eval mode, laid out for mode (random weights, seed 0). */

@@ -13,16 +13,19 @@ export const FP32_CL: Mode = { precision: 'fp32', memoryFormat: 'channels-last' 
 
 export const sameMode = (a: Mode, b: Mode): boolean => a.precision === b.precision && a.memoryFormat === b.memoryFormat;
 
+export const PRECISION_FLAGS = ['auto', 'fp32', 'bf16'] as const satisfies readonly (Precision | 'auto')[];
+export const MEMORY_FORMAT_FLAGS = ['auto', 'contiguous', 'channels-last'] as const satisfies readonly (MemoryFormat | 'auto')[];
+
 /** What `--precision`/`--memory-format` (default auto) resolve to on the device; logs why. */
-export function engineDefault(precision: string, memoryFormat: string, device: Device = 'cpu'): Mode {
-  const mode = resolvePrecision(precision as Precision | 'auto', memoryFormat as MemoryFormat | 'auto', device);
+export function engineDefault(precision: Precision | 'auto', memoryFormat: MemoryFormat | 'auto', device: Device = 'cpu'): Mode {
+  const mode = resolvePrecision(precision, memoryFormat, device);
   log(`engine default: ${mode.reason}`);
   return mode;
 }
 
-/** The --device flag of bench:engine and bench:features: cpu, cuda or cuda:N, and CUDA must be there. */
-export function benchDevice(flag: string): Device {
-  if (!/^(cpu|cuda(:\d+)?)$/.test(flag)) throw new Error(`--device: expected cpu, cuda or cuda:N, got ${flag}`);
-  if (flag !== 'cpu' && cudaDeviceCount() === 0) throw new Error(`--device ${flag}: CUDA is not available to the engine (engineInfo: ${JSON.stringify(engineInfo())})`);
+/** The --device flag of bench:engine and bench:features: cpu, cuda or cuda:N, and CUDA must be there; `fail` reports a bad one. */
+export function benchDevice(flag: string, fail: (message: string) => never): Device {
+  if (!/^(cpu|cuda(:\d+)?)$/.test(flag)) fail(`--device ${flag}: expected cpu, cuda or cuda:N`);
+  if (flag !== 'cpu' && cudaDeviceCount() === 0) fail(`--device ${flag}: CUDA is not available to the engine (engineInfo: ${JSON.stringify(engineInfo())})`);
   return flag as Device;
 }

@@ -26,6 +26,8 @@ describe('bench flags', () => {
     ['train', ['--filter-ratio', '0'], /^bench:train: --filter-ratio 0: expected a number between 0 and 1/],
     ['train', ['--epochs', '3'], /^bench:train: Unknown option '--epochs'/],
     ['dist', ['--ranks', '2.5'], /^bench:dist: --ranks 2\.5: expected an integer >= 1/],
+    ['engine', ['--precision', 'fp16'], /^bench:engine: --precision fp16: expected one of auto, fp32, bf16/],
+    ['features', ['--device', 'gpu'], /^bench:features: --device gpu: expected cpu, cuda or cuda:N/],
     ['features_probe', ['--batch'], /^bench:features-probe: Option '--batch <value>' argument missing/],
   ];
   for (const [script, argv, message] of cases) {
