@@ -32,8 +32,9 @@ report: { title: tiny grid }
   const registry = join(dir, 'registry.sqlite');
   const dry = await run(['experiment', cfg, '--registry', registry, '--dry-run']);
   assert.equal(dry.code, 0, dry.err);
-  assert.equal(dry.out.trim().split('\n').length, 6);
+  assert.equal(dry.out.trim().split('\n').length, 8);
   assert.match(dry.out, /new +cifar10 +saln +seed 1/);
+  assert.match(dry.out, /^6 runs: 0 done, 0 interrupted, 6 new, 0 waiting\ntime left: not known yet/m);
 
   const r = await run(['experiment', cfg, '--registry', registry, '--no-progress']);
   assert.equal(r.code, 0, r.err);
@@ -52,6 +53,9 @@ report: { title: tiny grid }
   } finally {
     reg.close();
   }
+
+  const dryDone = await run(['experiment', cfg, '--registry', registry, '--dry-run']);
+  assert.match(dryDone.out, /\n6 runs: 6 done, 0 interrupted, 0 new, 0 waiting\n$/);
 
   // Again: everything is done; the report is rebuilt from the registry by name too.
   const again = await run(['experiment', cfg, '--registry', registry, '--no-progress', '--no-report']);

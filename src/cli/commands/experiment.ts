@@ -73,7 +73,7 @@ export function experimentCommand(io: CliIO): Command {
     .option('--report-dir <dir>', 'where the report goes (default OUT/report)')
     .option('--no-report', 'do not write the report at the end')
     .option('--results <file>', 'where the results JSON goes (default OUT/results.json), e.g. results/<name>.json')
-    .option('--dry-run', 'check the config and list the runs (done, interrupted or new) without training')
+    .option('--dry-run', 'check the config, list the runs (done, interrupted, new or waiting) and estimate the time left, without training')
     .option('--results-only', 'write the results file from the runs finished so far, without training (a grid still running, or another saln version\'s fields)')
     .option('--no-progress', 'no progress bars')
     .addHelpText('after', HELP)
@@ -91,7 +91,15 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   const log = (t: string): void => io.err(`${t}\n`);
   if (flags.dryRun) {
     const plans = planExperiment(exp, { cacheDir: flags.cacheDir });
-    for (const p of plans) io.out(`${String(p.index).padStart(3)}  ${runState(p).padEnd(11)}  ${p.dataset}  ${p.label}  seed ${p.seed}  ${relative(process.cwd(), p.runDir) || '.'}\n`);
+    const { estimateRemaining, formatRemaining } = await import('../../experiments/estimate.js');
+    const { RunDir } = await import('../../train/run-dir.js');
+    const cells = plans.map((p) => {
+      const state = runState(p);
+      io.out(`${String(p.index).padStart(3)}  ${state.padEnd(11)}  ${p.dataset}  ${p.label}  seed ${p.seed}  ${relative(process.cwd(), p.runDir) || '.'}\n`);
+      const wallSeconds = state === 'done' ? RunDir.open(p.runDir).summary()?.wall_seconds ?? null : null;
+      return { entry: `${p.dataset}/${p.label}`, state, wallSeconds, budgetSeconds: p.config?.budgetSeconds ?? null };
+    });
+    io.out(formatRemaining(estimateRemaining(cells)));
     return;
   }
   const { Registry, defaultRegistryPath } = await import('../../experiments/registry.js');
