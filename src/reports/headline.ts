@@ -49,6 +49,29 @@ export function markdownTable(columns: readonly string[], rows: readonly (readon
   return line(columns) + line(columns.map((_, i) => (i < textColumns ? '---' : '---:'))) + rows.map(line).join('');
 }
 
+/** The columns of `saln results --verdict`: each entry against its random control (issue 18's rule). */
+export const verdictColumns = (margin: number): string[] => ['entry', 'against', 'seeds paired', 'Δ vs random, pp', '95% CI, pp', 'Δ vs none, pp', 'selection cost %', `beats random by > ${margin} pp?`];
+
+/**
+ * One entry's verdict cells (one per verdictColumns), or null for an entry with no random control
+ * (none, random itself). It wins only when the whole 95% CI of its paired Δ lies above the margin.
+ */
+export function verdictCells(e: ReadResultEntry, margin: number): string[] | null {
+  const d = e.delta_vs_random;
+  if (!d || d.mean === null) return null;
+  const ci = d.ci95 === null ? 'n/a' : `[${(d.mean - d.ci95).toFixed(2)}, ${(d.mean + d.ci95).toFixed(2)}]`;
+  return [e.label, d.against, String(d.pairs), pm(d), ci, pm(e.delta_vs_none), pm(e.selection_cost_share, 1), verdict({ mean: d.mean, ci95: d.ci95, pairs: d.pairs }, margin)];
+}
+
+function verdict(d: { mean: number; ci95: number | null; pairs: number }, margin: number): string {
+  if (d.ci95 === null) return `not yet: ${d.pairs} seed${d.pairs === 1 ? '' : 's'} paired`;
+  const [lo, hi] = [d.mean - d.ci95, d.mean + d.ci95];
+  if (lo > margin) return 'yes';
+  if (hi < 0) return 'no: below random';
+  if (lo > 0) return `no: above random, not by ${margin} pp`;
+  return 'no: not distinguishable from random';
+}
+
 /** The columns of `saln results --pair A,B`: A against B over the seeds both ran. */
 export const PAIR_COLUMNS = ['A', 'B', 'seeds paired', 'Δ test acc A − B, pp', 'Δ val acc A − B, pp', 'A wall s', 'B wall s'] as const;
 

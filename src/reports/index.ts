@@ -10,4 +10,4 @@ export { readFcWeights, type FcWeights } from './weights.js';
 export { specToSvg, svgToPng, pngSize } from './render.js';
 export { writeReport, type ReportOptions, type ReportResult } from './report.js';
 export { buildResults, pairEntries, readResults, writeResults, resultsFileSchema, resultEntrySchema, type PairedEntries, type ResultsFile, type ResultEntry } from './results.js';
-export { HEADLINE_COLUMNS, headlineCells, markdownTable, PAIR_COLUMNS, pairCells } from './headline.js';
+export { HEADLINE_COLUMNS, headlineCells, markdownTable, PAIR_COLUMNS, pairCells, verdictCells, verdictColumns } from './headline.js';

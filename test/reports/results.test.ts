@@ -4,7 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { buildResults, pairEntries, resultsFileSchema } from '../../src/reports/results.js';
+import { verdictCells } from '../../src/reports/headline.js';
+import { buildResults, pairEntries, resultsFileSchema, type ReadResultEntry } from '../../src/reports/results.js';
 import { runCli } from '../cli-run.js';
 import { writeCifarBinary } from '../data/fixtures.js';
 import { fakeRun } from './fixtures.js';
@@ -148,6 +149,17 @@ test('saln results prints a results file as the headline table (terminal or Mark
   assert.match(missing.err, /--pair: .*tiny-table\.json has no entry "jest"; its entries: none, random, infobatch/);
   assert.match((await runCli(['results', path, '--pair', 'infobatch'])).err, /expected two entry labels separated by a comma/);
   assert.match((await runCli(['results', path, '--pair', 'infobatch,random', '--label', 'info'])).err, /--label and --pair do not mix/);
+  // --verdict: each entry with a random control against it; none and random have none.
+  const verdict = await runCli(['results', path, '--verdict']);
+  assert.equal(verdict.code, 0, verdict.err);
+  assert.match(verdict.out, /^infobatch\s+random\s+1\s.*not yet: 1 seed paired$/m);
+  assert.doesNotMatch(verdict.out, /^(none|random)\s/m);
+  assert.match(verdict.out, /beats random by > 1 pp\?/);
+  assert.match((await runCli(['results', path, '--verdict', '0.5'])).out, /beats random by > 0\.5 pp\?/);
+  const badMargin = await runCli(['results', path, '--verdict', '-1']);
+  assert.equal(badMargin.code, 2);
+  assert.match(badMargin.err, /--verdict "-1": expected a margin in percentage points, a number >= 0/);
+  assert.match((await runCli(['results', path, '--verdict', '--pair', 'infobatch,random'])).err, /--pair and --verdict do not mix/);
   const plain = await runCli(['results', path, '--label', '^info']);
   assert.equal(plain.code, 0, plain.err);
   assert.match(plain.out, /^infobatch\s+epochs\s/m);
@@ -170,4 +182,20 @@ test('saln results prints a results file as the headline table (terminal or Mark
   const re = await runCli(['results', path, '--label', '(']);
   assert.equal(re.code, 2);
   assert.match(re.err, /--label "\(" is not a regular expression/);
+});
+
+test('the verdict against random: a win only when the whole 95% CI of the paired Δ lies above the margin', () => {
+  const entry = (mean: number | null, ci95: number | null, pairs = 5): ReadResultEntry => ({
+    label: 'craig-0.8-wall', delta_vs_random: mean === null ? null : { mean, ci95, pairs, against: 'random-0.8-wall' },
+    delta_vs_none: { mean: -2, ci95: 0.5, pairs, against: 'none' }, selection_cost_share: { mean: 22.84, ci95: 0.3 },
+  }) as ReadResultEntry;
+  const cells = (mean: number | null, ci95: number | null, pairs?: number): string[] | null => verdictCells(entry(mean, ci95, pairs), 1);
+  assert.deepEqual(cells(2.5, 1.2), ['craig-0.8-wall', 'random-0.8-wall', '5', '2.50 ± 1.20', '[1.30, 3.70]', '-2.00 ± 0.50', '22.8 ± 0.3', 'yes']);
+  assert.equal(cells(1.5, 1.2)![7], 'no: above random, not by 1 pp', 'CI [0.3, 2.7]: above 0, not all above 1');
+  assert.equal(cells(0.2, 1.0)![7], 'no: not distinguishable from random');
+  assert.equal(cells(-2, 1.0)![7], 'no: below random');
+  assert.equal(cells(1, 0)![7], 'no: above random, not by 1 pp', 'exactly at the margin is not above it');
+  assert.equal(cells(3, null, 1)![7], 'not yet: 1 seed paired');
+  assert.equal(cells(null, null), null, 'no random control: no row');
+  assert.equal(verdictCells(entry(2.5, 1.2), 0)![7], 'yes');
 });

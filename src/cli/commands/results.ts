@@ -10,6 +10,7 @@ interface ResultsFlags {
   markdown?: boolean;
   label?: string;
   pair?: string[];
+  verdict?: boolean | string;
 }
 
 const HELP = `
@@ -29,14 +30,21 @@ file over the seeds both ran: test and final validation accuracy A − B, paired
 95% CI), and each side's mean wall seconds over those seeds. Any two entries pair: saln against
 jest (the paper's claim over JEST), an entry against another budget's or ratio's.
 
+--verdict [margin] prints, instead of the headline, each entry that has a random control (same
+ratio, mode and budget) against it: the paired Δ vs random with its 95% CI, Δ vs standard
+training, the selection cost share, and whether the whole CI lies above +margin points (default
+1: the selection tournament's rule for calling a selector a win). One seed has no CI: "not yet".
+--label applies.
+
 Exit codes: 0 done; 2 bad input (a file that is not a results file, a bad --label, a --pair
-label the file lacks); 1 anything else.
+label the file lacks, a --verdict margin that is not a number >= 0); 1 anything else.
 
 Examples:
   $ saln results results/p-cifar-ft.json
   $ saln results results/p-cifar-ft.json --markdown --label 'wall$'
   $ saln results results/*.json
   $ saln results results/p-cifar-ft.json --pair saln-0.8,jest-super --pair saln-0.8-wall,jest-super-wall --markdown
+  $ saln results results/selection-tournament.json --verdict --markdown
 `;
 
 export function resultsCommand(io: CliIO): Command {
@@ -47,6 +55,7 @@ export function resultsCommand(io: CliIO): Command {
     .option('--markdown', 'print Markdown tables (as BENCHMARKS.md quotes them)')
     .option('--label <regex>', 'only the entries whose label matches this regular expression')
     .option('--pair <a,b>', 'entry A against entry B, paired by seed (repeatable; instead of the headline)', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--verdict [margin]', 'each entry against random: does its 95% CI lie above +margin pp? (default 1; instead of the headline)')
     .addHelpText('after', HELP)
     .action(async (files: string[], flags: ResultsFlags) => {
       await printResults(files, flags, io);
@@ -64,6 +73,15 @@ function labelFilter(source: string | undefined): (label: string) => boolean {
   return (label) => re.test(label);
 }
 
+/** --verdict's margin in percentage points: 1 when the flag has no value. */
+function verdictMargin(v: boolean | string | undefined): number | null {
+  if (v === undefined || v === false) return null;
+  if (v === true) return 1;
+  const m = v.trim() === '' ? Number.NaN : Number(v);
+  if (!(Number.isFinite(m) && m >= 0)) throw new UsageError(`--verdict ${JSON.stringify(v)}: expected a margin in percentage points, a number >= 0 (default 1)`, { field: '--verdict' });
+  return m;
+}
+
 /** "A,B" as two labels. */
 function parsePair(text: string): [string, string] {
   const parts = text.split(',').map((p) => p.trim());
@@ -72,11 +90,13 @@ function parsePair(text: string): [string, string] {
 }
 
 async function printResults(files: string[], flags: ResultsFlags, io: CliIO): Promise<void> {
-  const { readResults, headlineCells, HEADLINE_COLUMNS, markdownTable, pairEntries, pairCells, PAIR_COLUMNS } = await import('../../reports/index.js');
+  const { readResults, headlineCells, HEADLINE_COLUMNS, markdownTable, pairEntries, pairCells, PAIR_COLUMNS, verdictCells, verdictColumns } = await import('../../reports/index.js');
   const { formatTable } = await import('../table.js');
   const keep = labelFilter(flags.label);
   const pairs = (flags.pair ?? []).map(parsePair);
   if (pairs.length && flags.label !== undefined) throw new UsageError('--label and --pair do not mix: --pair names the entries it prints', { field: '--label' });
+  const margin = verdictMargin(flags.verdict);
+  if (pairs.length && margin !== null) throw new UsageError('--pair and --verdict do not mix: each prints its own table', { field: '--verdict' });
   const table = (columns: readonly string[], rows: string[][], textColumns: number): string =>
     flags.markdown ? `\n${markdownTable(columns, rows, textColumns)}` : formatTable(columns.map((h, j) => ({ header: h, align: j < textColumns ? 'left' : 'right' })), rows);
   // Every file is read first, so that a bad one fails before anything is printed.
@@ -102,6 +122,11 @@ async function printResults(files: string[], flags: ResultsFlags, io: CliIO): Pr
       const entries = inDataset.filter((e) => keep(e.label));
       if (entries.length === 0) {
         io.out('(no entry matches --label)\n');
+        continue;
+      }
+      if (margin !== null) {
+        const rows = entries.map((e) => verdictCells(e, margin)).filter((r): r is string[] => r !== null);
+        io.out(rows.length ? table(verdictColumns(margin), rows, 2) : '(no entry has a random control)\n');
         continue;
       }
       io.out(table(HEADLINE_COLUMNS, entries.map(headlineCells), 3));
