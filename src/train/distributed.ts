@@ -7,13 +7,15 @@
  * directory.
  */
 import type { LoaderSampler } from '../data/loader.js';
-import { broadcastModule, distributedIndices, distributedNumSamples, GradBucketer, reduceSums, shardIndices, type ProcessGroup } from '../dist/index.js';
+import { allGatherCat, broadcastModule, distributedIndices, distributedNumSamples, GradBucketer, reduceSums, shardIndices, type ProcessGroup } from '../dist/index.js';
 import type { SGD } from '../optim/sgd.js';
-import { zeros } from '../tensor/index.js';
+import { tensor, zeros, type Tensor } from '../tensor/index.js';
 import type { StoppedBy } from './budget.js';
 import type { Evaluation } from './evaluate.js';
 import type { Learner } from './models.js';
 import type { Counts } from './records.js';
+import type { SelectContext } from './selectors/index.js';
+import { backwardStep, type DrawnBatch, type StepInputs, type StepResult } from './step.js';
 
 /** 'rank': each rank selects within its own batch of B; 'global': over all W·B samples of the step. */
 export type SelectionScope = 'rank' | 'global';
@@ -91,4 +93,56 @@ export async function reduceEvaluation(group: ProcessGroup, e: Evaluation): Prom
 /** The gradient averaging of a run: buckets over the model's parameters. */
 export function makeBucketer(group: ProcessGroup, model: Learner): GradBucketer {
   return new GradBucketer(group, model.parameters());
+}
+
+/** Rank 0's buffers (BatchNorm running statistics) on every rank: DDP's broadcast_buffers. */
+export async function broadcastBuffers(group: ProcessGroup, model: Learner): Promise<void> {
+  const buffers = model.buffers();
+  if (buffers.length) await group.broadcastCoalesced(buffers, 0);
+}
+
+/**
+ * Forward/backward on the kept samples, the gradients averaged over the ranks (they are views into
+ * the sync buckets), then the optimizer step.
+ */
+export async function distributedStep(bucketer: GradBucketer, optimizer: SGD, b: DrawnBatch, kept: readonly number[], s: StepInputs): Promise<StepResult> {
+  let r: StepResult;
+  if (kept.length) r = backwardStep(b, kept, { ...s, zeroGrad: () => bucketer.zeroGrad() });
+  else {
+    // A global selection kept none of this rank's samples: it contributes zero gradients.
+    bucketer.zeroGrad();
+    r = { loss: 0, correct: 0, perSample: s.perSample ? new Float32Array(0) : null };
+  }
+  await bucketer.sync();
+  optimizer.step();
+  return r;
+}
+
+/**
+ * --selection-scope global: the job's selection context from every rank's, ids in rank order with
+ * the labels, features and losses gathered. The gathered tensors go into `owned` (the caller frees them).
+ */
+export async function gatherSelectContext(group: ProcessGroup, local: SelectContext, ids: string[], k: number, owned: Tensor[]): Promise<SelectContext> {
+  const labels = tensor(local.labels, { dtype: 'int32' });
+  const allLabels = await allGatherCat(group, labels);
+  labels.dispose();
+  const ctx: SelectContext = { ...local, batchSize: ids.length, k, ids, labels: allLabels.toTypedArray<'int32'>() as Int32Array };
+  allLabels.dispose();
+  if (local.features) {
+    ctx.features = await allGatherCat(group, local.features.to({ device: 'cpu' }));
+    owned.push(ctx.features);
+  }
+  ctx.learnerLoss = await gatherLosses(group, local.learnerLoss);
+  ctx.referenceLoss = await gatherLosses(group, local.referenceLoss);
+  return ctx;
+}
+
+async function gatherLosses(group: ProcessGroup, l: Float32Array | undefined): Promise<Float32Array | undefined> {
+  if (!l) return undefined;
+  const t = tensor(l, { dtype: 'float32' });
+  const all = await allGatherCat(group, t);
+  t.dispose();
+  const out = all.toTypedArray<'float32'>() as Float32Array;
+  all.dispose();
+  return out;
 }

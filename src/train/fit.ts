@@ -38,7 +38,7 @@
 import { availableParallelism, loadavg } from 'node:os';
 import { deriveSeed } from '../data/rng.js';
 import type { SGD } from '../optim/sgd.js';
-import { manualSeed, tensor, tidy, type Tensor } from '../tensor/index.js';
+import { manualSeed, tidy, type Tensor } from '../tensor/index.js';
 import { budgetReached, type StoppedBy } from './budget.js';
 import { notify, type FitCallback } from './callbacks.js';
 import type { CheckpointState } from './checkpoint.js';
@@ -57,9 +57,9 @@ import { ratioAt } from './schedule.js';
 import type { Selector } from './selectors/index.js';
 import type { BatchLike, BatchSource, DeferredBatchLike, TrainData } from './source.js';
 import { deferredBatch, eagerBatch, keptBatch, selectsWithoutPixels, type OwnedBatch } from './drawn.js';
-import { backwardStep, scoreBatch, selectKept, trainStep, type DrawnBatch, type ScoreInputs, type StepInputs, type StepResult } from './step.js';
-import { agreeOnStep, makeBucketer, reduceEvaluation, type TrainDist } from './distributed.js';
-import { allGatherCat, allGatherObject, reduceSums, type GradBucketer, type ProcessGroup } from '../dist/index.js';
+import { scoreBatch, selectKept, trainStep, type DrawnBatch, type ScoreInputs, type StepInputs, type StepResult } from './step.js';
+import { agreeOnStep, broadcastBuffers, distributedStep, gatherSelectContext, makeBucketer, reduceEvaluation, type TrainDist } from './distributed.js';
+import { allGatherObject, reduceSums, type GradBucketer } from '../dist/index.js';
 import type { SelectContext } from './selectors/index.js';
 import type { Evaluation } from './evaluate.js';
 
@@ -220,7 +220,7 @@ async function runBatch(run: Run, epoch: number, b: OwnedBatch, plan: BatchPlan,
   let trainOn: ReturnType<typeof keptBatch> | null = null;
   // DDP's broadcast_buffers: every rank's forward uses rank 0's running statistics (the batch
   // statistics of a training forward stay each rank's own).
-  if (run.bucketer) await syncBuffers(run);
+  if (run.bucketer) await broadcastBuffers(run.dist!.group, run.model);
   const owned: Tensor[] = [];
   try {
     if (b.ids.length > plan.drawn) throw new Error(`${run.mode} mode draws ${plan.drawn} samples per batch, but the train source delivered ${b.ids.length}`);
@@ -320,60 +320,15 @@ async function selectGlobal(run: Run, b: DrawnBatch, plan: BatchPlan, scoring: S
   const offset = parts.slice(0, group.rank).reduce((a, p) => a + p.length, 0);
   const k = keepFor(total, plan.ratio, run.cfg.batchSize * W, run.mode);
   const local = run.clock.time('scoring', () => scoreBatch(b, k, scoring, run.state.counts, owned, total));
-  const ctx = await run.clock.timeAsync('scoring', () => gatherContext(group, local, parts.flat(), k, owned));
+  const ctx = await run.clock.timeAsync('scoring', () => gatherSelectContext(group, local, parts.flat(), k, owned));
   const kept = run.clock.time('selection', () => selectKept(run.selector, ctx, run.mode));
   const mine = kept.filter((i) => i >= offset && i < offset + b.ids.length).map((i) => i - offset);
   return { ctx, kept, mine, keptPerRank: kept.length / W, lossScale: kept.length ? (mine.length * W) / kept.length : 0 };
 }
 
-/** The job's selection context from every rank's: ids in rank order, and the gathered tensors and losses. */
-async function gatherContext(group: ProcessGroup, local: SelectContext, ids: string[], k: number, owned: Tensor[]): Promise<SelectContext> {
-  const labels = tensor(local.labels, { dtype: 'int32' });
-  const allLabels = await allGatherCat(group, labels);
-  labels.dispose();
-  const ctx: SelectContext = { ...local, batchSize: ids.length, k, ids, labels: allLabels.toTypedArray<'int32'>() as Int32Array };
-  allLabels.dispose();
-  if (local.features) {
-    ctx.features = await allGatherCat(group, local.features.to({ device: 'cpu' }));
-    owned.push(ctx.features);
-  }
-  const losses = async (l: Float32Array | undefined): Promise<Float32Array | undefined> => {
-    if (!l) return undefined;
-    const t = tensor(l, { dtype: 'float32' });
-    const all = await allGatherCat(group, t);
-    t.dispose();
-    const out = all.toTypedArray<'float32'>() as Float32Array;
-    all.dispose();
-    return out;
-  };
-  ctx.learnerLoss = await losses(local.learnerLoss);
-  ctx.referenceLoss = await losses(local.referenceLoss);
-  return ctx;
-}
-
-/**
- * Forward/backward and the optimizer step on the kept samples; data-parallel runs average the
- * gradients over the ranks in between (the gradients are views into the sync buckets).
- */
-async function optimizeKept(run: Run, b: DrawnBatch, kept: readonly number[], s: StepInputs): Promise<StepResult> {
-  if (!run.bucketer) return trainStep(b, kept, s);
-  const bucketer = run.bucketer;
-  let r: StepResult;
-  if (kept.length) r = backwardStep(b, kept, { ...s, zeroGrad: () => bucketer.zeroGrad() });
-  else {
-    // A global selection kept none of this rank's samples: it contributes zero gradients.
-    bucketer.zeroGrad();
-    r = { loss: 0, correct: 0, perSample: s.perSample ? new Float32Array(0) : null };
-  }
-  await bucketer.sync();
-  run.optimizer.step();
-  return r;
-}
-
-/** Rank 0's buffers (BatchNorm running statistics) on every rank. */
-async function syncBuffers(run: Run): Promise<void> {
-  const buffers = run.model.buffers();
-  if (buffers.length) await run.dist!.group.broadcastCoalesced(buffers, 0);
+/** Forward/backward and the optimizer step on the kept samples (data-parallel: with the gradients averaged). */
+function optimizeKept(run: Run, b: DrawnBatch, kept: readonly number[], s: StepInputs): Promise<StepResult> {
+  return run.bucketer ? distributedStep(run.bucketer, run.optimizer, b, kept, s) : Promise.resolve(trainStep(b, kept, s));
 }
 
 /** Data-parallel: the step's counts summed over the ranks, and the stop every rank agrees on. */
@@ -394,7 +349,7 @@ async function reduceTally(d: TrainDist, t: EpochTally): Promise<void> {
 
 /** Loss and accuracy on a source: this rank's shard, reduced over the ranks when data-parallel. */
 async function evaluateAll(run: Run, src: BatchSource): Promise<Evaluation> {
-  if (run.bucketer) await syncBuffers(run); // every shard evaluated with rank 0's running statistics
+  if (run.bucketer) await broadcastBuffers(run.dist!.group, run.model); // every shard evaluated with rank 0's running statistics
   const e = await evaluate(run.model, src, run.compute);
   return run.dist ? reduceEvaluation(run.dist.group, e) : e;
 }
