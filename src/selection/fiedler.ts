@@ -188,49 +188,78 @@ function lanczos(op: LaplacianOperator, basis: Basis, maxSteps: number, o: Lancz
     const complete = m >= n - 1; // the Krylov space is all of the deflated space: T is exact
     const floor = 64 * Number.EPSILON * normEst * Math.sqrt(n);
     if (idx < 0) {
-      // μ₁ < 0 ≤ μ₂: the null vector is the Fiedler vector, but only once μ₂ has converged, since
-      // Ritz values come down from above and an unconverged μ₂ ≥ 0 may still turn negative.
-      const rho2 = mu.length > 1 ? Math.abs(b * eigenvectors(t, [mu[1]!])[0]![m - 1]!) : Infinity;
-      if (!exhausted && !complete && !(rho2 <= Math.max(floor, 1e-8 * normEst) && mu[1]! - rho2 >= 0)) continue;
+      if (!exhausted && !complete && !nullVectorSettled(t, mu, b, Math.max(floor, 1e-8 * normEst))) continue;
       return { value: 0, vector: op.nullVector, solver: 'lanczos', iterations: m, errorBound: 0, converged: !exhausted || complete };
     }
     const near = [idx - 1, idx, idx + 1].filter((i) => i >= 0 && i < mu.length);
     const vecs = eigenvectors(t, near.map((i) => mu[i]!));
     const rho = near.map((_, j) => Math.abs(b * vecs[j]![m - 1]!));
     const self = near.indexOf(idx);
-    // The gap to the nearest other eigenvalue, shrunk by that Ritz value's own uncertainty. A
-    // neighbour not yet converged to a quarter of its distance gives no usable gap (NaN).
-    let gap = near.length > 1 ? Infinity : Number.NaN; // no neighbour yet: no gap to trust
-    near.forEach((i, j) => {
-      if (i === idx) return;
-      const dist = Math.abs(mu[i]! - mu[idx]!);
-      gap = Math.min(gap, rho[j]! <= 0.25 * dist ? dist - rho[j]! : Number.NaN);
-    });
+    const gap = certifiedGap(mu, idx, near, rho);
     const estimate = rho[self]!;
-    if (!exhausted && !complete && estimate > floor) {
-      if (!(gap > 0)) continue;
-      const bound = (Math.SQRT2 * estimate) / gap;
-      // Before the first candidate, wait for a rough shape; after it, for the needed accuracy.
-      if (Number.isNaN(tolerance) ? bound > 1e-2 : bound >= 0.5 * tolerance || (estimate * estimate) / gap > VALUE_RTOL * Math.abs(mu[idx]!)) continue;
-    }
+    if (!exhausted && !complete && estimate > floor && !worthScoring(estimate, gap, mu[idx]!, tolerance)) continue;
 
     // The candidate, with its true residual (not the estimate) in the bound.
     last?.vector.dispose();
-    const [u, value, residual, tol] = tidy(() => {
-      const y = basis.rows(1, m).T.matmul(tensor(vecs[self]!));
-      const v = y.div(y.norm());
-      const lv = op.apply(v);
-      const rq = v.matmul(lv).item(); // the Rayleigh quotient: accurate to O(residual²)
-      return [v, rq, lv.sub(v.mul(rq)).norm().item(), o.tolerance ? o.tolerance(v) : 0] as const;
-    });
-    const errorBound = complete ? 0 : gap > 0 ? (Math.SQRT2 * residual) / gap : Infinity;
-    tolerance = tol;
+    const c = scoreCandidate(op, basis, m, vecs[self]!, o);
+    const errorBound = complete ? 0 : gap > 0 ? (Math.SQRT2 * c.residual) / gap : Infinity;
+    tolerance = c.tolerance;
     // The set is certified by errorBound; the reported value also gets ~10 correct digits
     // (its error is at most residual²/gap), so it reads like the reference's.
-    const valueOk = gap > 0 && (residual * residual) / gap <= VALUE_RTOL * Math.abs(value);
-    const converged = complete || (errorBound < tolerance && valueOk) || residual <= floor;
-    last = { value, vector: u, solver: 'lanczos', iterations: m, errorBound, converged };
+    const valueOk = gap > 0 && (c.residual * c.residual) / gap <= VALUE_RTOL * Math.abs(c.value);
+    const converged = complete || (errorBound < tolerance && valueOk) || c.residual <= floor;
+    last = { value: c.value, vector: c.vector, solver: 'lanczos', iterations: m, errorBound, converged };
     if (converged) return last;
   }
   return last!;
+}
+
+/**
+ * μ₁ < 0 ≤ μ₂: the null vector is the Fiedler vector, but only once μ₂ has converged (its residual
+ * under `limit` and μ₂ − residual still ≥ 0), since Ritz values come down from above and an
+ * unconverged μ₂ ≥ 0 may still turn negative.
+ */
+function nullVectorSettled(t: { alpha: number[]; beta: number[] }, mu: number[], b: number, limit: number): boolean {
+  const m = t.alpha.length;
+  const rho2 = mu.length > 1 ? Math.abs(b * eigenvectors(t, [mu[1]!])[0]![m - 1]!) : Infinity;
+  return rho2 <= limit && mu[1]! - rho2 >= 0;
+}
+
+/**
+ * The gap from Ritz value mu[idx] to the nearest other one in `near`, shrunk by that neighbour's
+ * own uncertainty rho. A neighbour not yet converged to a quarter of its distance gives no usable
+ * gap (NaN), and so does having no neighbour yet.
+ */
+function certifiedGap(mu: readonly number[], idx: number, near: readonly number[], rho: readonly number[]): number {
+  let gap = near.length > 1 ? Infinity : Number.NaN;
+  near.forEach((i, j) => {
+    if (i === idx) return;
+    const dist = Math.abs(mu[i]! - mu[idx]!);
+    gap = Math.min(gap, rho[j]! <= 0.25 * dist ? dist - rho[j]! : Number.NaN);
+  });
+  return gap;
+}
+
+/**
+ * Whether the residual estimate is good enough to form and score a candidate: before the first
+ * candidate (tolerance NaN) a rough shape (bound ≤ 1e-2); after it, the accuracy the selection and
+ * the value need.
+ */
+function worthScoring(estimate: number, gap: number, value: number, tolerance: number): boolean {
+  if (!(gap > 0)) return false;
+  const bound = (Math.SQRT2 * estimate) / gap;
+  if (Number.isNaN(tolerance)) return !(bound > 1e-2);
+  return !(bound >= 0.5 * tolerance || (estimate * estimate) / gap > VALUE_RTOL * Math.abs(value));
+}
+
+/** The candidate Ritz vector from T's eigenvector y: unit, with its Rayleigh quotient, true residual and the caller's tolerance for it. */
+function scoreCandidate(op: LaplacianOperator, basis: Basis, m: number, y: Float64Array, o: LanczosOptions): { vector: Tensor; value: number; residual: number; tolerance: number } {
+  const [vector, value, residual, tolerance] = tidy(() => {
+    const x = basis.rows(1, m).T.matmul(tensor(y));
+    const v = x.div(x.norm());
+    const lv = op.apply(v);
+    const rq = v.matmul(lv).item(); // the Rayleigh quotient: accurate to O(residual²)
+    return [v, rq, lv.sub(v.mul(rq)).norm().item(), o.tolerance ? o.tolerance(v) : 0] as const;
+  });
+  return { vector, value, residual, tolerance };
 }

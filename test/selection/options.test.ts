@@ -181,6 +181,21 @@ describe('indefinite Laplacians (signed similarities)', () => {
     assert.ok(Math.abs(b.fiedlerValue - w[1]!) < 1e-9);
     assert.deepEqual(sorted(b.indices), sorted(a.indices));
   });
+  it('takes the null vector when exactly one eigenvalue is negative (μ₁ < 0 ≤ μ₂), with both solvers', () => {
+    const x = signed(20, 20, 7);
+    const w = tidy(() => {
+      const s = cosineSimilarity(x);
+      return eigh(s.sum(1).diagEmbed().sub(s))[0].toTypedArray<'float64'>();
+    });
+    assert.ok(w[0]! < -0.1 && Math.abs(w[1]!) < 1e-12 && w[2]! > 0.1, `the case has one negative eigenvalue: ${w.slice(0, 3).join(', ')}`);
+    for (const solver of ['eigh', 'lanczos'] as const) {
+      const r = selectSpectral(x, { filterRatio: 0.5, solver });
+      assert.equal(r.solver, solver);
+      assert.ok(Math.abs(r.fiedlerValue) < 1e-12, `${solver}: Fiedler value ${r.fiedlerValue}`);
+      // The constant vector: every |f| is 1/√n (the kept set is then a tie; each solver breaks it its own way).
+      for (const v of r.scores) assert.ok(Math.abs(v - 1 / Math.sqrt(20)) < 1e-12, `${solver}: score ${v}`);
+    }
+  });
 });
 
 describe('ranking', () => {
