@@ -244,19 +244,24 @@ function openImageFolder(root: string, ctx: Ctx, fixedClasses: readonly string[]
   if (kind === 'cifar10-folder' && !splitLayout) {
     throw new DataError(`${root} is not a CIFAR-10 image folder: expected train/ and test/ subfolders, each with one folder per class`, { path: root });
   }
-
-  const found = new Set<string>();
-  const perSplit = new Map<SplitName, string[]>();
-  for (const [name, dir] of splitDirs) {
-    const cls = classDirs(dir, ctx);
-    perSplit.set(name, cls);
-    for (const c of cls) found.add(c);
-  }
+  const perSplit = new Map(splitDirs.map(([name, dir]) => [name, classDirs(dir, ctx)] as const));
   if (splitLayout) {
     for (const e of readdirSync(root, { withFileTypes: true })) {
       if (!e.name.startsWith('.') && !['train', 'val', 'test'].includes(e.name)) ctx.ignore(join(root, e.name));
     }
   }
+  const classes = folderClasses(root, splitDirs, perSplit, fixedClasses);
+  const splits: Partial<Record<SplitName, SourceSample[]>> = {};
+  for (const [name, dir] of splitDirs) splits[name] = splitSamples(root, dir, classes, ctx, splitLayout ? name : null);
+  if (ctx.ignored > 0) {
+    (ctx.o.warn ?? defaultWarn)(`ignored ${ctx.ignored} file(s) that are not images in class folders under ${root} (e.g. ${ctx.ignoredExample})`);
+  }
+  return { kind, root, classes, splits, warnings: [], ignoredFiles: ctx.ignored, missing: [] };
+}
+
+/** The class list: the fixed one (CIFAR-10's; a folder outside it is an error), else every split's folders, sorted. */
+function folderClasses(root: string, splitDirs: readonly [SplitName, string][], perSplit: ReadonlyMap<SplitName, string[]>, fixedClasses: readonly string[] | null): string[] {
+  const found = new Set([...perSplit.values()].flat());
   let classes: string[];
   if (fixedClasses !== null) {
     const unknown = [...found].filter((c) => !fixedClasses.includes(c));
@@ -269,26 +274,23 @@ function openImageFolder(root: string, ctx: Ctx, fixedClasses: readonly string[]
     classes = [...found].sort(byCodePoint);
   }
   if (classes.length === 0) throw new DataError(`${root} holds no class folders (expected root/<class>/*.jpg, or root/train/<class>/*.jpg)`, { path: root });
+  return classes;
+}
 
-  const splits: Partial<Record<SplitName, SourceSample[]>> = {};
-  for (const [name, dir] of splitDirs) {
-    const samples: SourceSample[] = [];
-    for (let label = 0; label < classes.length; label++) {
-      const cdir = join(dir, classes[label]!);
-      if (!isDir(cdir)) {
-        ctx.problem(`${splitLayout ? `split ${name} has no folder for class "${classes[label]}"` : `missing class folder`}: ${cdir}`, cdir);
-        continue;
-      }
-      const files = listImages(cdir, ctx);
-      if (files.length === 0) ctx.problem(`empty class folder (no .jpg, .jpeg, .png or .webp files): ${cdir}`, cdir);
-      for (const f of files) samples.push({ id: posix(relative(root, f)), label, path: f });
+/** One split's images, labelled by class folder; a missing or empty class folder is a problem (split: its name in the split layout). */
+function splitSamples(root: string, dir: string, classes: readonly string[], ctx: Ctx, split: SplitName | null): SourceSample[] {
+  const samples: SourceSample[] = [];
+  for (let label = 0; label < classes.length; label++) {
+    const cdir = join(dir, classes[label]!);
+    if (!isDir(cdir)) {
+      ctx.problem(`${split !== null ? `split ${split} has no folder for class "${classes[label]}"` : 'missing class folder'}: ${cdir}`, cdir);
+      continue;
     }
-    splits[name] = samples;
+    const files = listImages(cdir, ctx);
+    if (files.length === 0) ctx.problem(`empty class folder (no .jpg, .jpeg, .png or .webp files): ${cdir}`, cdir);
+    for (const f of files) samples.push({ id: posix(relative(root, f)), label, path: f });
   }
-  if (ctx.ignored > 0) {
-    (ctx.o.warn ?? defaultWarn)(`ignored ${ctx.ignored} file(s) that are not images in class folders under ${root} (e.g. ${ctx.ignoredExample})`);
-  }
-  return { kind, root, classes, splits, warnings: [], ignoredFiles: ctx.ignored, missing: [] };
+  return samples;
 }
 
 // ---------------------------------------------------------------- Oxford-IIIT Pet
