@@ -24,7 +24,7 @@ async function makeTarball(): Promise<{ tgz: string; sha1: string; sha256: strin
   mkdirSync(join(src, 'package', 'lib'), { recursive: true });
   writeFileSync(join(src, 'package', 'lib', 'index.js'), 'throw new Error("not kept")');
   const tgz = join(dir, 'fake-model-1.0.0.tgz');
-  await tar.c({ gzip: true, file: tgz, cwd: src }, ['package']);
+  tar.c({ gzip: true, file: tgz, cwd: src, sync: true }, ['package']);
   const buf = readFileSync(tgz);
   return { tgz, sha1: createHash('sha1').update(buf).digest('hex'), sha256: createHash('sha256').update(buf).digest('hex') };
 }
