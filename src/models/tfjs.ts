@@ -239,60 +239,83 @@ function resolveModule(root: Module, path: string): Module | undefined {
  */
 export function kerasStateDict(m: TfjsLayersModel, model: Module, mapName: (layer: KerasLayer) => string | null): StateDict {
   const sd: StateDict = new Map();
-  const where = (l: KerasLayer, path: string): string => `Keras layer ${l.name} (${l.class_name}) -> ${path}`;
   for (const l of m.layers) {
     const path = mapName(l);
     if (path === null) continue;
     const mod = resolveModule(model, path);
-    if (!mod) throw new EngineError(`${where(l, path)}: the model has no such module`);
-    const c = l.config;
-    const pre = `${path}.`;
-    switch (l.class_name) {
-      case 'Conv2D':
-      case 'DepthwiseConv2D': {
-        const depthwise = l.class_name === 'DepthwiseConv2D';
-        const k = layerWeight(m, l.name, depthwise ? 'depthwise_kernel' : 'kernel');
-        const useBias = c.use_bias !== false;
-        if (mod instanceof Linear) {
-          // A 1x1 conv classifier (MobileNet's conv_preds) is a Linear on pooled features.
-          if (depthwise || k.shape[0] !== 1 || k.shape[1] !== 1) throw new EngineError(`${where(l, path)}: only a 1x1 Conv2D maps to a Linear`);
-          sd.set(`${pre}weight`, tidy(() => denseKernelToLinear(k.reshape(k.shape[2]!, k.shape[3]!))));
-        } else if (mod instanceof Conv2d) {
-          const strides = c.strides as number[] | undefined;
-          if (strides && (strides[0] !== mod.stride[0] || strides[1] !== mod.stride[1])) {
-            throw new EngineError(`${where(l, path)}: strides [${strides.join(', ')}] but the module has [${mod.stride.join(', ')}]`);
-          }
-          if (depthwise && mod.groups !== k.shape[2]) throw new EngineError(`${where(l, path)}: a depthwise conv over ${k.shape[2]} channels needs groups=${k.shape[2]}, the module has ${mod.groups}`);
-          sd.set(`${pre}weight`, depthwise ? depthwiseKernelToOIHW(k) : convKernelToOIHW(k));
-        } else throw new EngineError(`${where(l, path)}: expected a Conv2d or Linear module, got ${mod.constructor.name}`);
-        const hasBias = (mod as Conv2d | Linear).bias !== null;
-        if (useBias !== hasBias) throw new EngineError(`${where(l, path)}: use_bias is ${useBias} but the module ${hasBias ? 'has' : 'has no'} bias`);
-        if (useBias) sd.set(`${pre}bias`, layerWeight(m, l.name, 'bias'));
-        break;
-      }
-      case 'Dense': {
-        if (!(mod instanceof Linear)) throw new EngineError(`${where(l, path)}: expected a Linear module, got ${mod.constructor.name}`);
-        sd.set(`${pre}weight`, denseKernelToLinear(layerWeight(m, l.name, 'kernel')));
-        if (c.use_bias !== false) sd.set(`${pre}bias`, layerWeight(m, l.name, 'bias'));
-        break;
-      }
-      case 'BatchNormalization': {
-        if (!(mod instanceof BatchNorm2d)) throw new EngineError(`${where(l, path)}: expected a BatchNorm2d module, got ${mod.constructor.name}`);
-        const eps = Number(c.epsilon ?? 1e-3);
-        if (Math.abs(eps - mod.eps) > 1e-12) throw new EngineError(`${where(l, path)}: epsilon ${eps} but the module has ${mod.eps}; build the model with bnEps: ${eps}`);
-        const n = mod.numFeatures;
-        sd.set(`${pre}weight`, c.scale === false ? noGrad(() => mod.weight!.detach().clone().fill_(1)) : layerWeight(m, l.name, 'gamma'));
-        sd.set(`${pre}bias`, c.center === false ? noGrad(() => mod.bias!.detach().clone().fill_(0)) : layerWeight(m, l.name, 'beta'));
-        sd.set(`${pre}running_mean`, layerWeight(m, l.name, 'moving_mean'));
-        sd.set(`${pre}running_var`, layerWeight(m, l.name, 'moving_variance'));
-        if (layerWeight(m, l.name, 'moving_mean').numel !== n) throw new EngineError(`${where(l, path)}: ${layerWeight(m, l.name, 'moving_mean').numel} channels but the module has ${n}`);
-        break;
-      }
-      default:
-        throw new EngineError(`${where(l, path)}: layers of class ${l.class_name} cannot be imported`);
-    }
+    const at: LayerAt = { m, l, path, where: `Keras layer ${l.name} (${l.class_name}) -> ${path}` };
+    if (!mod) throw new EngineError(`${at.where}: the model has no such module`);
+    const convert = LAYER_CONVERTERS[l.class_name];
+    if (!convert) throw new EngineError(`${at.where}: layers of class ${l.class_name} cannot be imported`);
+    for (const [name, t] of convert(at, mod)) sd.set(`${path}.${name}`, t);
   }
   return sd;
+}
+
+/** One Keras layer being converted, and how errors name it. */
+interface LayerAt {
+  m: TfjsLayersModel;
+  l: KerasLayer;
+  path: string;
+  where: string;
+}
+
+/** A layer class's conversion: the module's state dict entries (names relative to the module). */
+type LayerConverter = (at: LayerAt, mod: Module) => [string, Tensor][];
+
+const LAYER_CONVERTERS: Record<string, LayerConverter> = {
+  Conv2D: convEntries,
+  DepthwiseConv2D: convEntries,
+  Dense: denseEntries,
+  BatchNormalization: batchNormEntries,
+};
+
+/** Conv2D / DepthwiseConv2D into a Conv2d (strides and groups checked), or a 1x1 Conv2D into a Linear (MobileNet's conv_preds). */
+function convEntries({ m, l, where }: LayerAt, mod: Module): [string, Tensor][] {
+  const c = l.config;
+  const depthwise = l.class_name === 'DepthwiseConv2D';
+  const k = layerWeight(m, l.name, depthwise ? 'depthwise_kernel' : 'kernel');
+  const out: [string, Tensor][] = [];
+  if (mod instanceof Linear) {
+    // A 1x1 conv classifier (MobileNet's conv_preds) is a Linear on pooled features.
+    if (depthwise || k.shape[0] !== 1 || k.shape[1] !== 1) throw new EngineError(`${where}: only a 1x1 Conv2D maps to a Linear`);
+    out.push(['weight', tidy(() => denseKernelToLinear(k.reshape(k.shape[2]!, k.shape[3]!)))]);
+  } else if (mod instanceof Conv2d) {
+    const strides = c.strides as number[] | undefined;
+    if (strides && (strides[0] !== mod.stride[0] || strides[1] !== mod.stride[1])) {
+      throw new EngineError(`${where}: strides [${strides.join(', ')}] but the module has [${mod.stride.join(', ')}]`);
+    }
+    if (depthwise && mod.groups !== k.shape[2]) throw new EngineError(`${where}: a depthwise conv over ${k.shape[2]} channels needs groups=${k.shape[2]}, the module has ${mod.groups}`);
+    out.push(['weight', depthwise ? depthwiseKernelToOIHW(k) : convKernelToOIHW(k)]);
+  } else throw new EngineError(`${where}: expected a Conv2d or Linear module, got ${mod.constructor.name}`);
+  const useBias = c.use_bias !== false;
+  const hasBias = mod.bias !== null;
+  if (useBias !== hasBias) throw new EngineError(`${where}: use_bias is ${useBias} but the module ${hasBias ? 'has' : 'has no'} bias`);
+  if (useBias) out.push(['bias', layerWeight(m, l.name, 'bias')]);
+  return out;
+}
+
+function denseEntries({ m, l, where }: LayerAt, mod: Module): [string, Tensor][] {
+  if (!(mod instanceof Linear)) throw new EngineError(`${where}: expected a Linear module, got ${mod.constructor.name}`);
+  const out: [string, Tensor][] = [['weight', denseKernelToLinear(layerWeight(m, l.name, 'kernel'))]];
+  if (l.config.use_bias !== false) out.push(['bias', layerWeight(m, l.name, 'bias')]);
+  return out;
+}
+
+/** BatchNormalization into a BatchNorm2d: epsilon and channels checked; scale: false / center: false become ones / zeros. */
+function batchNormEntries({ m, l, where }: LayerAt, mod: Module): [string, Tensor][] {
+  if (!(mod instanceof BatchNorm2d)) throw new EngineError(`${where}: expected a BatchNorm2d module, got ${mod.constructor.name}`);
+  const c = l.config;
+  const eps = Number(c.epsilon ?? 1e-3);
+  if (Math.abs(eps - mod.eps) > 1e-12) throw new EngineError(`${where}: epsilon ${eps} but the module has ${mod.eps}; build the model with bnEps: ${eps}`);
+  const mean = layerWeight(m, l.name, 'moving_mean');
+  if (mean.numel !== mod.numFeatures) throw new EngineError(`${where}: ${mean.numel} channels but the module has ${mod.numFeatures}`);
+  return [
+    ['weight', c.scale === false ? noGrad(() => mod.weight!.detach().clone().fill_(1)) : layerWeight(m, l.name, 'gamma')],
+    ['bias', c.center === false ? noGrad(() => mod.bias!.detach().clone().fill_(0)) : layerWeight(m, l.name, 'beta')],
+    ['running_mean', mean],
+    ['running_var', layerWeight(m, l.name, 'moving_variance')],
+  ];
 }
 
 /** Converts and loads (strict: every parameter and running stat must come from the file), then frees the converted copies. */
