@@ -15,6 +15,7 @@ import { runsCommand } from './commands/runs.js';
 import { experimentCommand } from './commands/experiment.js';
 import { reportCommand } from './commands/report.js';
 import { resultsCommand } from './commands/results.js';
+import { tablesCommand } from './commands/tables.js';
 import { expandTrainNproc, launchCommand } from './commands/launch.js';
 import { distCheckCommand } from './commands/dist-check.js';
 import { isInputError } from '../errors.js';
@@ -41,6 +42,7 @@ export function buildProgram(io: CliIO): Command {
   program.addCommand(runsCommand(io).copyInheritedSettings(program));
   program.addCommand(reportCommand(io).copyInheritedSettings(program));
   program.addCommand(resultsCommand(io).copyInheritedSettings(program));
+  program.addCommand(tablesCommand(io).copyInheritedSettings(program));
   program.addCommand(launchCommand(io).copyInheritedSettings(program));
   program.addCommand(distCheckCommand(io).copyInheritedSettings(program));
   return program;

@@ -6,7 +6,7 @@
 import { Command } from 'commander';
 import { UsageError, type CliIO } from '../io.js';
 
-interface ResultsFlags {
+export interface ResultsFlags {
   markdown?: boolean;
   label?: string;
   pair?: string[];
@@ -89,7 +89,7 @@ function parsePair(text: string): [string, string] {
   return [parts[0], parts[1]];
 }
 
-async function printResults(files: string[], flags: ResultsFlags, io: CliIO): Promise<void> {
+export async function printResults(files: string[], flags: ResultsFlags, io: CliIO): Promise<void> {
   const { readResults, headlineCells, HEADLINE_COLUMNS, markdownTable, pairEntries, pairCells, PAIR_COLUMNS, verdictCells, verdictColumns } = await import('../../reports/index.js');
   const { formatTable } = await import('../table.js');
   const keep = labelFilter(flags.label);
