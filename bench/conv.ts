@@ -22,7 +22,8 @@ const cli = benchArgs(import.meta.url, {
 });
 const args = cli.values;
 const [batch, reps] = [cli.int('batch'), cli.int('reps')];
-setNumThreads(cli.int('threads'));
+const threads = cli.int('threads');
+setNumThreads(threads);
 manualSeed(0);
 
 /** [in channels, out channels, input side, kernel, stride]: ResNet-18's convolutions on 32×32 CIFAR. */
@@ -74,4 +75,4 @@ const layers = SHAPES.map(([c, o, side, k, stride]) => {
   log(`${row.conv} -> ${row.output}: libtorch ${row.libtorch_ms} ms, backward by matmul ${row.backward_matmul_ms} ms, all by matmul ${row.all_matmul_ms} ms; bf16 takes ${rule}`);
   return row;
 });
-if (args.json) console.log(JSON.stringify({ bench: 'conv', batch, reps, threads: cli.int('threads'), limits: CPU_BF16_MATMUL_CONV, layers }));
+if (args.json) console.log(JSON.stringify({ bench: 'conv', batch, reps, threads, limits: CPU_BF16_MATMUL_CONV, layers }));

@@ -50,6 +50,9 @@ const cli = benchArgs(import.meta.url, {
 });
 const args = cli.values;
 const threads = cli.int('threads');
+// Every flag is read here, before any work (a bad one stops the bench at once).
+const prepareLimit = args['prepare-limit'] === undefined ? null : cli.int('prepare-limit');
+const [rounds, batches, batches224, engineThreads] = [cli.int('rounds'), cli.int('batches'), cli.int('batches-224'), cli.ints('engine-threads')];
 setNumThreads(threads);
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -106,7 +109,7 @@ try {
   const cifar = openDataset('cifar10-folder', join(shared, 'cifar10-jpg'));
   const nTrain = cifar.splits.train!.length;
   const nTest = cifar.splits.test!.length;
-  const limit = args['prepare-limit'] === undefined ? nTrain + nTest : cli.int('prepare-limit');
+  const limit = prepareLimit ?? nTrain + nTest;
   const trainLimit = Math.min(nTrain, Math.round((limit * nTrain) / (nTrain + nTest)));
   const testLimit = Math.min(nTest, limit - trainLimit);
   log(`preparing ${trainLimit + testLimit} CIFAR-10 JPEGs (train ${trainLimit}, test ${testLimit}) into ${cacheDir} …`);
@@ -137,11 +140,9 @@ try {
   await timeBatches(data224, 3, 64);
   eng32?.(1);
   eng224?.(1);
-  const rounds = cli.int('rounds');
   const r = { d32: [] as number[], d224: [] as number[], e32: [] as number[], e224: [] as number[] };
   // The engine's reference is its best of the thread counts tried in that round (conservative:
   // on the shared 2-core VM one thread is sometimes faster than two).
-  const engineThreads = cli.ints('engine-threads');
   const best = (f: (n: number) => number, steps: number): number => {
     let top = 0;
     for (const t of engineThreads) {
@@ -152,9 +153,9 @@ try {
     return top;
   };
   for (let i = 0; i < rounds; i++) {
-    r.d32.push(await timeBatches(data32, cli.int('batches'), 128));
+    r.d32.push(await timeBatches(data32, batches, 128));
     if (eng32) r.e32.push(best(eng32, 1));
-    r.d224.push(await timeBatches(data224, cli.int('batches-224'), 64));
+    r.d224.push(await timeBatches(data224, batches224, 64));
     if (eng224) r.e224.push(best(eng224, 2));
     log(`round ${i + 1}/${rounds}: data 32 px ${round(r.d32.at(-1)!)} img/s, engine 32 px ${eng32 ? round(r.e32.at(-1)!) : '-'}; data 224 px ${round(r.d224.at(-1)!)}, engine 224 px ${eng224 ? round(r.e224.at(-1)!) : '-'}`);
   }

@@ -57,6 +57,7 @@ const steps = cli.int('steps');
 const warmup = cli.int('warmup', 0);
 const batch = cli.int('batch');
 const threads = cli.int('threads');
+const mobilenetBatch = cli.int('mobilenet-batch');
 const median = upperMedian;
 
 setNumThreads(threads);
@@ -138,7 +139,7 @@ if (engineBf16 === engineAuto) times.engineBf16 = times.engine;
 /** MobileNetV1-0.75 fine-tuning at 64 px: the engine in fp32 NCHW against the engine in auto. */
 function mobilenetRows(): { fp32: number; auto: number; fp32Cl: number; batch: number } | null {
   if (args['no-mobilenet']) return null;
-  const n = cli.int('mobilenet-batch');
+  const n = mobilenetBatch;
   const load = (mode: Mode): Trainee => {
     manualSeed(0);
     const m = loadKerasMobileNetV1(join(repoRoot, '..', 'shared', 'models', 'mobilenet_v1_0.75_224')).replaceHead(10);

@@ -54,6 +54,7 @@ const rounds = cli.int('rounds');
 const steps = cli.int('steps');
 const warmup = cli.int('warmup', 0);
 const threads = cli.int('threads');
+const [b224, b64, pipeN] = [cli.int('batch224'), cli.int('batch64'), cli.int('pipeline-images')];
 const median = upperMedian;
 
 setNumThreads(threads);
@@ -103,7 +104,7 @@ const add = (into: number[], xs: number[] | null, what: string, batch: number): 
   into.push(...xs);
   log(`  ${what}: ${(batch / median(xs)).toFixed(2)} img/s`);
 };
-for (const [size, batch] of [[224, cli.int('batch224')], [64, cli.int('batch64')]] as const) {
+for (const [size, batch] of [[224, b224], [64, b64]] as const) {
   const x = rand([batch, 3, size, size], { device }).mul(255);
   const side: Side & { batch: number } = { engine: [], torch: [], engineBf16: [], torchBf16: [], batch };
   for (let r = 0; r < rounds; r++) {
@@ -121,15 +122,13 @@ for (const [size, batch] of [[224, cli.int('batch224')], [64, cli.int('batch64')
 
 // Engine only: the Keras layout at 224 px.
 const keras = model50(auto, 'keras');
-const xk = rand([cli.int('batch224'), 3, 224, 224], { device }).mul(255);
+const xk = rand([b224, 3, 224, 224], { device }).mul(255);
 const kerasTimes = engineRound(keras, xk, auto);
 xk.dispose();
-const kerasImgS = cli.int('batch224') / median(kerasTimes);
+const kerasImgS = b224 / median(kerasTimes);
 log(`224 px keras-layout engine: ${kerasImgS.toFixed(2)} img/s`);
 
 // Engine only: the extractFeatures() pipeline at 64 px (ids, preprocessing, chunk + final cache writes).
-const pipeN = cli.int('pipeline-images');
-const b64 = cli.int('batch64');
 const pool = rand([b64, 3, 64, 64], { device }).mul(255);
 function* source(): Generator<FeatureBatch> {
   for (let s = 0; s < pipeN; s += b64) {

@@ -91,6 +91,7 @@ if (!names.includes('random')) cli.fail('--selectors must include random (the pa
 if (specs.some((s) => s.source === 'cache') && args['features-file'] === undefined) cli.fail('the cache feature source needs --features-file (a feature cache .safetensors)');
 const imageSize = cli.int('image-size', 8);
 const threads = cli.int('threads', 0);
+const lr = cli.positive('lr');
 if (threads > 0) setNumThreads(threads);
 
 interface Train {
@@ -209,7 +210,7 @@ async function main(): Promise<void> {
   const d = await loadTrain();
   manualSeed(seed);
   const model = PRETRAINED_LEARNERS[args.model] ? await buildPretrainedLearner(args.model, 10) : buildLearner(args.model, 10);
-  const opt = new SGD(model.parameters(), { lr: cli.positive('lr'), momentum: 0.9, weightDecay: 5e-4 });
+  const opt = new SGD(model.parameters(), { lr, momentum: 0.9, weightDecay: 5e-4 });
   const selectors: Labelled[] = specs.map((s) => ({ label: s.label, source: s.source, selector: createSelector(s.method, { featureSource: s.source, filterRatio: ratio }) }));
   const out = new Map<string, Measured>(names.map((m) => [m, { relError: [], cosine: [], selectSeconds: 0 }]));
   const rng = new Rng(deriveSeed(seed, 'fidelity-train'));
@@ -241,7 +242,7 @@ async function main(): Promise<void> {
   d.cache?.dispose();
   const line = {
     bench: 'gradient-fidelity', model: args.model, features: args.features, features_file: args['features-file'] ?? null, image_size: imageSize, batch_size: B, k, filter_ratio: ratio,
-    checkpoints, batches_per_checkpoint: batches, train_images: d.ids.length, lr: cli.positive('lr'), seed, threads: getNumThreads(),
+    checkpoints, batches_per_checkpoint: batches, train_images: d.ids.length, lr, seed, threads: getNumThreads(),
     train_seconds: r2(trainSeconds, 1), measure_seconds: r2(measureSeconds, 1), wall_seconds: r2((performance.now() - t0) / 1000, 1),
     selectors: result,
   };

@@ -41,6 +41,9 @@ const cli = benchArgs(import.meta.url, {
 const args = cli.values;
 
 const threads = cli.int('threads', 0);
+// Every flag is read here, before any work (a bad one stops the bench at once).
+const [filterRatio, batchSize, seed, featureSize] = [cli.fraction('filter-ratio'), cli.int('batch-size'), cli.int('seed', 0), cli.int('feature-size', 8)];
+const [limitTrain, limitVal, limitTest] = [cli.int('limit-train'), cli.int('limit-val'), cli.int('limit-test')];
 if (threads > 0) setNumThreads(threads);
 const dir = mkdtempSync(join(tmpdir(), 'saln-bench-train-'));
 const say = (t: string): void => void process.stderr.write(`${t}\n`);
@@ -50,11 +53,11 @@ const io = (): RunTrainingOptions => ({ resume: false, progress: false, warn: (t
 const config = (name: string) => {
   const method = name.replace(/-super$/, '');
   return parseRunSpec({
-    dataset: 'cifar10', dataDir: args['data-dir'], model: args.model, method, filterRatio: method === 'none' ? 0 : cli.fraction('filter-ratio'),
+    dataset: 'cifar10', dataDir: args['data-dir'], model: args.model, method, filterRatio: method === 'none' ? 0 : filterRatio,
     selectionMode: name.endsWith('-super') ? 'super-batch' : 'in-batch',
-    epochs: 1, batchSize: cli.int('batch-size'), lr: 0.001, momentum: 0.9, weightDecay: 0, seed: cli.int('seed', 0),
-    limitTrain: cli.int('limit-train'), limitVal: cli.int('limit-val'), limitTest: cli.int('limit-test'),
-    out: join(dir, name), featureSource: 'cache', featureModel: 'resnet50-keras', featureSize: cli.int('feature-size', 8),
+    epochs: 1, batchSize, lr: 0.001, momentum: 0.9, weightDecay: 0, seed,
+    limitTrain, limitVal, limitTest,
+    out: join(dir, name), featureSource: 'cache', featureModel: 'resnet50-keras', featureSize,
     solver: 'auto', augment: true, saveSelections: false,
   });
 };
@@ -89,8 +92,8 @@ try {
   const none = results.none;
   const superSaln = results['saln-super'];
   const out = {
-    bench: 'train', engine: engineInfo(), threads: getNumThreads(), model: args.model, limit_train: cli.int('limit-train'),
-    batch_size: cli.int('batch-size'), filter_ratio: cli.fraction('filter-ratio'), feature_size: cli.int('feature-size', 8),
+    bench: 'train', engine: engineInfo(), threads: getNumThreads(), model: args.model, limit_train: limitTrain,
+    batch_size: batchSize, filter_ratio: filterRatio, feature_size: featureSize,
     features_seconds: featuresSeconds, methods: results,
     epoch_ratio: saln && none ? saln.epoch_seconds / none.epoch_seconds : null,
     select_share: saln ? (saln.phases.scoring + saln.phases.selection) / saln.epoch_seconds : null,
