@@ -44,3 +44,8 @@ export function readRunDir(dir: string): RunDirContents {
     status: summary ? 'complete' : 'incomplete', config, metrics: run.metrics(), summary,
   };
 }
+
+/** A grid cell's identity across machines: dataset entry, label and seed. */
+export function cellKey(dataset: string, label: string, seed: number): string {
+  return `${dataset}/${label}/seed-${seed}`;
+}

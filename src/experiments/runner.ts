@@ -24,7 +24,9 @@ import { runTraining } from '../train/run.js';
 import { parseRunSpec, SpecError } from '../train/spec.js';
 import { ExperimentConfigError, seedsOf, type ExperimentConfig } from './config.js';
 import type { Registry } from './registry.js';
-import type { RunRecord } from './run-record.js';
+import { cellKey, type RunRecord } from './run-record.js';
+
+export { cellKey };
 
 export interface PlannedRun {
   /** 1-based position in the grid. */
@@ -39,10 +41,24 @@ export interface PlannedRun {
   config: RunSpec | null;
   /** The label whose runs' median wall seconds become this cell's budget. */
   waitsFor?: string;
+  /** Finished on an earlier machine, its run directory lost (PlanOptions.lost): never trained here. */
+  lost?: true;
 }
 
-/** A cell's state; 'waiting': its wall budget's runs are not all finished yet. */
-export type RunState = RunStatus | 'waiting';
+/**
+ * Cells finished on an earlier machine whose run directories are gone: each cell's key
+ * (cellKey) and its whole cost in seconds, which a wall budget reads (`saln experiment
+ * --lost-runs FILE`, from a results file's per_seed).
+ */
+export type LostCells = ReadonlyMap<string, number>;
+
+export interface PlanOptions {
+  cacheDir?: string;
+  lost?: LostCells;
+}
+
+/** A cell's state; 'waiting': its wall budget's runs are not all finished yet; 'lost': finished on an earlier machine (PlannedRun.lost). */
+export type RunState = RunStatus | 'waiting' | 'lost';
 
 /** One cell's raw options: the run options' defaults, then the file's, most specific last. */
 function cellOptions(exp: ExperimentConfig, d: ExperimentConfig['datasets'][number], m: ExperimentConfig['methods'][number], seed: number, runDir: string, dataset: string): Record<string, unknown> {
@@ -62,11 +78,20 @@ function cellDir(exp: ExperimentConfig, dataset: string, label: string, seed: nu
   return join(exp.out, 'runs', dataset, label, `seed-${seed}`);
 }
 
-/** The median wall seconds of every seed's run of `label` on the dataset, or null until all are finished. */
-export function wallBudget(exp: ExperimentConfig, dataset: string, label: string): number | null {
+/**
+ * The median wall seconds of every seed's run of `label` on the dataset, or null until all are
+ * finished. A lost run counts with its whole cost (its results' wall_seconds: the same for a
+ * budget's usual source, standard training, which has no up-front work).
+ */
+export function wallBudget(exp: ExperimentConfig, dataset: string, label: string, lost: LostCells = new Map()): number | null {
   const walls: number[] = [];
   for (const seed of seedsOf(exp, exp.methods.find((m) => m.label === label)!)) {
     const dir = cellDir(exp, dataset, label, seed);
+    const lostWall = lost.get(cellKey(dataset, label, seed));
+    if (lostWall !== undefined && !RunDir.exists(dir)) {
+      walls.push(lostWall);
+      continue;
+    }
     if (!RunDir.exists(dir) || RunDir.open(dir).status() !== 'done') return null;
     walls.push(RunDir.open(dir).summary()!.wall_seconds);
   }
@@ -76,7 +101,7 @@ export function wallBudget(exp: ExperimentConfig, dataset: string, label: string
 }
 
 /** Every cell's validated run spec; all problems at once, each naming its cell. */
-export function planExperiment(exp: ExperimentConfig, o: { cacheDir?: string } = {}): PlannedRun[] {
+export function planExperiment(exp: ExperimentConfig, o: PlanOptions = {}): PlannedRun[] {
   const plans: PlannedRun[] = [];
   const problems: string[] = [];
   for (const [di, d] of exp.datasets.entries()) {
@@ -90,11 +115,12 @@ export function planExperiment(exp: ExperimentConfig, o: { cacheDir?: string } =
         const runDir = cellDir(exp, dataset, m.label, seed);
         try {
           const raw = cellOptions(exp, d, m, seed, runDir, dataset);
-          const budget = m.wallBudgetOf !== undefined ? wallBudget(exp, dataset, m.wallBudgetOf) : undefined;
+          const budget = m.wallBudgetOf !== undefined ? wallBudget(exp, dataset, m.wallBudgetOf, o.lost) : undefined;
           // A waiting cell is still checked now, with a stand-in budget, so a bad option fails before any work.
           const config = parseRunSpec(budget === undefined ? raw : { ...raw, budgetSeconds: budget ?? 1 }, o);
           const waits = budget === null ? { waitsFor: m.wallBudgetOf! } : {};
-          plans.push({ index: plans.length + 1, dataset, label: m.label, method: m.method, seed, runDir, config: budget === null ? null : config, ...waits });
+          const lost = o.lost?.has(cellKey(dataset, m.label, seed)) ? { lost: true as const } : {};
+          plans.push({ index: plans.length + 1, dataset, label: m.label, method: m.method, seed, runDir, config: budget === null ? null : config, ...waits, ...lost });
         } catch (e) {
           if (!(e instanceof SpecError)) throw e;
           const where = `datasets[${di}] (${dataset}), methods[${mi}] (${m.label}), seed ${seed}`;
@@ -114,6 +140,10 @@ function canonical(v: unknown): string {
 
 /** Whether a cell still has to run, and whether its run directory belongs to this configuration. */
 export function runState(p: PlannedRun): RunState {
+  if (p.lost) {
+    if (RunDir.exists(p.runDir)) throw new ExperimentConfigError(`${p.runDir}: ${p.dataset}/${p.label}/seed ${p.seed} is also a lost run (--lost-runs); keep one of the two: move the run directory away, or drop the seed from the lost runs' file`);
+    return 'lost';
+  }
   if (p.config === null) return 'waiting';
   if (!RunDir.exists(p.runDir)) return 'new';
   const run = RunDir.open(p.runDir);
@@ -128,6 +158,7 @@ export function runState(p: PlannedRun): RunState {
 
 export interface ExperimentIO {
   cacheDir?: string;
+  lost?: LostCells;
   progress: boolean;
   log(text: string): void;
   warn(text: string): void;
@@ -153,20 +184,25 @@ export function runOrder(exp: ExperimentConfig, plans: readonly PlannedRun[]): P
 
 /** Runs every cell (see runOrder), each waiting one once its budget's runs are done; returns what each one did. */
 export async function runExperiment(exp: ExperimentConfig, io: ExperimentIO): Promise<RunOutcome[]> {
-  const plans = planExperiment(exp, { cacheDir: io.cacheDir });
+  const plans = planExperiment(exp, { cacheDir: io.cacheDir, lost: io.lost });
   // Check every existing run directory before training anything.
   const states = plans.map(runState);
-  const todo = states.filter((s) => s !== 'done').length;
+  const todo = states.filter((s) => s !== 'done' && s !== 'lost').length;
+  const lost = states.filter((s) => s === 'lost').length;
   const waiting = states.filter((s) => s === 'waiting').length;
-  io.log(`experiment ${exp.name}: ${plans.length} runs (${plans.length - todo} done, ${todo} to run${waiting ? `, ${waiting} of them on a wall budget from other runs, once those are done` : ''}) in ${exp.out}`);
+  io.log(`experiment ${exp.name}: ${plans.length} runs (${plans.length - todo} done${lost ? `, ${lost} of them on an earlier machine` : ''}, ${todo} to run${waiting ? `, ${waiting} of them on a wall budget from other runs, once those are done` : ''}) in ${exp.out}`);
   const outcomes: RunOutcome[] = [];
   for (const p of runOrder(exp, plans)) {
+    if (states[p.index - 1] === 'lost') {
+      io.log(`[${p.index}/${plans.length}] ${p.dataset} ${p.label} seed ${p.seed}: done on an earlier machine (a lost run), skipped`);
+      continue;
+    }
     if (states[p.index - 1] !== 'waiting') {
       outcomes.push(await runCell(p, states[p.index - 1]!, plans.length, io));
       continue;
     }
     // The runs its budget comes from ran first: it resolves now.
-    const cell = planExperiment(exp, { cacheDir: io.cacheDir })[p.index - 1]!;
+    const cell = planExperiment(exp, { cacheDir: io.cacheDir, lost: io.lost })[p.index - 1]!;
     if (cell.config === null) throw new ExperimentConfigError(`${cell.dataset}/${cell.label}/seed ${cell.seed}: the runs of ${cell.waitsFor} its wall budget comes from are not all finished`);
     io.log(`[${cell.index}/${plans.length}] ${cell.dataset} ${cell.label} seed ${cell.seed}: wall budget ${cell.config.budgetSeconds!.toFixed(1)} s (the median of ${cell.waitsFor}'s runs)`);
     outcomes.push(await runCell(cell, runState(cell), plans.length, io));

@@ -4,6 +4,8 @@
  *   saln experiment experiments/quickstart.yaml
  */
 import { Command } from 'commander';
+import type { PlannedRun } from '../../experiments/runner.js';
+import type { LostRuns } from '../../reports/lost-runs.js';
 import type { CliIO } from '../io.js';
 
 interface ExperimentFlags {
@@ -14,6 +16,8 @@ interface ExperimentFlags {
   results?: string;
   dryRun?: boolean;
   resultsOnly?: boolean;
+  lostRuns?: string;
+  archive?: string;
   progress: boolean;
 }
 
@@ -56,10 +60,26 @@ end the summary table is printed, the results written as data to OUT/results.jso
 see src/reports/results.ts for the fields), the report written to OUT/report/, and the last line
 is \`report: PATH\` (its index.html; the charts' PNGs sit beside it).
 
+Archive: --archive DIR keeps each finished run's record (config.json, metrics.jsonl,
+summary.json, and its reference's; no weights) in DIR/<dataset>/<label>/seed-<s>/, e.g. a folder
+under results/ that is committed, and restores a record from there where a cell has no run
+directory: it reads as finished and is not trained again. A grid then moves from machine to
+machine through the repository. An archive never overwrites: another record already there is
+an error naming both.
+
+Lost runs: a grid that moves to a new machine without its run directories (only the committed
+results file survived) goes on with --lost-runs FILE, a results file written while those runs
+existed (it must have per_seed). Its cells count as done and are not trained again, a wall budget
+reads their wall seconds, and the results merge them: per-seed values exactly, and the statistics
+that need a run's curves (time to target, cost share, Δ at equal samples) pooled from the file's
+means and CIs (src/reports/lost-runs.ts). A seed that is both a lost run and a run directory is
+an error.
+
 Examples:
   $ saln experiment experiments/quickstart.yaml
   $ saln experiment my-grid.json --dry-run
   $ saln experiment experiments/p-cifar-ft.yaml --results-only --results /tmp/now.json && saln results /tmp/now.json
+  $ saln experiment experiments/p-cifar-ft.yaml --lost-runs results/p-cifar-ft.lost.json --results results/p-cifar-ft.json
   $ saln runs ls --experiment quickstart
 `;
 
@@ -75,6 +95,8 @@ export function experimentCommand(io: CliIO): Command {
     .option('--results <file>', 'where the results JSON goes (default OUT/results.json), e.g. results/<name>.json')
     .option('--dry-run', 'check the config, list the runs (done, interrupted, new or waiting) and estimate the time left, without training')
     .option('--results-only', 'write the results file from the runs finished so far, without training (a grid still running, or another saln version\'s fields)')
+    .option('--lost-runs <file>', 'a results file of runs done on an earlier machine whose run directories are gone: skipped, and merged into the results (see below)')
+    .option('--archive <dir>', 'keep finished runs\' records in DIR (committable), and restore them from there where a run directory is missing (see below)')
     .option('--no-progress', 'no progress bars')
     .addHelpText('after', HELP)
     .action(async (config: string, flags: ExperimentFlags) => {
@@ -85,32 +107,49 @@ export function experimentCommand(io: CliIO): Command {
 async function runExperimentCommand(file: string, flags: ExperimentFlags, io: CliIO): Promise<void> {
   const { join, relative } = await import('node:path');
   const { readExperiment } = await import('../../experiments/config.js');
-  const { finishedRecords, planExperiment, runExperiment, runState } = await import('../../experiments/runner.js');
+  const { cellKey, finishedRecords, planExperiment, runExperiment, runState } = await import('../../experiments/runner.js');
   const { epochLine, progressCallback } = await import('../train-output.js');
   const exp = readExperiment(file);
   const log = (t: string): void => io.err(`${t}\n`);
+  const lost = flags.lostRuns === undefined ? undefined : await readLostRuns(flags.lostRuns, planExperiment(exp, { cacheDir: flags.cacheDir }).map((p) => cellKey(p.dataset, p.label, p.seed)));
+  const archive = flags.archive === undefined ? undefined : await archiveOf(flags.archive);
   if (flags.dryRun) {
-    const plans = planExperiment(exp, { cacheDir: flags.cacheDir });
+    const plans = planExperiment(exp, { cacheDir: flags.cacheDir, lost: lost?.cells });
     const { estimateRemaining, formatRemaining } = await import('../../experiments/estimate.js');
     const { RunDir } = await import('../../train/run-dir.js');
     const cells = plans.map((p) => {
       const state = runState(p);
       io.out(`${String(p.index).padStart(3)}  ${state.padEnd(11)}  ${p.dataset}  ${p.label}  seed ${p.seed}  ${relative(process.cwd(), p.runDir) || '.'}\n`);
-      const wallSeconds = state === 'done' ? RunDir.open(p.runDir).summary()?.wall_seconds ?? null : null;
+      const wallSeconds = state === 'done' ? RunDir.open(p.runDir).summary()?.wall_seconds ?? null : state === 'lost' ? lost!.cells.get(cellKey(p.dataset, p.label, p.seed)) ?? null : null;
       return { entry: `${p.dataset}/${p.label}`, state, wallSeconds, budgetSeconds: p.config?.budgetSeconds ?? null };
     });
     io.out(formatRemaining(estimateRemaining(cells)));
+    const restorable = archive ? archive.restorable(plans).length : 0;
+    if (restorable) io.out(`archive: ${restorable} of the cells above have a record in ${flags.archive} and will be restored, not trained, when the experiment runs\n`);
     return;
   }
   const { Registry, defaultRegistryPath } = await import('../../experiments/registry.js');
   const { formatSummaryTable, writeReport, buildResults, writeResults } = await import('../../reports/index.js');
+  const { mergeLostRuns } = await import('../../reports/lost-runs.js');
   const registry = Registry.open(flags.registry ?? defaultRegistryPath());
   const resultsPath = flags.results ?? join(exp.out, 'results.json');
-  const plans = planExperiment(exp, { cacheDir: flags.cacheDir });
+  if (archive) {
+    const restored = archive.restore(planExperiment(exp, { cacheDir: flags.cacheDir, lost: lost?.cells }));
+    if (restored) log(`archive: ${restored} finished run${restored === 1 ? '' : 's'} restored from ${flags.archive}`);
+  }
+  const plans = planExperiment(exp, { cacheDir: flags.cacheDir, lost: lost?.cells });
+  const results = (runs: Parameters<typeof buildResults>[1]): ReturnType<typeof buildResults> => {
+    const fresh = buildResults(exp.name, runs, plans.length);
+    return lost ? mergeLostRuns(fresh, lost.file, flags.lostRuns!) : fresh;
+  };
   // Results as the grid goes: a long grid's finished runs are there to commit, marked partial.
-  const writePartial = (): void => writeResults(resultsPath, buildResults(exp.name, finishedRecords(plans, registry), plans.length));
+  const writePartial = (): void => writeResults(resultsPath, results(finishedRecords(plans, registry)));
   if (flags.resultsOnly) {
     try {
+      if (archive) {
+        const kept = archive.keepFinished(plans);
+        if (kept) log(`archive: ${kept} finished run${kept === 1 ? '' : 's'} kept in ${flags.archive}`);
+      }
       writePartial();
     } finally {
       registry.close();
@@ -120,17 +159,20 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   }
   try {
     const outcomes = await runExperiment(exp, {
-      cacheDir: flags.cacheDir, progress: flags.progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
+      cacheDir: flags.cacheDir, lost: lost?.cells, progress: flags.progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
       callbacks: (p) => [progressCallback(flags.progress), { onEpochEnd: (m) => log(`  ${epochLine(m, p.config!.epochs)}`) }],
       referenceCallbacks: () => [progressCallback(flags.progress)],
       // The registry follows every run as it goes, so `saln runs ls` shows progress.
       onRun: (p, phase) => {
         if (phase !== 'start') registry.ingest(p.runDir, { experiment: exp.name, label: p.label });
-        if (phase === 'end') writePartial();
+        if (phase === 'end') {
+          if (archive) archive.keepFinished([p]);
+          writePartial();
+        }
       },
     });
     const runs = outcomes.map((o) => registry.ingest(o.plan.runDir, { experiment: exp.name, label: o.plan.label }));
-    writeResults(resultsPath, buildResults(exp.name, runs, outcomes.length));
+    writeResults(resultsPath, results(runs));
     log(`results: ${resultsPath}`);
     const { formatTables } = await import('../../reports/table-format.js');
     if (!flags.report) {
@@ -145,4 +187,38 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   } finally {
     registry.close();
   }
+}
+
+/** --lost-runs FILE: the file's entries this experiment plans (lost-runs.ts lostRunsFor). */
+async function readLostRuns(path: string, planned: readonly string[]): Promise<LostRuns> {
+  const { readResults } = await import('../../reports/results.js');
+  const { lostRunsFor } = await import('../../reports/lost-runs.js');
+  return lostRunsFor(readResults(path), new Set(planned), path);
+}
+
+interface ExperimentArchive {
+  /** The cells without a run directory whose record is in the archive. */
+  restorable(plans: readonly PlannedRun[]): PlannedRun[];
+  /** Restores those; returns how many. */
+  restore(plans: readonly PlannedRun[]): number;
+  /** Archives the finished cells not archived yet; returns how many. */
+  keepFinished(plans: readonly PlannedRun[]): number;
+}
+
+/** --archive DIR: each cell's record at DIR/<dataset>/<label>/seed-<s> (train/run-archive.ts). */
+async function archiveOf(dir: string): Promise<ExperimentArchive> {
+  const { join } = await import('node:path');
+  const { archiveRun, isArchived, restoreRun } = await import('../../train/run-archive.js');
+  const { RunDir } = await import('../../train/run-dir.js');
+  const at = (p: PlannedRun): string => join(dir, p.dataset, p.label, `seed-${p.seed}`);
+  const restorable = (plans: readonly PlannedRun[]): PlannedRun[] => plans.filter((p) => !p.lost && !RunDir.exists(p.runDir) && isArchived(at(p)));
+  return {
+    restorable,
+    restore: (plans) => {
+      const todo = restorable(plans);
+      for (const p of todo) restoreRun(at(p), p.runDir);
+      return todo.length;
+    },
+    keepFinished: (plans) => plans.filter((p) => RunDir.exists(p.runDir) && RunDir.open(p.runDir).status() === 'done' && archiveRun(p.runDir, at(p)) === 'archived').length,
+  };
 }
