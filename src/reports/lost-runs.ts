@@ -12,7 +12,7 @@
  * A seed may not be both a run at hand and a lost run: that is an error naming it.
  */
 import { InputError } from '../errors.js';
-import { cellKey } from '../experiments/run-record.js';
+import { cellKey, type RunRecord } from '../experiments/run-record.js';
 import { resultEntrySchema, resultsFileSchema, type ReadResultEntry, type ReadResultsFile, type ResultEntry, type ResultsFile } from './results.js';
 import { studentTQuantile, summarize } from './stats.js';
 
@@ -185,4 +185,18 @@ export function lostRunsFor(lost: ReadResultsFile, planned: ReadonlySet<string>,
     entries.push(e);
   }
   return { file: { ...lost, entries }, cells };
+}
+
+/**
+ * Standard training's mean final test accuracy (a fraction) over its lost seeds and its runs at
+ * hand: the `none` entry trained for its epochs (that label first), what time to 95% / 99% aims
+ * at. null when the lost file has no such entry (the runs at hand then give it, as without lost runs).
+ */
+export function standardAccuracyWithLost(lost: ReadResultsFile, runs: readonly RunRecord[]): number | null {
+  const nones = lost.entries.filter((e) => e.method === 'none' && e.budget === 'epochs' && e.per_seed);
+  const none = nones.find((e) => e.label === 'none') ?? nones[0];
+  if (!none) return null;
+  const here = runs.filter((r) => r.label === none.label && r.dataset === none.dataset && r.summary).map((r) => 100 * r.summary!.test_accuracy);
+  const all = [...none.per_seed!.map((r) => r.test_accuracy), ...here];
+  return all.reduce((a, b) => a + b, 0) / all.length / 100;
 }

@@ -105,12 +105,20 @@ function selectionCostShare(r: RunRecord): number {
   return total > 0 ? (100 * (s.phases.scoring + s.phases.selection + upfrontSeconds(r.config))) / total : 0;
 }
 
+/**
+ * A run's seconds in the reference machine's: 1 unless the results span machines (buildResults'
+ * secondsScale: standard training's median wall time on the reference machine over that on the
+ * run's own, see machines.ts).
+ */
+export type SecondsScale = (r: RunRecord) => number;
+const unscaled: SecondsScale = () => 1;
+
 /** Wall seconds (reference training included) until each seed's validation accuracy reaches target. */
-function timeTo(row: Row, target: number | null): ResultEntry['time_to_95pct'] {
+function timeTo(row: Row, target: number | null, scale: SecondsScale): ResultEntry['time_to_95pct'] {
   if (target === null) return null;
   const times = row.runs.map((r) => {
     const t = timeToTarget(validationSeries(r.metrics), target);
-    return t === null ? null : t + upfrontSeconds(r.config);
+    return t === null ? null : (t + upfrontSeconds(r.config)) * scale(r);
   }).filter((t): t is number => t !== null);
   return { ...plain(summarize(times)), reached: times.length, of: row.runs.length };
 }
@@ -138,9 +146,9 @@ function equalSamplesOf(c: EqualSamplesComparison | null): ResultEntry['delta_vs
   return c ? { ...pct(c.valAccuracy), pairs: c.pairs, against: c.against, gradient_samples: Math.round(c.gradientSamples) } : null;
 }
 
-function entryOf(row: Row, standard: number | null): ResultEntry {
+function entryOf(row: Row, standard: number | null, scale: SecondsScale): ResultEntry {
   const first = row.runs[0]!;
-  const wall = summarize(row.runs.map(costSeconds));
+  const wall = summarize(row.runs.map((r) => costSeconds(r) * scale(r)));
   return {
     label: row.label, dataset: row.dataset, method: row.methods.join('+'),
     selection_mode: first.config.selectionMode ?? 'in-batch', filter_ratio: first.config.filterRatio,
@@ -151,20 +159,20 @@ function entryOf(row: Row, standard: number | null): ResultEntry {
     reference_accuracy: row.reference ? { ...pct(row.reference.accuracy), chance: row.reference.chance === null ? null : round(100 * row.reference.chance, 2), weak: row.reference.weak } : null,
     wall_seconds: plain(wall),
     selection_cost_share: plain(summarize(row.runs.map(selectionCostShare))), gradient_samples: plain(row.gradientSamples, 0),
-    time_to_95pct: timeTo(row, standard === null ? null : 0.95 * standard),
-    time_to_99pct: timeTo(row, standard === null ? null : 0.99 * standard),
+    time_to_95pct: timeTo(row, standard === null ? null : 0.95 * standard, scale),
+    time_to_99pct: timeTo(row, standard === null ? null : 0.99 * standard, scale),
     delta_vs_none: deltaOf(row.vsNone), delta_vs_random: deltaOf(row.vsRandom),
     delta_vs_random_equal_samples: equalSamplesOf(row.vsRandomAtSamples),
-    per_seed: row.runs.map(seedResultOf).sort((a, b) => a.seed - b.seed),
+    per_seed: row.runs.map((r) => seedResultOf(r, scale)).sort((a, b) => a.seed - b.seed),
   };
 }
 
-function seedResultOf(r: RunRecord): z.infer<typeof seedResult> {
+function seedResultOf(r: RunRecord, scale: SecondsScale): z.infer<typeof seedResult> {
   const s = r.summary!;
   const val = lastEpoch(r.metrics)?.val_accuracy;
   return {
     seed: r.seed, test_accuracy: round(100 * s.test_accuracy, 2)!, val_accuracy: typeof val === 'number' ? round(100 * val, 2) : null,
-    wall_seconds: round(costSeconds(r), 1)!, gradient_samples: s.counts.gradient_samples,
+    wall_seconds: round(costSeconds(r) * scale(r), 1)!, gradient_samples: s.counts.gradient_samples,
   };
 }
 
@@ -204,10 +212,16 @@ function standardAccuracy(rows: readonly Row[]): number | null {
   return none && Number.isFinite(none.testAccuracy.mean) ? none.testAccuracy.mean : null;
 }
 
-/** The protocol's results from its runs; complete when every planned run has finished. */
-export function buildResults(protocol: string, runs: readonly RunRecord[], planned: number): ResultsFile {
+/**
+ * The protocol's results from its runs; complete when every planned run has finished.
+ * standardAccuracy (a fraction): standard training's mean final test accuracy, given where its
+ * runs are not all among `runs` (lost runs: lost-runs.ts); secondsScale: where runs trained on
+ * several machines.
+ */
+export function buildResults(protocol: string, runs: readonly RunRecord[], planned: number, o: { standardAccuracy?: number; secondsScale?: SecondsScale } = {}): ResultsFile {
   const tables = buildTables(runs);
-  const entries = tables.datasets.flatMap((d) => d.rows.map((row) => entryOf(row, standardAccuracy(d.rows))));
+  const scale = o.secondsScale ?? unscaled;
+  const entries = tables.datasets.flatMap((d) => d.rows.map((row) => entryOf(row, o.standardAccuracy ?? standardAccuracy(d.rows), scale)));
   const finished = runs.filter((r) => r.status === 'complete' && r.summary !== null).length;
   return resultsFileSchema.parse({ protocol, complete: finished === planned && planned > 0, runs: { planned, finished }, entries });
 }
@@ -220,14 +234,19 @@ export function writeResults(path: string, results: ResultsFile): void {
 
 /** A results file read back and checked; a bad one is an InputError naming the file and the first bad field. */
 export function readResults(path: string): ReadResultsFile {
+  return readJsonFile(path, readFileSchema, 'a saln results file');
+}
+
+/** A JSON file checked against a schema: unreadable JSON, or the first bad field, is an InputError naming the file. */
+export function readJsonFile<T extends z.ZodType>(path: string, schema: T, what: string): z.output<T> {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
     throw new InputError('io', `cannot read ${path} as JSON: ${(e as Error).message}`, { path });
   }
-  const r = readFileSchema.safeParse(raw);
+  const r = schema.safeParse(raw);
   if (r.success) return r.data;
   const { field, text } = firstSchemaIssue(r.error);
-  throw new InputError('io', `${path}: not a saln results file (${text})`, { path, field: field || undefined });
+  throw new InputError('io', `${path}: not ${what} (${text})`, { path, field: field || undefined });
 }

@@ -5,7 +5,7 @@
  * own threads waiting on disk, so a run alone on the machine reads ≈ 0.
  */
 import { readFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 
 /** CPU seconds used so far by the whole machine (null where /proc/stat is not there) and by this process. */
 export interface CpuSnapshot {
@@ -45,4 +45,22 @@ export function otherCpu(from: CpuSnapshot, to: CpuSnapshot): number | null {
   const wall = to.at - from.at;
   if (from.machine === null || to.machine === null || !(wall > 0)) return null;
   return Math.max(0, (to.machine - from.machine - (to.own - from.own)) / wall);
+}
+
+/**
+ * The machine a run trained on, as a name that tells two CPU models apart: /proc/cpuinfo's model
+ * name with its family and model numbers (a VM may show only "AMD EPYC"), and the CPUs this process
+ * may use. Wall times (a wall budget, time to accuracy) hold for one such machine only.
+ */
+export function machineName(): string {
+  const n = availableParallelism();
+  try {
+    const info = readFileSync('/proc/cpuinfo', 'utf8');
+    const field = (k: string): string | undefined => new RegExp(`^${k}\\s*:\\s*(.*)$`, 'm').exec(info)?.[1]?.trim();
+    const model = field('model name');
+    if (model) return `${model} (family ${field('cpu family') ?? '?'}, model ${field('model') ?? '?'}), ${n} CPUs`;
+  } catch {
+    // not Linux: os.cpus() below
+  }
+  return `${cpus()[0]?.model.trim() || 'unknown CPU'}, ${n} CPUs`;
 }

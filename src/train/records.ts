@@ -98,6 +98,15 @@ export function upfrontSeconds(c: Pick<TrainConfig, 'extra'>): number {
   return num(c.extra?.reference_wall_seconds) + num(c.extra?.feature_extraction_seconds);
 }
 
+/** config.json's extra field naming the machine a run trained on (machine-cpu.ts machineName; absent in runs before it). */
+export const MACHINE_FIELD = 'machine';
+
+/** The machine a run trained on, or null for a run recorded before runs named it. */
+export function machineOf(c: Pick<TrainConfig, 'extra'>): string | null {
+  const m = c.extra?.[MACHINE_FIELD];
+  return typeof m === 'string' ? m : null;
+}
+
 export const PHASES = ['data', 'scoring', 'selection', 'train', 'eval', 'checkpoint'] as const;
 export type Phase = (typeof PHASES)[number];
 export type PhaseSeconds = Record<Phase, number>;

@@ -13,7 +13,8 @@ import type { FeatureCache } from '../features/index.js';
 import type { FitCallback } from './callbacks.js';
 import type { Learner } from './models.js';
 import { parseMilestones, type RunSpec } from './options.js';
-import { upfrontSeconds, type Summary, type TrainConfig } from './records.js';
+import { MACHINE_FIELD, upfrontSeconds, type Summary, type TrainConfig } from './records.js';
+import { machineName } from './machine-cpu.js';
 import { buildRunData, type RunData } from './run-data.js';
 import { extractionSeconds, trainFeatures } from './run-features.js';
 import { loadReference, makeLearner, trainHoldoutReference } from './reference.js';
@@ -207,7 +208,7 @@ function trainConfig(spec: RunSpec, data: RunData, ref: Reference, o: RunTrainin
     ...(budget ? { budget } : {}),
     ...(spec.filterSchedule !== 'constant' ? { schedule: { kind: spec.filterSchedule, end: spec.filterRatioEnd! } } : {}),
     extra: {
-      [SPEC_FIELD]: spec, [COMPUTE_REASON_FIELD]: compute.reason, cache_dir: o.cacheDir ?? null, dataset_kind: data.kind, ...(o.datasetLabel !== undefined ? { [DATASET_LABEL_FIELD]: o.datasetLabel } : {}),
+      [SPEC_FIELD]: spec, [COMPUTE_REASON_FIELD]: compute.reason, [MACHINE_FIELD]: machineName(), cache_dir: o.cacheDir ?? null, dataset_kind: data.kind, ...(o.datasetLabel !== undefined ? { [DATASET_LABEL_FIELD]: o.datasetLabel } : {}),
       train_samples: data.learnerSet.length, val_samples: data.valSet?.length ?? 0, test_samples: data.testSet.length, classes: data.loaded.classes, ...ref.extra,
       ...(dist ? { [WORLD_SIZE_FIELD]: dist.group.worldSize, selection_scope: dist.scope } : {}),
     },

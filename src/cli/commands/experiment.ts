@@ -6,6 +6,7 @@
 import { Command } from 'commander';
 import type { PlannedRun } from '../../experiments/runner.js';
 import type { LostRuns } from '../../reports/lost-runs.js';
+import type { SecondsScale } from '../../reports/results.js';
 import type { CliIO } from '../io.js';
 
 interface ExperimentFlags {
@@ -18,6 +19,7 @@ interface ExperimentFlags {
   resultsOnly?: boolean;
   lostRuns?: string;
   archive?: string;
+  machines?: string;
   progress: boolean;
 }
 
@@ -75,6 +77,12 @@ that need a run's curves (time to target, cost share, Δ at equal samples) poole
 means and CIs (src/reports/lost-runs.ts). A seed that is both a lost run and a run directory is
 an error.
 
+Machines: a wall time holds for one machine only. When a grid's runs trained on several
+machines (each run records its own, config.json extra.machine), --machines FILE gives standard
+training's median wall seconds on each, and the results give every time in the reference
+machine's seconds (a run's seconds × reference median / its machine's median); accuracies and
+paired differences are untouched. See src/reports/machines.ts for the file.
+
 Examples:
   $ saln experiment experiments/quickstart.yaml
   $ saln experiment my-grid.json --dry-run
@@ -97,6 +105,7 @@ export function experimentCommand(io: CliIO): Command {
     .option('--results-only', 'write the results file from the runs finished so far, without training (a grid still running, or another saln version\'s fields)')
     .option('--lost-runs <file>', 'a results file of runs done on an earlier machine whose run directories are gone: skipped, and merged into the results (see below)')
     .option('--archive <dir>', 'keep finished runs\' records in DIR (committable), and restore them from there where a run directory is missing (see below)')
+    .option('--machines <file>', 'runs trained on several machines: every time in the reference machine\'s seconds, scaled by standard training\'s median wall time on each (see below)')
     .option('--no-progress', 'no progress bars')
     .addHelpText('after', HELP)
     .action(async (config: string, flags: ExperimentFlags) => {
@@ -112,6 +121,7 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   const exp = readExperiment(file);
   const log = (t: string): void => io.err(`${t}\n`);
   const lost = flags.lostRuns === undefined ? undefined : await readLostRuns(flags.lostRuns, planExperiment(exp, { cacheDir: flags.cacheDir }).map((p) => cellKey(p.dataset, p.label, p.seed)));
+  const machines = flags.machines === undefined ? undefined : await machinesOf(flags.machines);
   const archive = flags.archive === undefined ? undefined : await archiveOf(flags.archive);
   if (flags.dryRun) {
     const plans = planExperiment(exp, { cacheDir: flags.cacheDir, lost: lost?.cells });
@@ -130,7 +140,7 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   }
   const { Registry, defaultRegistryPath } = await import('../../experiments/registry.js');
   const { formatSummaryTable, writeReport, buildResults, writeResults } = await import('../../reports/index.js');
-  const { mergeLostRuns } = await import('../../reports/lost-runs.js');
+  const { mergeLostRuns, standardAccuracyWithLost } = await import('../../reports/lost-runs.js');
   const registry = Registry.open(flags.registry ?? defaultRegistryPath());
   const resultsPath = flags.results ?? join(exp.out, 'results.json');
   if (archive) {
@@ -139,7 +149,8 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   }
   const plans = planExperiment(exp, { cacheDir: flags.cacheDir, lost: lost?.cells });
   const results = (runs: Parameters<typeof buildResults>[1]): ReturnType<typeof buildResults> => {
-    const fresh = buildResults(exp.name, runs, plans.length);
+    const standardAccuracy = lost ? standardAccuracyWithLost(lost.file, runs) ?? undefined : undefined;
+    const fresh = buildResults(exp.name, runs, plans.length, { standardAccuracy, secondsScale: machines?.scale });
     return lost ? mergeLostRuns(fresh, lost.file, flags.lostRuns!) : fresh;
   };
   // Results as the grid goes: a long grid's finished runs are there to commit, marked partial.
@@ -221,4 +232,10 @@ async function archiveOf(dir: string): Promise<ExperimentArchive> {
     },
     keepFinished: (plans) => plans.filter((p) => RunDir.exists(p.runDir) && RunDir.open(p.runDir).status() === 'done' && archiveRun(p.runDir, at(p)) === 'archived').length,
   };
+}
+
+/** --machines FILE: each run's factor to the reference machine's seconds (reports/machines.ts). */
+async function machinesOf(path: string): Promise<{ scale: SecondsScale }> {
+  const { readMachines, secondsScaleOf } = await import('../../reports/machines.js');
+  return { scale: secondsScaleOf(readMachines(path), path) };
 }
