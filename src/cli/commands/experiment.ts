@@ -120,9 +120,7 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   const { epochLine, progressCallback } = await import('../train-output.js');
   const exp = readExperiment(file);
   const log = (t: string): void => io.err(`${t}\n`);
-  const lost = flags.lostRuns === undefined ? undefined : await readLostRuns(flags.lostRuns, planExperiment(exp, { cacheDir: flags.cacheDir }).map((p) => cellKey(p.dataset, p.label, p.seed)));
-  const machines = flags.machines === undefined ? undefined : await machinesOf(flags.machines);
-  const archive = flags.archive === undefined ? undefined : await archiveOf(flags.archive);
+  const { lost, machines, archive } = await gridInputs(flags, planExperiment(exp, { cacheDir: flags.cacheDir }).map((p) => cellKey(p.dataset, p.label, p.seed)));
   if (flags.dryRun) {
     const plans = planExperiment(exp, { cacheDir: flags.cacheDir, lost: lost?.cells });
     const { estimateRemaining, formatRemaining } = await import('../../experiments/estimate.js');
@@ -198,6 +196,15 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   } finally {
     registry.close();
   }
+}
+
+/** What --lost-runs, --machines and --archive bring, each read and checked before any work (undefined without its flag). */
+async function gridInputs(flags: ExperimentFlags, planned: readonly string[]): Promise<{ lost?: LostRuns; machines?: { scale: SecondsScale }; archive?: ExperimentArchive }> {
+  return {
+    lost: flags.lostRuns === undefined ? undefined : await readLostRuns(flags.lostRuns, planned),
+    machines: flags.machines === undefined ? undefined : await machinesOf(flags.machines),
+    archive: flags.archive === undefined ? undefined : await archiveOf(flags.archive),
+  };
 }
 
 /** --lost-runs FILE: the file's entries this experiment plans (lost-runs.ts lostRunsFor). */
