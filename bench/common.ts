@@ -4,6 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { InvalidArgumentError } from 'commander';
+import { threads as threadsArg } from '../src/cli/args.js';
 
 /** Progress goes to stderr, so stdout's last line stays the JSON result. */
 export const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -61,6 +63,11 @@ export interface BenchArgs<O extends Record<string, OptionSpec>> {
   fraction(name: keyof O & string): number;
   /** The option as a number > 0 (a learning rate). */
   positive(name: keyof O & string): number;
+  /**
+   * --threads as `saln` reads it (src/cli/args.ts: 1 up to 4 per core, at most MAX_THREADS: a huge
+   * count hangs the engine creating threads); `zeroKeeps`: 0 is allowed and keeps the engine's default.
+   */
+  threads(name: keyof O & string, o?: { zeroKeeps?: boolean }): number;
   /** The option, which must be one of `choices`. */
   choice<C extends string>(name: keyof O & string, choices: readonly C[]): C;
   /** Any other bad flag: the same one-line error and exit code 2. */
@@ -115,6 +122,16 @@ export function benchArgs<const O extends Record<string, OptionSpec>>(moduleUrl:
         if (!integer(min)(v)) usageExit(bench, `--${name} ${raw}: expected comma-separated integers >= ${min}`);
         return v;
       });
+    },
+    threads: (name, o = {}) => {
+      const raw = String(values[name] ?? '');
+      if (o.zeroKeeps && raw.trim() === '0') return 0;
+      try {
+        return threadsArg(raw);
+      } catch (e) {
+        if (!(e instanceof InvalidArgumentError)) throw e;
+        return usageExit(bench, `--${name} ${raw || '(missing)'}: ${e.message}`);
+      }
     },
     fraction: (name) => read(name, (v) => v > 0 && v < 1, 'a number between 0 and 1 (exclusive)'),
     positive: (name) => read(name, (v) => Number.isFinite(v) && v > 0, 'a number > 0'),

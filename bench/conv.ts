@@ -22,7 +22,7 @@ const cli = benchArgs(import.meta.url, {
 });
 const args = cli.values;
 const [batch, reps] = [cli.int('batch'), cli.int('reps')];
-const threads = cli.int('threads');
+const threads = cli.threads('threads');
 setNumThreads(threads);
 manualSeed(0);
 

@@ -49,7 +49,7 @@ const cli = benchArgs(import.meta.url, {
   'keep-cache': { type: 'boolean', default: false },
 });
 const args = cli.values;
-const threads = cli.int('threads');
+const threads = cli.threads('threads');
 // Every flag is read here, before any work (a bad one stops the bench at once).
 const prepareLimit = args['prepare-limit'] === undefined ? null : cli.int('prepare-limit');
 const [rounds, batches, batches224, engineThreads] = [cli.int('rounds'), cli.int('batches'), cli.int('batches-224'), cli.ints('engine-threads')];

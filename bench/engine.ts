@@ -56,7 +56,7 @@ const rounds = cli.int('rounds');
 const steps = cli.int('steps');
 const warmup = cli.int('warmup', 0);
 const batch = cli.int('batch');
-const threads = cli.int('threads');
+const threads = cli.threads('threads');
 const mobilenetBatch = cli.int('mobilenet-batch');
 const median = upperMedian;
 

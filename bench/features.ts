@@ -53,7 +53,7 @@ const args = cli.values;
 const rounds = cli.int('rounds');
 const steps = cli.int('steps');
 const warmup = cli.int('warmup', 0);
-const threads = cli.int('threads');
+const threads = cli.threads('threads');
 const [b224, b64, pipeN] = [cli.int('batch224'), cli.int('batch64'), cli.int('pipeline-images')];
 const median = upperMedian;
 

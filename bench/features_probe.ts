@@ -27,7 +27,7 @@ const args = cli.values;
 const size = cli.int('size');
 const batch = cli.int('batch');
 const batches = cli.int('batches');
-const threads = cli.int('threads');
+const threads = cli.threads('threads');
 const gc = (globalThis as { gc?: (o?: { type: 'minor' | 'major' }) => void }).gc;
 if (args['minor-gc'] && !gc) cli.fail('--minor-gc needs node --expose-gc: node --expose-gc dist/bench/features_probe.js --minor-gc');
 

@@ -90,7 +90,7 @@ const names = specs.map((s) => s.label);
 if (!names.includes('random')) cli.fail('--selectors must include random (the paired baseline)');
 if (specs.some((s) => s.source === 'cache') && args['features-file'] === undefined) cli.fail('the cache feature source needs --features-file (a feature cache .safetensors)');
 const imageSize = cli.int('image-size', 8);
-const threads = cli.int('threads', 0);
+const threads = cli.threads('threads', { zeroKeeps: true });
 const lr = cli.positive('lr');
 if (threads > 0) setNumThreads(threads);
 

@@ -1,5 +1,6 @@
 /** The precision and memory-format pairs bench:engine and bench:features compare, and the engine's default. */
 import { cudaDeviceCount, engineInfo, resolvePrecision, type Device, type MemoryFormat, type Precision } from '../src/tensor/index.js';
+import { device } from '../src/cli/args.js';
 import { log } from './common.js';
 
 export interface Mode {
@@ -25,7 +26,11 @@ export function engineDefault(precision: Precision | 'auto', memoryFormat: Memor
 
 /** The --device flag of bench:engine and bench:features: cpu, cuda or cuda:N, and CUDA must be there; `fail` reports a bad one. */
 export function benchDevice(flag: string, fail: (message: string) => never): Device {
-  if (!/^(cpu|cuda(:\d+)?)$/.test(flag)) fail(`--device ${flag}: expected cpu, cuda or cuda:N`);
+  try {
+    device(flag);
+  } catch (e) {
+    fail(`--device ${flag}: ${(e as Error).message}`);
+  }
   if (flag !== 'cpu' && cudaDeviceCount() === 0) fail(`--device ${flag}: CUDA is not available to the engine (engineInfo: ${JSON.stringify(engineInfo())})`);
   return flag as Device;
 }

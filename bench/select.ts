@@ -54,7 +54,7 @@ const ratio = cli.fraction('ratio');
 const reps = cli.int('reps');
 const rounds = cli.int('rounds');
 const warmup = cli.int('warmup', 0);
-const threads = cli.int('threads');
+const threads = cli.threads('threads');
 const resnetReps = cli.int('resnet-reps', 0);
 const resnetMaxBatch = cli.int('resnet-max-batch');
 const median = (xs: number[]): number => {

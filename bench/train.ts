@@ -40,7 +40,7 @@ const cli = benchArgs(import.meta.url, {
 });
 const args = cli.values;
 
-const threads = cli.int('threads', 0);
+const threads = cli.threads('threads', { zeroKeeps: true });
 // Every flag is read here, before any work (a bad one stops the bench at once).
 const [filterRatio, batchSize, seed, featureSize] = [cli.fraction('filter-ratio'), cli.int('batch-size'), cli.int('seed', 0), cli.int('feature-size', 8)];
 const [limitTrain, limitVal, limitTest] = [cli.int('limit-train'), cli.int('limit-val'), cli.int('limit-test')];

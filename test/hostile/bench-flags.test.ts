@@ -27,7 +27,12 @@ describe('bench flags', () => {
     ['train', ['--epochs', '3'], /^bench:train: Unknown option '--epochs'/],
     ['dist', ['--ranks', '2.5'], /^bench:dist: --ranks 2\.5: expected an integer >= 1/],
     ['engine', ['--precision', 'fp16'], /^bench:engine: --precision fp16: expected one of auto, fp32, bf16/],
-    ['features', ['--device', 'gpu'], /^bench:features: --device gpu: expected cpu, cuda or cuda:N/],
+    ['features', ['--device', 'gpu'], /^bench:features: --device gpu: Expected cpu, cuda or cuda:N/],
+    // --threads as saln reads it: 4 per core at most (a huge count hangs the engine creating threads).
+    ['select', ['--threads', '100000'], /^bench:select: --threads 100000: Expected an integer between 1 and \d+ \(4 threads per core/],
+    ['conv', ['--threads', '0'], /^bench:conv: --threads 0: Expected an integer between 1 and/],
+    ['gradient-fidelity', ['--threads=-1'], /^bench:gradient-fidelity: --threads -1: Expected an integer between 1 and/],
+    ['train', ['--threads', 'two'], /^bench:train: --threads two: Expected an integer between 1 and/],
     ['features_probe', ['--batch'], /^bench:features-probe: Option '--batch <value>' argument missing/],
   ];
   for (const [script, argv, message] of cases) {
