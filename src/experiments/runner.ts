@@ -26,8 +26,6 @@ import { ExperimentConfigError, seedsOf, type ExperimentConfig } from './config.
 import type { Registry } from './registry.js';
 import { cellKey, type RunRecord } from './run-record.js';
 
-export { cellKey };
-
 export interface PlannedRun {
   /** 1-based position in the grid. */
   index: number;

@@ -13,7 +13,7 @@
  */
 import { InputError } from '../errors.js';
 import { cellKey, type RunRecord } from '../experiments/run-record.js';
-import { resultEntrySchema, resultsFileSchema, type ReadResultEntry, type ReadResultsFile, type ResultEntry, type ResultsFile } from './results.js';
+import { plain, resultEntrySchema, resultsFileSchema, round, type ReadResultEntry, type ReadResultsFile, type ResultEntry, type ResultsFile } from './results.js';
 import { studentTQuantile, summarize } from './stats.js';
 
 type StatJson = { mean: number | null; ci95: number | null };
@@ -25,8 +25,6 @@ interface Group {
   mean: number;
   m2: number;
 }
-
-const round = (v: number, digits: number): number => Number(v.toFixed(digits));
 
 /** A stat of n values back to its group; null when it holds no value. */
 function groupOf(s: StatJson | null | undefined, n: number): Group | null {
@@ -50,8 +48,7 @@ function statOf(g: Group | null, digits: number): StatJson {
 }
 
 function statOfValues(xs: readonly number[], digits: number): StatJson {
-  const s = summarize(xs);
-  return s.n === 0 ? { mean: null, ci95: null } : { mean: round(s.mean, digits), ci95: s.half === null ? null : round(s.half, digits) };
+  return plain(summarize(xs), digits);
 }
 
 function pooledReached(a: ResultEntry['time_to_95pct'], b: ResultEntry['time_to_95pct']): ResultEntry['time_to_95pct'] {

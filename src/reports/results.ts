@@ -88,9 +88,11 @@ const readFileSchema = resultsFileSchema.extend({ entries: z.array(readEntrySche
 export type ReadResultEntry = z.infer<typeof readEntrySchema>;
 export type ReadResultsFile = z.infer<typeof readFileSchema>;
 
-const round = (v: number | null, digits: number): number | null => (v === null || !Number.isFinite(v) ? null : Number(v.toFixed(digits)));
+/** v to `digits` decimals; null (and a non-finite v) stays null. */
+export const round = (v: number | null, digits: number): number | null => (v === null || !Number.isFinite(v) ? null : Number(v.toFixed(digits)));
 const pct = (s: Stat): z.infer<typeof stat> => ({ mean: round(100 * s.mean, 2), ci95: s.half === null ? null : round(100 * s.half, 2) });
-const plain = (s: Stat, digits = 1): z.infer<typeof stat> => ({ mean: round(s.mean, digits), ci95: s.half === null ? null : round(s.half, digits) });
+/** A stat as the file holds it, to `digits` decimals (no CI from one value). */
+export const plain = (s: Stat, digits = 1): z.infer<typeof stat> => ({ mean: round(s.mean, digits), ci95: s.half === null ? null : round(s.half, digits) });
 const deltaOf = (c: Comparison | null): ResultEntry['delta_vs_none'] => (c ? { ...pct(c.testAccuracy), pairs: c.pairs, against: c.against } : null);
 
 /** A finished run's whole cost in seconds: its wall clock and the work before it (upfrontSeconds). */

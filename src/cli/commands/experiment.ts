@@ -116,7 +116,8 @@ export function experimentCommand(io: CliIO): Command {
 async function runExperimentCommand(file: string, flags: ExperimentFlags, io: CliIO): Promise<void> {
   const { join, relative } = await import('node:path');
   const { readExperiment } = await import('../../experiments/config.js');
-  const { cellKey, finishedRecords, planExperiment, runExperiment, runState } = await import('../../experiments/runner.js');
+  const { finishedRecords, planExperiment, runExperiment, runState } = await import('../../experiments/runner.js');
+  const { cellKey } = await import('../../experiments/run-record.js');
   const { epochLine, progressCallback } = await import('../train-output.js');
   const exp = readExperiment(file);
   const log = (t: string): void => io.err(`${t}\n`);
