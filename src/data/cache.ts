@@ -16,7 +16,7 @@
  * temporary name and renamed, the index last, so a reader sees a complete cache or none.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, join } from 'node:path';
 import { cleanStaleTemps, writeFileAtomic } from '../io/atomic.js';
 import { readRegularFile, readRegularFileAsync } from '../io/files.js';
@@ -133,7 +133,7 @@ function adoptUnchanged(dir: string, stale: readonly string[], current: () => st
   for (const f of stale.filter((n) => n.endsWith('.json'))) {
     let old: PreparedIndex;
     try {
-      old = JSON.parse(readFileSync(join(dir, f), 'utf8')) as PreparedIndex;
+      old = JSON.parse(readRegularFile(join(dir, f)).toString('utf8')) as PreparedIndex;
     } catch {
       continue;
     }

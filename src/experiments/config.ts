@@ -23,11 +23,12 @@
  * cells run after every other cell of the grid, once those runs are finished.
  * Relative paths (out, dataDir, featuresFile) resolve against the config file's folder.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { InputError, type InputErrorWhere } from '../errors.js';
+import { FileError } from '../io/errors.js';
+import { readRegularText } from '../io/files.js';
 import { schemaIssues } from '../schema-issues.js';
 import { TRAIN_OPTIONS } from '../train/options.js';
 
@@ -147,11 +148,15 @@ export function parseExperiment(text: string, file: string): ExperimentConfig {
   return { ...c, out: c.out !== undefined ? abs(c.out) : resolve('runs', c.name), file: resolve(file) };
 }
 
+/** An experiment config is a page of YAML: anything near this size is not one. */
+const CONFIG_MAX_BYTES = 16 << 20;
+
 export function readExperiment(file: string): ExperimentConfig {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readRegularText(file, { what: 'experiment config', maxBytes: CONFIG_MAX_BYTES });
   } catch (e) {
+    if (e instanceof FileError) throw new ExperimentConfigError(e.message);
     throw new ExperimentConfigError(`cannot read experiment config ${file}: ${(e as Error).message}`);
   }
   return parseExperiment(text, file);

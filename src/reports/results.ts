@@ -19,13 +19,14 @@
  * reaches it is left out of the mean, `reached` counts the ones that did, and a target no seed
  * reached has mean and ci95 null.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.js';
 import { firstSchemaIssue } from '../schema-issues.js';
 import type { RunRecord } from '../experiments/run-record.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readRegularText } from '../io/files.js';
 import { upfrontSeconds } from '../train/records.js';
 import { lastEpoch, timeToTarget, validationSeries } from './series.js';
 import { summarize, type Stat } from './stats.js';
@@ -243,8 +244,9 @@ export function readResults(path: string): ReadResultsFile {
 export function readJsonFile<T extends z.ZodType>(path: string, schema: T, what: string): z.output<T> {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(path, 'utf8'));
+    raw = JSON.parse(readRegularText(path, { maxBytes: 256 << 20 }));
   } catch (e) {
+    if (e instanceof InputError) throw e; // not a regular file, or too large: its message names the file
     throw new InputError('io', `cannot read ${path} as JSON: ${(e as Error).message}`, { path });
   }
   const r = schema.safeParse(raw);

@@ -9,9 +9,10 @@
  * temporary folder renamed into place, and neither overwrites: an archive that already holds
  * another run's record is an error naming both.
  */
-import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tempPath } from '../io/atomic.js';
+import { readRegularFile } from '../io/files.js';
 import { REFERENCE_SUBDIR, RUN_FILES, RunDir, RunDirError, type RunFile } from './run-dir.js';
 
 /** What a run's record is made of (at the top and in its reference/ folder). */
@@ -48,7 +49,7 @@ function copyRecord(from: string, to: string): void {
 function sameRecord(a: string, b: string): boolean {
   const fa = recordFiles(a);
   const fb = recordFiles(b);
-  return fa.length === fb.length && fa.every((rel, i) => rel === fb[i] && readFileSync(join(a, rel)).equals(readFileSync(join(b, rel))));
+  return fa.length === fb.length && fa.every((rel, i) => rel === fb[i] && readRegularFile(join(a, rel)).equals(readRegularFile(join(b, rel))));
 }
 
 /**

@@ -16,13 +16,14 @@
  * Reads validate with the zod schemas of records.ts; a bad file is a RunDirError naming it (and
  * the line, in metrics.jsonl). Runs written before format_version 2 still read.
  */
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { InputError } from '../errors.js';
 import { firstSchemaIssue } from '../schema-issues.js';
 import { cleanStaleTemps, writeFileAtomic } from '../io/atomic.js';
+import { readRegularText } from '../io/files.js';
 import { loadSafetensors } from '../io/safetensors.js';
 import type { SGD } from '../optim/sgd.js';
 import type { Tensor } from '../tensor/index.js';
@@ -69,10 +70,12 @@ export class RunDirError extends InputError {
 /** Where a run stands: nothing trained, interrupted (a checkpoint, no summary), or finished. */
 export type RunStatus = 'new' | 'interrupted' | 'done';
 
+/** A run file as text; never blocks on a FIFO nor reads a device (io/files.ts). */
 function readText(path: string): string {
   try {
-    return readFileSync(path, 'utf8');
+    return readRegularText(path);
   } catch (e) {
+    if (e instanceof InputError) throw new RunDirError((e as Error).message, path);
     throw new RunDirError(`cannot read ${path}: ${(e as Error).message}`, path);
   }
 }
@@ -257,7 +260,7 @@ interface LockHolder {
 
 function readLock(path: string): LockHolder | null {
   try {
-    const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<LockHolder>;
+    const v = JSON.parse(readRegularText(path, { maxBytes: 1 << 16 })) as Partial<LockHolder>;
     return typeof v.pid === 'number' && typeof v.host === 'string' ? { pid: v.pid, host: v.host, started: String(v.started ?? 'unknown') } : null;
   } catch {
     return null;

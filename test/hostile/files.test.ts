@@ -153,3 +153,31 @@ describe('other readers', () => {
     expectExit2(await runCli(['data', 'info', 'cifar10-bin', root]), /data_batch_1\.bin: it is a character device/);
   });
 });
+
+describe('files the experiment, results and tables commands are pointed at', () => {
+  const experiment = (): string => {
+    const p = join(dir, 'exp.yaml');
+    mkdirSync(join(dir, 'cifar-dir'), { recursive: true });
+    writeFileSync(p, 'name: e\nout: out-e\ndatasets: [{ dataset: cifar10, dataDir: cifar-dir }]\nmodel: resnet18\nseeds: [0]\ntrain: { epochs: 1 }\nmethods: [{ method: none }]\n');
+    return p;
+  };
+  // Each of these read the whole file with readFileSync: a FIFO blocked forever, /dev/zero ran out of memory.
+  it('an experiment config that is a FIFO or a link to /dev/zero exits 2, naming it', () => {
+    expectExit2(spawnCli(['experiment', makeFifo(join(dir, 'exp.fifo.yaml')), '--dry-run'], { timeoutMs: 20_000 }), /cannot read experiment config .*exp\.fifo\.yaml: it is a FIFO/);
+    expectExit2(spawnCli(['experiment', linkToDevZero(dir, 'exp.zero.yaml'), '--dry-run'], { timeoutMs: 20_000 }), /exp\.zero\.yaml: it is a character device \(a link to \/dev\/zero\)/);
+  });
+  it('--machines and --lost-runs files, results files and a tables document: the same', () => {
+    const exp = experiment();
+    expectExit2(spawnCli(['experiment', exp, '--dry-run', '--machines', makeFifo(join(dir, 'machines.fifo'))], { timeoutMs: 20_000 }), /machines\.fifo: it is a FIFO/);
+    expectExit2(spawnCli(['experiment', exp, '--dry-run', '--lost-runs', linkToDevZero(dir, 'lost.json')], { timeoutMs: 20_000 }), /lost\.json: it is a character device/);
+    expectExit2(spawnCli(['results', makeFifo(join(dir, 'results.fifo'))], { timeoutMs: 20_000 }), /results\.fifo: it is a FIFO/);
+    expectExit2(spawnCli(['tables', makeFifo(join(dir, 'doc.fifo.md'))], { timeoutMs: 20_000 }), /doc\.fifo\.md: it is a FIFO/);
+  });
+  it('a run directory whose config.json is a FIFO exits 2 in report, naming the file', () => {
+    const run = join(dir, 'fifo-run');
+    mkdirSync(run);
+    makeFifo(join(run, 'config.json'));
+    expectExit2(spawnCli(['report', run, '--out', join(dir, 'fifo-report')], { timeoutMs: 20_000 }), /fifo-run\/config\.json: it is a FIFO/);
+    assert.ok(!existsSync(join(dir, 'fifo-report')));
+  });
+});

@@ -47,14 +47,15 @@ export function tablesCommand(io: CliIO): Command {
 }
 
 async function rewriteTables(doc: string, check: boolean, io: CliIO): Promise<void> {
-  const { readFileSync } = await import('node:fs');
+  const { readRegularText } = await import('../../io/files.js');
   const { dirname } = await import('node:path');
   const { writeFileAtomic } = await import('../../io/atomic.js');
   const { blockBody, DocTablesError, renderBlocks } = await import('../../reports/doc-tables.js');
   let markdown: string;
   try {
-    markdown = readFileSync(doc, 'utf8');
+    markdown = readRegularText(doc, { maxBytes: 64 << 20 });
   } catch (e) {
+    if (isInputError(e)) throw e;
     throw new UsageError(`cannot read ${doc}: ${(e as Error).message}`, { path: doc });
   }
   const base = dirname(doc);
