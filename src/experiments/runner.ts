@@ -14,15 +14,24 @@
  * their budgetSeconds is the median of those runs' wall seconds. So the entries a wall budget
  * comes from run first, every seed; then the rest, seed by seed, each wall cell in its place (a
  * grid cut short has both budgets of its first seeds).
+ *
+ * A wall time holds for one machine (runs record theirs). A wall cell trains for the budget in
+ * this machine's seconds: L's median as it is where L's runs trained here, or converted through
+ * a machines file (PlanOptions.machines, machines.ts) where they trained elsewhere; without one,
+ * another machine's seconds are refused, never taken as this one's. A finished wall cell is held
+ * to the budget of the machine it trained on.
  */
 import { join } from 'node:path';
 import type { FitCallback } from '../train/callbacks.js';
 import { optionDefaults, type RunSpec } from '../train/options.js';
 import type { Summary } from '../train/records.js';
+import { machineName } from '../train/machine-cpu.js';
+import { machineOf } from '../train/records.js';
 import { RunDir, type RunStatus } from '../train/run-dir.js';
 import { runTraining } from '../train/run.js';
 import { parseRunSpec, SpecError } from '../train/spec.js';
 import { ExperimentConfigError, seedsOf, type ExperimentConfig } from './config.js';
+import type { MachineTimes } from './machines.js';
 import type { Registry } from './registry.js';
 import { cellKey, type RunRecord } from './run-record.js';
 
@@ -41,6 +50,22 @@ export interface PlannedRun {
   waitsFor?: string;
   /** Finished on an earlier machine, its run directory lost (PlanOptions.lost): never trained here. */
   lost?: true;
+  /** A wall cell whose budget is known (config.budgetSeconds: wall.machine's seconds). */
+  wall?: WallCell;
+}
+
+export interface WallCell {
+  /** Its budget on any machine. */
+  budget: WallBudget;
+  /** The machine this plan is for, whose seconds config.budgetSeconds holds. */
+  machine: string;
+  /** Why that machine has no budget (config then holds a stand-in): the cell cannot train there. */
+  problem?: string;
+}
+
+/** A wall cell's budget in a machine's seconds (null: a run recorded before runs named their machine), or why there is none. */
+export interface WallBudget {
+  on(machine: string | null): number | { problem: string };
 }
 
 /**
@@ -53,6 +78,10 @@ export type LostCells = ReadonlyMap<string, number>;
 export interface PlanOptions {
   cacheDir?: string;
   lost?: LostCells;
+  /** Standard training's median on each machine (--machines FILE): wall budgets convert between machines. */
+  machines?: MachineTimes;
+  /** The machine this process runs on (default machineName()): new wall cells get a budget in its seconds. */
+  machine?: string;
 }
 
 /** A cell's state; 'waiting': its wall budget's runs are not all finished yet; 'lost': finished on an earlier machine (PlannedRun.lost). */
@@ -76,55 +105,123 @@ function cellDir(exp: ExperimentConfig, dataset: string, label: string, seed: nu
   return join(exp.out, 'runs', dataset, label, `seed-${seed}`);
 }
 
+/** One run a wall budget comes from: its whole cost in seconds and the machine it trained on. */
+interface BudgetRun {
+  seed: number;
+  seconds: number;
+  /** null: lost (its machine unknown to the results file), or recorded before runs named their machine. */
+  machine: string | null;
+}
+
 /**
- * The median wall seconds of every seed's run of `label` on the dataset, or null until all are
+ * The wall budget that every seed's run of `label` on the dataset gives, or null until all are
  * finished. A lost run counts with its whole cost (its results' wall_seconds: the same for a
  * budget's usual source, standard training, which has no up-front work).
  */
-export function wallBudget(exp: ExperimentConfig, dataset: string, label: string, lost: LostCells = new Map()): number | null {
-  const walls: number[] = [];
+export function wallBudget(exp: ExperimentConfig, dataset: string, label: string, o: Pick<PlanOptions, 'lost' | 'machines'> = {}): WallBudget | null {
+  const runs: BudgetRun[] = [];
   for (const seed of seedsOf(exp, exp.methods.find((m) => m.label === label)!)) {
     const dir = cellDir(exp, dataset, label, seed);
-    const lostWall = lost.get(cellKey(dataset, label, seed));
+    const lostWall = o.lost?.get(cellKey(dataset, label, seed));
     if (lostWall !== undefined && !RunDir.exists(dir)) {
-      walls.push(lostWall);
+      runs.push({ seed, seconds: lostWall, machine: null });
       continue;
     }
     if (!RunDir.exists(dir) || RunDir.open(dir).status() !== 'done') return null;
-    walls.push(RunDir.open(dir).summary()!.wall_seconds);
+    const run = RunDir.open(dir);
+    runs.push({ seed, seconds: run.summary()!.wall_seconds, machine: machineOf(run.config()) });
   }
-  walls.sort((a, b) => a - b);
-  const mid = walls.length >> 1;
-  return walls.length % 2 ? walls[mid]! : (walls[mid - 1]! + walls[mid]!) / 2;
+  const source = `${dataset}/${label}`;
+  return o.machines ? convertedBudget(runs, source, o.machines) : sameMachineBudget(runs, source);
+}
+
+function median(xs: readonly number[]): number {
+  const v = [...xs].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+/** With a machines file: the median of the runs' seconds in the reference machine's, then in the target's. */
+function convertedBudget(runs: readonly BudgetRun[], source: string, machines: MachineTimes): WallBudget {
+  const reference = machines.medianOn(null, '');
+  // Checked now: a source run of an unlisted machine fails the plan, before any work.
+  const seconds = median(runs.map((r) => (r.seconds * reference) / machines.medianOn(r.machine, `${source} seed ${r.seed} trained on`)));
+  return {
+    on: (machine) => {
+      try {
+        return (seconds * machines.medianOn(machine, 'this wall cell is for')) / reference;
+      } catch (e) {
+        return { problem: (e as Error).message };
+      }
+    },
+  };
+}
+
+/** Without one: the runs' median, which holds only on the machine they trained on. */
+function sameMachineBudget(runs: readonly BudgetRun[], source: string): WallBudget {
+  const seconds = median(runs.map((r) => r.seconds));
+  const recorded = [...new Set(runs.flatMap((r) => (r.machine === null ? [] : [r.machine])))];
+  return {
+    on: (machine) => {
+      const others = machine === null ? [] : recorded.filter((x) => x !== machine);
+      if (!others.length) return seconds;
+      return { problem: `${source}'s runs, which a wall budget comes from, trained on ${others.map((x) => `"${x}"`).join(' and ')}, not on "${machine}": their seconds are no equal wall time there. Give --machines FILE with standard training's median seconds on each machine (see saln experiment --help), or train where they trained` };
+    },
+  };
+}
+
+/** A cell of the grid before its options are resolved: where its run goes (a PlannedRun has these too). */
+export interface GridCell {
+  dataset: string;
+  label: string;
+  method: string;
+  seed: number;
+  runDir: string;
+  /** Finished on an earlier machine (PlanOptions.lost). */
+  lost?: true;
+}
+
+/**
+ * The grid's cells in plan order, without resolving a thing: seed by seed (an entry with its own
+ * seeds takes part in those only), so a grid cut short has every entry's first seeds.
+ */
+export function gridCells(exp: ExperimentConfig, lost?: LostCells): (GridCell & { datasetIndex: number; methodIndex: number })[] {
+  const cells: (GridCell & { datasetIndex: number; methodIndex: number })[] = [];
+  const extra = exp.methods.flatMap((m) => m.seeds ?? []).filter((x) => !exp.seeds.includes(x)).sort((a, b) => a - b);
+  const seeds = [...new Set([...exp.seeds, ...extra])];
+  for (const [datasetIndex, d] of exp.datasets.entries()) {
+    const dataset = d.label ?? d.dataset;
+    for (const seed of seeds) {
+      for (const [methodIndex, m] of exp.methods.entries()) {
+        if (!seedsOf(exp, m).includes(seed)) continue;
+        const isLost = lost?.has(cellKey(dataset, m.label, seed)) ? { lost: true as const } : {};
+        cells.push({ dataset, label: m.label, method: m.method, seed, runDir: cellDir(exp, dataset, m.label, seed), datasetIndex, methodIndex, ...isLost });
+      }
+    }
+  }
+  return cells;
 }
 
 /** Every cell's validated run spec; all problems at once, each naming its cell. */
 export function planExperiment(exp: ExperimentConfig, o: PlanOptions = {}): PlannedRun[] {
   const plans: PlannedRun[] = [];
   const problems: string[] = [];
-  for (const [di, d] of exp.datasets.entries()) {
-    const dataset = d.label ?? d.dataset;
-    // Seed by seed (an entry with its own seeds takes part in those only), so a grid cut short has every entry's first seeds.
-    const extra = exp.methods.flatMap((m) => m.seeds ?? []).filter((x) => !exp.seeds.includes(x)).sort((a, b) => a - b);
-    const seeds = [...new Set([...exp.seeds, ...extra])];
-    for (const seed of seeds) {
-      for (const [mi, m] of exp.methods.entries()) {
-        if (!seedsOf(exp, m).includes(seed)) continue;
-        const runDir = cellDir(exp, dataset, m.label, seed);
-        try {
-          const raw = cellOptions(exp, d, m, seed, runDir, dataset);
-          const budget = m.wallBudgetOf !== undefined ? wallBudget(exp, dataset, m.wallBudgetOf, o.lost) : undefined;
-          // A waiting cell is still checked now, with a stand-in budget, so a bad option fails before any work.
-          const config = parseRunSpec(budget === undefined ? raw : { ...raw, budgetSeconds: budget ?? 1 }, o);
-          const waits = budget === null ? { waitsFor: m.wallBudgetOf! } : {};
-          const lost = o.lost?.has(cellKey(dataset, m.label, seed)) ? { lost: true as const } : {};
-          plans.push({ index: plans.length + 1, dataset, label: m.label, method: m.method, seed, runDir, config: budget === null ? null : config, ...waits, ...lost });
-        } catch (e) {
-          if (!(e instanceof SpecError)) throw e;
-          const where = `datasets[${di}] (${dataset}), methods[${mi}] (${m.label}), seed ${seed}`;
-          for (const i of e.issues) problems.push(`${where}: ${i.key}: ${i.message}`);
-        }
-      }
+  const machine = o.machine ?? machineName();
+  for (const { datasetIndex: di, methodIndex: mi, ...cell } of gridCells(exp, o.lost)) {
+    const m = exp.methods[mi]!;
+    try {
+      const raw = cellOptions(exp, exp.datasets[di]!, m, cell.seed, cell.runDir, cell.dataset);
+      const budget = m.wallBudgetOf !== undefined ? wallBudget(exp, cell.dataset, m.wallBudgetOf, o) : undefined;
+      const here = budget ? budget.on(machine) : undefined;
+      // A waiting cell (or one this machine has no budget for) is still checked now, with a stand-in budget, so a bad option fails before any work.
+      const config = parseRunSpec(budget === undefined ? raw : { ...raw, budgetSeconds: typeof here === 'number' ? here : 1 }, o);
+      const waits = budget === null ? { waitsFor: m.wallBudgetOf! } : {};
+      const wall = budget ? { wall: { budget, machine, ...(typeof here === 'object' ? { problem: here.problem } : {}) } } : {};
+      plans.push({ index: plans.length + 1, ...cell, config: budget === null ? null : config, ...waits, ...wall });
+    } catch (e) {
+      if (!(e instanceof SpecError)) throw e;
+      const where = `datasets[${di}] (${cell.dataset}), methods[${mi}] (${m.label}), seed ${cell.seed}`;
+      for (const i of e.issues) problems.push(`${where}: ${i.key}: ${i.message}`);
     }
   }
   if (problems.length) throw new ExperimentConfigError(`${exp.file}: invalid experiment:\n  ${[...new Set(problems)].join('\n  ')}`);
@@ -143,20 +240,43 @@ export function runState(p: PlannedRun): RunState {
     return 'lost';
   }
   if (p.config === null) return 'waiting';
-  if (!RunDir.exists(p.runDir)) return 'new';
+  if (!RunDir.exists(p.runDir)) {
+    if (p.wall?.problem) throw new ExperimentConfigError(`${p.dataset}/${p.label}/seed ${p.seed}: ${p.wall.problem}`);
+    return 'new';
+  }
   const run = RunDir.open(p.runDir);
-  if (canonical(JSON.parse(JSON.stringify(run.spec()))) !== canonical(JSON.parse(JSON.stringify(p.config)))) {
+  if (!sameSpec(run.spec(), heldTo(p, machineOf(run.config())))) {
     throw new ExperimentConfigError(`${p.runDir} holds a run with another configuration than this experiment's ${p.dataset}/${p.label}/seed ${p.seed}; delete it or give the experiment another out folder`);
   }
   // A cell killed before its first checkpoint has its config but nothing to resume from: resuming
   // it starts it over (train() does when there is no checkpoint).
   const status = run.status();
+  const ran = machineOf(run.config());
+  if (status !== 'done' && p.wall && ran !== null && ran !== p.wall.machine) {
+    throw new ExperimentConfigError(`${p.runDir}: this wall cell started on "${ran}", on that machine's budget; resumed on "${p.wall.machine}" it would train for another machine's seconds. Resume it there, or move the run directory away to start it over here`);
+  }
   return status === 'new' ? 'interrupted' : status;
 }
 
-export interface ExperimentIO {
-  cacheDir?: string;
-  lost?: LostCells;
+/** The spec a run of the cell must have: a wall cell's budget is the one of the machine the run trained on. */
+function heldTo(p: PlannedRun, ran: string | null): RunSpec {
+  if (!p.wall) return p.config!;
+  const seconds = p.wall.budget.on(ran);
+  if (typeof seconds === 'object') throw new ExperimentConfigError(`${p.runDir} trained on ${ran === null ? 'an unnamed machine' : `"${ran}"`}, and ${seconds.problem}`);
+  return { ...p.config!, budgetSeconds: seconds };
+}
+
+/** A stored spec against the planned one; budgets converted between machines (a product and a quotient) are equal up to rounding. */
+function sameSpec(stored: Record<string, unknown> | null, planned: RunSpec): boolean {
+  if (stored === null) return false;
+  const { budgetSeconds: a, ...rest } = JSON.parse(JSON.stringify(stored)) as Record<string, unknown>;
+  const { budgetSeconds: b, ...want } = JSON.parse(JSON.stringify(planned)) as Record<string, unknown>;
+  const seconds = typeof a === 'number' && typeof b === 'number' ? Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b)) : a === b;
+  return seconds && canonical(rest) === canonical(want);
+}
+
+/** How runExperiment plans (PlanOptions) and what it tells its caller. */
+export interface ExperimentIO extends PlanOptions {
   progress: boolean;
   log(text: string): void;
   warn(text: string): void;
@@ -182,7 +302,7 @@ export function runOrder(exp: ExperimentConfig, plans: readonly PlannedRun[]): P
 
 /** Runs every cell (see runOrder), each waiting one once its budget's runs are done; returns what each one did. */
 export async function runExperiment(exp: ExperimentConfig, io: ExperimentIO): Promise<RunOutcome[]> {
-  const plans = planExperiment(exp, { cacheDir: io.cacheDir, lost: io.lost });
+  const plans = planExperiment(exp, io);
   // Check every existing run directory before training anything.
   const states = plans.map(runState);
   const todo = states.filter((s) => s !== 'done' && s !== 'lost').length;
@@ -200,10 +320,12 @@ export async function runExperiment(exp: ExperimentConfig, io: ExperimentIO): Pr
       continue;
     }
     // The runs its budget comes from ran first: it resolves now.
-    const cell = planExperiment(exp, { cacheDir: io.cacheDir, lost: io.lost })[p.index - 1]!;
+    const cell = planExperiment(exp, io)[p.index - 1]!;
     if (cell.config === null) throw new ExperimentConfigError(`${cell.dataset}/${cell.label}/seed ${cell.seed}: the runs of ${cell.waitsFor} its wall budget comes from are not all finished`);
-    io.log(`[${cell.index}/${plans.length}] ${cell.dataset} ${cell.label} seed ${cell.seed}: wall budget ${cell.config.budgetSeconds!.toFixed(1)} s (the median of ${cell.waitsFor}'s runs)`);
-    outcomes.push(await runCell(cell, runState(cell), plans.length, io));
+    const state = runState(cell);
+    const converted = io.machines ? `, in the seconds of ${cell.wall!.machine}` : '';
+    io.log(`[${cell.index}/${plans.length}] ${cell.dataset} ${cell.label} seed ${cell.seed}: wall budget ${cell.config.budgetSeconds!.toFixed(1)} s (the median of ${cell.waitsFor}'s runs${converted})`);
+    outcomes.push(await runCell(cell, state, plans.length, io));
   }
   return outcomes;
 }

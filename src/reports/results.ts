@@ -22,11 +22,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { InputError } from '../errors.js';
-import { firstSchemaIssue } from '../schema-issues.js';
+import type { SecondsScale } from '../experiments/machines.js';
 import type { RunRecord } from '../experiments/run-record.js';
 import { writeFileAtomic } from '../io/atomic.js';
-import { readRegularText } from '../io/files.js';
+import { readJsonFile } from '../io/json-file.js';
 import { upfrontSeconds } from '../train/records.js';
 import { lastEpoch, timeToTarget, validationSeries } from './series.js';
 import { summarize, type Stat } from './stats.js';
@@ -108,12 +107,7 @@ function selectionCostShare(r: RunRecord): number {
   return total > 0 ? (100 * (s.phases.scoring + s.phases.selection + upfrontSeconds(r.config))) / total : 0;
 }
 
-/**
- * A run's seconds in the reference machine's: 1 unless the results span machines (buildResults'
- * secondsScale: standard training's median wall time on the reference machine over that on the
- * run's own, see machines.ts).
- */
-export type SecondsScale = (r: RunRecord) => number;
+/** buildResults' secondsScale without a machines file: every run's seconds as they are. */
 const unscaled: SecondsScale = () => 1;
 
 /** Wall seconds (reference training included) until each seed's validation accuracy reaches target. */
@@ -238,19 +232,4 @@ export function writeResults(path: string, results: ResultsFile): void {
 /** A results file read back and checked; a bad one is an InputError naming the file and the first bad field. */
 export function readResults(path: string): ReadResultsFile {
   return readJsonFile(path, readFileSchema, 'a saln results file');
-}
-
-/** A JSON file checked against a schema: unreadable JSON, or the first bad field, is an InputError naming the file. */
-export function readJsonFile<T extends z.ZodType>(path: string, schema: T, what: string): z.output<T> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readRegularText(path, { maxBytes: 256 << 20 }));
-  } catch (e) {
-    if (e instanceof InputError) throw e; // not a regular file, or too large: its message names the file
-    throw new InputError('io', `cannot read ${path} as JSON: ${(e as Error).message}`, { path });
-  }
-  const r = schema.safeParse(raw);
-  if (r.success) return r.data;
-  const { field, text } = firstSchemaIssue(r.error);
-  throw new InputError('io', `${path}: not ${what} (${text})`, { path, field: field || undefined });
 }

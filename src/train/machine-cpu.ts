@@ -51,8 +51,12 @@ export function otherCpu(from: CpuSnapshot, to: CpuSnapshot): number | null {
  * The machine a run trained on, as a name that tells two CPU models apart: /proc/cpuinfo's model
  * name with its family and model numbers (a VM may show only "AMD EPYC"), and the CPUs this process
  * may use. Wall times (a wall budget, time to accuracy) hold for one such machine only.
+ * SALN_MACHINE_NAME, where set, is the name instead.
  */
 export function machineName(): string {
+  // Two machines can show one CPU model at different speeds (VM sizes, clocks): the user names them apart.
+  const named = process.env.SALN_MACHINE_NAME?.trim();
+  if (named) return named;
   const n = availableParallelism();
   try {
     const info = readFileSync('/proc/cpuinfo', 'utf8');

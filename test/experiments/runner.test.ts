@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { parseExperiment, readExperiment } from '../../src/experiments/config.js';
 import { finishedRecords, planExperiment, runExperiment, runState, type ExperimentIO } from '../../src/experiments/runner.js';
+import { MachineTimes } from '../../src/experiments/machines.js';
 import { Registry } from '../../src/experiments/registry.js';
 import { writeCifarBinary } from '../data/fixtures.js';
 
@@ -185,4 +186,59 @@ test('a cell killed before its first checkpoint (config.json, no checkpoint) is 
   const [again] = await runExperiment(exp, quietIO([]));
   assert.equal(again!.state, 'interrupted');
   assert.equal(again!.summary!.test_accuracy, first!.summary!.test_accuracy, 'the same run, started over');
+});
+
+test('a wall budget holds for one machine: another machine\'s seconds are refused without --machines, converted with it, and each run is held to its own machine\'s budget', async () => {
+  const out = join(dir, 'exp-machines');
+  const exp = parseExperiment(`name: machines\nout: ${out}\ndatasets: [{ dataset: cifar10, dataDir: c10 }]\nmodel: tiny-cnn\nseeds: [0, 1]\ntrain: { epochs: 1, batchSize: 8, lr: 0.05, filterRatio: 0.5 }\n`
+    + 'methods:\n  - none\n  - { method: random, label: random-wall, wallBudgetOf: none, epochs: 50 }\n', join(dir, 'machines.yaml'));
+  const on = async <T>(name: string, f: () => T | Promise<T>): Promise<T> => {
+    const before = process.env.SALN_MACHINE_NAME;
+    process.env.SALN_MACHINE_NAME = name;
+    try {
+      return await f();
+    } finally {
+      if (before === undefined) delete process.env.SALN_MACHINE_NAME;
+      else process.env.SALN_MACHINE_NAME = before;
+    }
+  };
+  const wallOf = (seed: number): string => join(out, 'runs', 'cifar10', 'random-wall', `seed-${seed}`);
+  const specOf = (seed: number): { budgetSeconds: number; machine: string } => {
+    const c = JSON.parse(readFileSync(join(wallOf(seed), 'config.json'), 'utf8')) as { budget: { seconds: number }; extra: { machine: string } };
+    return { budgetSeconds: c.budget.seconds, machine: c.extra.machine };
+  };
+  // Everything trains on machine A; the budget is none's median there.
+  const first = await on('A', () => runExperiment(exp, quietIO([])));
+  const walls = first.filter((o) => o.plan.label === 'none').map((o) => o.summary!.wall_seconds);
+  const median = (walls[0]! + walls[1]!) / 2;
+  assert.deepEqual(specOf(1), { budgetSeconds: median, machine: 'A' });
+
+  // On machine B, seed 1's wall cell is to train again: A's seconds are no budget there.
+  rmSync(wallOf(1), { recursive: true });
+  await on('B', () => {
+    const plans = planExperiment(exp);
+    assert.equal(runState(plans[1]!), 'done', 'seed 0 trained on A, held to A\'s budget');
+    assert.throws(() => runState(plans[3]!), /cifar10\/random-wall\/seed 1: cifar10\/none's runs, which a wall budget comes from, trained on "A", not on "B": .*--machines FILE/);
+  });
+  await on('B', async () => assert.rejects(runExperiment(exp, quietIO([])), /trained on "A", not on "B"/));
+  assert.ok(!existsSync(wallOf(1)), 'nothing trained');
+
+  // With the machines file (B is twice as fast), B's budget is half of A's, and each run is held to its own machine's.
+  const machinesFile = join(dir, 'machines.json');
+  writeFileSync(machinesFile, JSON.stringify({ reference: { name: 'A', none_median_seconds: 10 }, machines: [{ name: 'B', none_median_seconds: 5 }] }));
+  const machines = MachineTimes.read(machinesFile);
+  const second = await on('B', () => runExperiment(exp, { ...quietIO([]), machines }));
+  assert.deepEqual(second.map((o) => `${o.plan.label}/${o.plan.seed}:${o.state}`), ['none/0:done', 'none/1:done', 'random-wall/0:done', 'random-wall/1:new']);
+  const b = specOf(1);
+  assert.equal(b.machine, 'B');
+  assert.ok(Math.abs(b.budgetSeconds - median / 2) < 1e-12, `${b.budgetSeconds} is ${median} in B's seconds`);
+  await on('A', () => assert.deepEqual(planExperiment(exp, { machines }).map(runState), ['done', 'done', 'done', 'done'], 'each run held to the budget of the machine it trained on'));
+  // Without the file, B's run has no budget on A's terms.
+  await on('A', () => assert.throws(() => runState(planExperiment(exp)[3]!), /random-wall\/seed-1 trained on "B", and cifar10\/none's runs, .* trained on "A", not on "B"/));
+  // An unfinished wall run resumed on another machine, and a new wall cell on an unlisted machine, are errors.
+  await on('C', () => assert.deepEqual(planExperiment(exp, { machines }).map(runState), ['done', 'done', 'done', 'done'], 'finished runs need no budget of C\'s'));
+  rmSync(join(wallOf(1), 'summary.json'));
+  await on('A', () => assert.throws(() => runState(planExperiment(exp, { machines })[3]!), /this wall cell started on "B", on that machine's budget; resumed on "A"/));
+  rmSync(wallOf(1), { recursive: true });
+  await on('C', () => assert.throws(() => runState(planExperiment(exp, { machines })[3]!), /random-wall\/seed 1: .*machines\.json: this wall cell is for "C", which the file does not list/));
 });

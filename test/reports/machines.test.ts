@@ -5,7 +5,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { RunRecord } from '../../src/experiments/run-record.js';
-import { readMachines, secondsScaleOf } from '../../src/reports/machines.js';
+import { MachineTimes } from '../../src/experiments/machines.js';
 import { buildResults } from '../../src/reports/results.js';
 import { machineName } from '../../src/train/machine-cpu.js';
 import { fakeRun } from './fixtures.js';
@@ -29,7 +29,7 @@ test('a run of a machine twice as fast counts its seconds twice; a run without a
     on(fakeRun({ id: 3, label: 'random', seed: 0, ratio: 0.8, test: 0.72, wall: 5, epochs: [{ val: 0.6, wall: 2.5 }, { val: 0.76, wall: 2.5 }] }), 'fast'),
     fakeRun({ id: 4, label: 'random', seed: 1, ratio: 0.8, test: 0.7, wall: 10, epochs: [{ val: 0.6, wall: 5 }, { val: 0.76, wall: 5 }] }),
   ];
-  const scaled = buildResults('m', runs, 4, { secondsScale: secondsScaleOf(readMachines(file), file) });
+  const scaled = buildResults('m', runs, 4, { secondsScale: MachineTimes.read(file).secondsScale() });
   const plain = buildResults('m', runs, 4);
   const rnd = scaled.entries.find((e) => e.label === 'random')!;
   assert.deepEqual(rnd.per_seed.map((s) => s.wall_seconds), [10, 10], 'seed 0\'s 5 s on the fast machine are 10 of the reference\'s');
@@ -41,15 +41,15 @@ test('a run of a machine twice as fast counts its seconds twice; a run without a
 
   // A machine the file does not list is an error naming the run and the machine.
   const other = [...runs, on(fakeRun({ id: 5, label: 'random', seed: 2, ratio: 0.8, test: 0.7, wall: 3 }), 'unlisted CPU')];
-  assert.throws(() => buildResults('m', other, 5, { secondsScale: secondsScaleOf(readMachines(file), file) }), /machines\.json: .* trained on "unlisted CPU", which the file does not list/);
+  assert.throws(() => buildResults('m', other, 5, { secondsScale: MachineTimes.read(file).secondsScale() }), /machines\.json: .* trained on "unlisted CPU", which the file does not list/);
 });
 
 test('a bad machines file names the file and the field', () => {
   const file = join(dir, 'bad.json');
   writeFileSync(file, JSON.stringify({ reference: { none_median_seconds: 10 }, machines: [{ name: 'x', none_median_seconds: -1 }] }));
-  assert.throws(() => readMachines(file), /bad\.json: not a machines file \(machines\[0\]\.none_median_seconds: /);
+  assert.throws(() => MachineTimes.read(file), /bad\.json: not a machines file \(machines\[0\]\.none_median_seconds: /);
   writeFileSync(file, '{');
-  assert.throws(() => readMachines(file), /cannot read .*bad\.json as JSON/);
+  assert.throws(() => MachineTimes.read(file), /cannot read .*bad\.json as JSON/);
 });
 
 test('machineName: the CPU model with its family and model numbers, and the CPUs this process may use', () => {

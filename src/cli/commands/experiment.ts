@@ -4,9 +4,9 @@
  *   saln experiment experiments/quickstart.yaml
  */
 import { Command } from 'commander';
-import type { PlannedRun } from '../../experiments/runner.js';
+import type { MachineTimes } from '../../experiments/machines.js';
+import type { GridCell, PlannedRun, PlanOptions } from '../../experiments/runner.js';
 import type { LostRuns } from '../../reports/lost-runs.js';
-import type { SecondsScale } from '../../reports/results.js';
 import type { CliIO } from '../io.js';
 
 interface ExperimentFlags {
@@ -77,17 +77,23 @@ that need a run's curves (time to target, cost share, Δ at equal samples) poole
 means and CIs (src/reports/lost-runs.ts). A seed that is both a lost run and a run directory is
 an error.
 
-Machines: a wall time holds for one machine only. When a grid's runs trained on several
-machines (each run records its own, config.json extra.machine), --machines FILE gives standard
-training's median wall seconds on each, and the results give every time in the reference
-machine's seconds (a run's seconds × reference median / its machine's median); accuracies and
-paired differences are untouched. See src/reports/machines.ts for the file.
+Machines: a wall time holds for one machine only (each run records its own, config.json
+extra.machine; SALN_MACHINE_NAME overrides the name, e.g. for two VMs that show one CPU model).
+A wall cell trains for its budget in this machine's seconds: where the runs its budget comes
+from trained elsewhere, that needs --machines FILE, standard training's median wall seconds on
+each machine, and the budget is their median converted (a run's seconds × reference median / its
+machine's median, then × this machine's median / reference median); without the file such a cell
+is an error, never another machine's seconds. A finished wall cell is held to the budget of the
+machine it trained on, and an unfinished one resumes only there. The results give every time in
+the reference machine's seconds; accuracies and paired differences are untouched. See
+src/experiments/machines.ts for the file.
 
 Examples:
   $ saln experiment experiments/quickstart.yaml
   $ saln experiment my-grid.json --dry-run
   $ saln experiment experiments/p-cifar-ft.yaml --results-only --results /tmp/now.json && saln results /tmp/now.json
   $ saln experiment experiments/p-cifar-ft.yaml --lost-runs results/p-cifar-ft.lost.json --results results/p-cifar-ft.json
+  $ saln experiment experiments/p-cifar-ft.yaml --dry-run --machines results/p-cifar-ft.machines.json --lost-runs results/p-cifar-ft.lost.json
   $ saln runs ls --experiment quickstart
 `;
 
@@ -105,7 +111,7 @@ export function experimentCommand(io: CliIO): Command {
     .option('--results-only', 'write the results file from the runs finished so far, without training (a grid still running, or another saln version\'s fields)')
     .option('--lost-runs <file>', 'a results file of runs done on an earlier machine whose run directories are gone: skipped, and merged into the results (see below)')
     .option('--archive <dir>', 'keep finished runs\' records in DIR (committable), and restore them from there where a run directory is missing (see below)')
-    .option('--machines <file>', 'runs trained on several machines: every time in the reference machine\'s seconds, scaled by standard training\'s median wall time on each (see below)')
+    .option('--machines <file>', 'standard training\'s median wall seconds on each machine: wall budgets in this machine\'s seconds, results in the reference machine\'s (see below)')
     .option('--no-progress', 'no progress bars')
     .addHelpText('after', HELP)
     .action(async (config: string, flags: ExperimentFlags) => {
@@ -116,20 +122,30 @@ export function experimentCommand(io: CliIO): Command {
 async function runExperimentCommand(file: string, flags: ExperimentFlags, io: CliIO): Promise<void> {
   const { join, relative } = await import('node:path');
   const { readExperiment } = await import('../../experiments/config.js');
-  const { finishedRecords, planExperiment, runExperiment, runState } = await import('../../experiments/runner.js');
+  const { finishedRecords, gridCells, planExperiment, runExperiment, runState } = await import('../../experiments/runner.js');
   const { cellKey } = await import('../../experiments/run-record.js');
   const { epochLine, progressCallback } = await import('../train-output.js');
   const exp = readExperiment(file);
   const log = (t: string): void => io.err(`${t}\n`);
-  const { lost, machines, archive } = await gridInputs(flags, planExperiment(exp, { cacheDir: flags.cacheDir }).map((p) => cellKey(p.dataset, p.label, p.seed)));
+  const { lost, machines, archive } = await gridInputs(flags, gridCells(exp).map((p) => cellKey(p.dataset, p.label, p.seed)));
+  const planOptions: PlanOptions = { cacheDir: flags.cacheDir, lost: lost?.cells, machines };
   if (flags.dryRun) {
-    const plans = planExperiment(exp, { cacheDir: flags.cacheDir, lost: lost?.cells });
+    const plans = planExperiment(exp, planOptions);
     const { estimateRemaining, formatRemaining } = await import('../../experiments/estimate.js');
     const { RunDir } = await import('../../train/run-dir.js');
+    const { machineName } = await import('../../train/machine-cpu.js');
+    const { machineOf } = await import('../../train/records.js');
+    const here = machineName();
+    // A finished run's seconds, in this machine's where a machines file says how (the estimate is of time here).
+    const finishedSeconds = (p: PlannedRun, state: string): number | null => {
+      const run = state === 'done' ? RunDir.open(p.runDir) : null;
+      const seconds = run ? run.summary()?.wall_seconds ?? null : state === 'lost' ? lost!.cells.get(cellKey(p.dataset, p.label, p.seed)) ?? null : null;
+      return seconds === null || !machines ? seconds : machines.convert(seconds, run ? machineOf(run.config()) : null, here, p.runDir);
+    };
     const cells = plans.map((p) => {
       const state = runState(p);
       io.out(`${String(p.index).padStart(3)}  ${state.padEnd(11)}  ${p.dataset}  ${p.label}  seed ${p.seed}  ${relative(process.cwd(), p.runDir) || '.'}\n`);
-      const wallSeconds = state === 'done' ? RunDir.open(p.runDir).summary()?.wall_seconds ?? null : state === 'lost' ? lost!.cells.get(cellKey(p.dataset, p.label, p.seed)) ?? null : null;
+      const wallSeconds = finishedSeconds(p, state);
       return { entry: `${p.dataset}/${p.label}`, state, wallSeconds, budgetSeconds: p.config?.budgetSeconds ?? null };
     });
     io.out(formatRemaining(estimateRemaining(cells)));
@@ -143,13 +159,14 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   const registry = Registry.open(flags.registry ?? defaultRegistryPath());
   const resultsPath = flags.results ?? join(exp.out, 'results.json');
   if (archive) {
-    const restored = archive.restore(planExperiment(exp, { cacheDir: flags.cacheDir, lost: lost?.cells }));
+    // Before the plan: a restored run of a wall budget's source entry resolves the budget.
+    const restored = archive.restore(gridCells(exp, lost?.cells));
     if (restored) log(`archive: ${restored} finished run${restored === 1 ? '' : 's'} restored from ${flags.archive}`);
   }
-  const plans = planExperiment(exp, { cacheDir: flags.cacheDir, lost: lost?.cells });
+  const plans = planExperiment(exp, planOptions);
   const results = (runs: Parameters<typeof buildResults>[1]): ReturnType<typeof buildResults> => {
     const standardAccuracy = lost ? standardAccuracyWithLost(lost.file, runs) ?? undefined : undefined;
-    const fresh = buildResults(exp.name, runs, plans.length, { standardAccuracy, secondsScale: machines?.scale });
+    const fresh = buildResults(exp.name, runs, plans.length, { standardAccuracy, secondsScale: machines?.secondsScale() });
     return lost ? mergeLostRuns(fresh, lost.file, flags.lostRuns!) : fresh;
   };
   // Results as the grid goes: a long grid's finished runs are there to commit, marked partial.
@@ -169,7 +186,7 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   }
   try {
     const outcomes = await runExperiment(exp, {
-      cacheDir: flags.cacheDir, lost: lost?.cells, progress: flags.progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
+      ...planOptions, progress: flags.progress, log, warn: (t) => io.err(`saln: warning: ${t}\n`),
       callbacks: (p) => [progressCallback(flags.progress), { onEpochEnd: (m) => log(`  ${epochLine(m, p.config!.epochs)}`) }],
       referenceCallbacks: () => [progressCallback(flags.progress)],
       // The registry follows every run as it goes, so `saln runs ls` shows progress.
@@ -200,10 +217,11 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
 }
 
 /** What --lost-runs, --machines and --archive bring, each read and checked before any work (undefined without its flag). */
-async function gridInputs(flags: ExperimentFlags, planned: readonly string[]): Promise<{ lost?: LostRuns; machines?: { scale: SecondsScale }; archive?: ExperimentArchive }> {
+async function gridInputs(flags: ExperimentFlags, planned: readonly string[]): Promise<{ lost?: LostRuns; machines?: MachineTimes; archive?: ExperimentArchive }> {
+  const { MachineTimes } = await import('../../experiments/machines.js');
   return {
     lost: flags.lostRuns === undefined ? undefined : await readLostRuns(flags.lostRuns, planned),
-    machines: flags.machines === undefined ? undefined : await machinesOf(flags.machines),
+    machines: flags.machines === undefined ? undefined : MachineTimes.read(flags.machines),
     archive: flags.archive === undefined ? undefined : await archiveOf(flags.archive),
   };
 }
@@ -217,11 +235,11 @@ async function readLostRuns(path: string, planned: readonly string[]): Promise<L
 
 interface ExperimentArchive {
   /** The cells without a run directory whose record is in the archive. */
-  restorable(plans: readonly PlannedRun[]): PlannedRun[];
+  restorable(plans: readonly GridCell[]): GridCell[];
   /** Restores those; returns how many. */
-  restore(plans: readonly PlannedRun[]): number;
+  restore(plans: readonly GridCell[]): number;
   /** Archives the finished cells not archived yet; returns how many. */
-  keepFinished(plans: readonly PlannedRun[]): number;
+  keepFinished(plans: readonly GridCell[]): number;
 }
 
 /** --archive DIR: each cell's record at DIR/<dataset>/<label>/seed-<s> (train/run-archive.ts). */
@@ -229,8 +247,8 @@ async function archiveOf(dir: string): Promise<ExperimentArchive> {
   const { join } = await import('node:path');
   const { archiveRun, isArchived, restoreRun } = await import('../../train/run-archive.js');
   const { RunDir } = await import('../../train/run-dir.js');
-  const at = (p: PlannedRun): string => join(dir, p.dataset, p.label, `seed-${p.seed}`);
-  const restorable = (plans: readonly PlannedRun[]): PlannedRun[] => plans.filter((p) => !p.lost && !RunDir.exists(p.runDir) && isArchived(at(p)));
+  const at = (p: GridCell): string => join(dir, p.dataset, p.label, `seed-${p.seed}`);
+  const restorable = (plans: readonly GridCell[]): GridCell[] => plans.filter((p) => !p.lost && !RunDir.exists(p.runDir) && isArchived(at(p)));
   return {
     restorable,
     restore: (plans) => {
@@ -240,10 +258,4 @@ async function archiveOf(dir: string): Promise<ExperimentArchive> {
     },
     keepFinished: (plans) => plans.filter((p) => RunDir.exists(p.runDir) && RunDir.open(p.runDir).status() === 'done' && archiveRun(p.runDir, at(p)) === 'archived').length,
   };
-}
-
-/** --machines FILE: each run's factor to the reference machine's seconds (reports/machines.ts). */
-async function machinesOf(path: string): Promise<{ scale: SecondsScale }> {
-  const { readMachines, secondsScaleOf } = await import('../../reports/machines.js');
-  return { scale: secondsScaleOf(readMachines(path), path) };
 }
