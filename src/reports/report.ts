@@ -11,7 +11,7 @@ import { curveCharts, selectionChart, slug, weightsChart, type Chart } from './c
 import { renderPage, type RenderedChart } from './html.js';
 import { specToSvg, svgToPng } from './render.js';
 import { readSelectionExamples, type SelectionExamples } from './selection.js';
-import { buildResults } from './results.js';
+import { buildResults, type ResultEntry } from './results.js';
 import { buildTables, type Row, type Tables } from './tables.js';
 import { readFcWeights } from './weights.js';
 
@@ -21,6 +21,13 @@ export interface ReportOptions {
   title?: string;
   /** Validation accuracy (a fraction) for time-to-target; default per dataset, see tables.ts. */
   targetAccuracy?: number;
+  /**
+   * The headline's entries: an experiment's results file (results.ts), whose numbers may count
+   * more than the runs at hand (lost runs) or scale their times (machines). Default: built from runs.
+   */
+  results?: readonly ResultEntry[];
+  /** What the caller knows about those numbers, shown with the page's notes. */
+  notes?: readonly string[];
   log?: (s: string) => void;
 }
 
@@ -64,7 +71,7 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
   mkdirSync(outDir, { recursive: true });
   const tables = buildTables(o.runs, { targetAccuracy: o.targetAccuracy });
   if (tables.datasets.length === 0) log(`no complete runs among ${o.runs.length}: the report has no tables or charts`);
-  const notes: string[] = [];
+  const notes: string[] = [...(o.notes ?? [])];
   const planned: Chart[] = [...curveCharts(tables.datasets)];
   for (const d of tables.datasets) {
     for (const row of d.rows) {
@@ -89,7 +96,7 @@ export async function writeReport(o: ReportOptions): Promise<ReportResult> {
     log(`wrote ${png}`);
     rendered.push({ chart: { ...chart, name }, svg, png });
   }
-  const results = buildResults(o.title ?? 'report', o.runs, o.runs.length).entries;
+  const results = o.results ?? buildResults(o.title ?? 'report', o.runs, o.runs.length).entries;
   const html = renderPage({ title: o.title ?? 'saln report', tables, charts: rendered, notes, runs: o.runs, generatedAt: new Date(), results });
   const indexPath = join(outDir, 'index.html');
   writeFileAtomic(indexPath, [new TextEncoder().encode(html)]);

@@ -71,9 +71,14 @@ test('--lost-runs: seeds trained on an earlier machine are skipped, give the wal
   assert.equal(dry.code, 0, dry.err);
   assert.match(dry.out, /lost +cifar10 +random +seed 1/);
   assert.match(dry.out, /9 runs: 6 done \(6 of them on an earlier machine: lost runs\), 0 interrupted, 2 new, 1 waiting/);
-  const late = await runCli(['experiment', cfg, '--registry', join(dir, 'lost.sqlite'), '--no-progress', '--no-report', '--lost-runs', lost, '--results', join(dir, 'merged.json')]);
+  const late = await runCli(['experiment', cfg, '--registry', join(dir, 'lost.sqlite'), '--no-progress', '--lost-runs', lost, '--results', join(dir, 'merged.json'), '--report-dir', join(dir, 'lost-report')]);
   assert.equal(late.code, 0, late.err);
   assert.equal(late.err.match(/done on an earlier machine \(a lost run\), skipped/g)?.length, 6);
+  // The report's headline is the results file's: three seeds of none, though one run is at hand.
+  const html = readFileSync(join(dir, 'lost-report', 'index.html'), 'utf8');
+  const noneRow = /<tr data-label="none">.*?<\/tr>/.exec(html)?.[0] ?? '';
+  assert.match(noneRow, /<td>3( \(\d contended\))?<\/td><\/tr>$/, noneRow); // contended: a busy machine, as when a grid runs beside the suite
+  assert.match(html, /The headline counts 6 runs trained on an earlier machine whose run directories are gone/);
   assert.equal(readdirSync(join(dir, 'lost-b-out', 'runs', 'cifar10', 'none')).join(), 'seed-2', 'only seed 2 trained here');
   const lostNone = entry(readJson(lost), 'none').per_seed.map((r) => r.wall_seconds);
   const wall = JSON.parse(readFileSync(join(dir, 'lost-b-out', 'runs', 'cifar10', 'random-wall', 'seed-2', 'config.json'), 'utf8')) as { budget?: { seconds?: number } };

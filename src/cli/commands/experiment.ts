@@ -59,7 +59,8 @@ checkpoint; a run directory holding another configuration is an error, not overw
 end the summary table is printed, the results written as data to OUT/results.json (or
 --results FILE: the protocol's table as JSON, rewritten after every finished run, with
 "complete": false until every run has finished;
-see src/reports/results.ts for the fields), the report written to OUT/report/, and the last line
+see src/reports/results.ts for the fields), the report written to OUT/report/ (its headline is
+the results file's numbers, lost runs and machine scaling included), and the last line
 is \`report: PATH\` (its index.html; the charts' PNGs sit beside it).
 
 Archive: --archive DIR keeps each finished run's record (config.json, metrics.jsonl,
@@ -199,7 +200,8 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
       },
     });
     const runs = outcomes.map((o) => registry.ingest(o.plan.runDir, { experiment: exp.name, label: o.plan.label }));
-    writeResults(resultsPath, results(runs));
+    const final = results(runs);
+    writeResults(resultsPath, final);
     log(`results: ${resultsPath}`);
     const { formatTables } = await import('../../reports/table-format.js');
     if (!flags.report) {
@@ -207,7 +209,12 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
       return;
     }
     const outDir = flags.reportDir ?? join(exp.out, 'report');
-    const r = await writeReport({ runs, outDir, title: exp.report.title ?? `saln experiment ${exp.name}`, targetAccuracy: exp.report.targetAccuracy, log });
+    // The headline shows the results file's numbers, which BENCHMARKS.md quotes too.
+    const notes = [
+      ...(lost ? [`The headline counts ${lost.cells.size} runs trained on an earlier machine whose run directories are gone (--lost-runs ${flags.lostRuns}); no other table or chart has them.`] : []),
+      ...(machines ? [`The headline's times are in the reference machine's seconds (--machines ${flags.machines}); the other tables give each run's own.`] : []),
+    ];
+    const r = await writeReport({ runs, outDir, title: exp.report.title ?? `saln experiment ${exp.name}`, targetAccuracy: exp.report.targetAccuracy, log, results: final.entries, notes });
     io.out(`\n${formatTables(r.tables)}`);
     for (const n of r.notes) io.out(`note: ${n}\n`);
     io.out(`report: ${r.indexPath}\n`);
