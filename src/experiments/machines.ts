@@ -39,12 +39,17 @@ export class MachineTimes {
     return new MachineTimes(readJsonFile(path, machinesSchema, 'a machines file'), path);
   }
 
+  /** Standard training's median seconds on the reference machine. */
+  get referenceSeconds(): number {
+    return this.file.reference.none_median_seconds;
+  }
+
   /**
    * Standard training's median seconds on a machine (null: a run before the machine record, the
    * reference's). An unlisted machine is an error: `subject` says whose it is ("runs/x trained on").
    */
   medianOn(name: string | null, subject: string): number {
-    if (name === null || name === this.file.reference.name) return this.file.reference.none_median_seconds;
+    if (name === null || name === this.file.reference.name) return this.referenceSeconds;
     const median = this.medians.get(name);
     if (median === undefined) throw new InputError('io', `${this.path}: ${subject} "${name}", which the file does not list; measure standard training there and add it`, { path: this.path });
     return median;
@@ -57,6 +62,6 @@ export class MachineTimes {
 
   /** Each run's factor to the reference machine's seconds. */
   secondsScale(): SecondsScale {
-    return (r: RunRecord) => this.file.reference.none_median_seconds / this.medianOn(machineOf(r.config), `${r.runDir} trained on`);
+    return (r: RunRecord) => this.referenceSeconds / this.medianOn(machineOf(r.config), `${r.runDir} trained on`);
   }
 }

@@ -24,9 +24,8 @@
 import { join } from 'node:path';
 import type { FitCallback } from '../train/callbacks.js';
 import { optionDefaults, type RunSpec } from '../train/options.js';
-import type { Summary } from '../train/records.js';
 import { machineName } from '../train/machine-cpu.js';
-import { machineOf } from '../train/records.js';
+import { machineOf, type Summary } from '../train/records.js';
 import { RunDir, type RunStatus } from '../train/run-dir.js';
 import { runTraining } from '../train/run.js';
 import { parseRunSpec, SpecError } from '../train/spec.js';
@@ -143,7 +142,7 @@ function median(xs: readonly number[]): number {
 
 /** With a machines file: the median of the runs' seconds in the reference machine's, then in the target's. */
 function convertedBudget(runs: readonly BudgetRun[], source: string, machines: MachineTimes): WallBudget {
-  const reference = machines.medianOn(null, '');
+  const reference = machines.referenceSeconds;
   // Checked now: a source run of an unlisted machine fails the plan, before any work.
   const seconds = median(runs.map((r) => (r.seconds * reference) / machines.medianOn(r.machine, `${source} seed ${r.seed} trained on`)));
   return {
@@ -245,13 +244,13 @@ export function runState(p: PlannedRun): RunState {
     return 'new';
   }
   const run = RunDir.open(p.runDir);
-  if (!sameSpec(run.spec(), heldTo(p, machineOf(run.config())))) {
+  const ran = machineOf(run.config());
+  if (!sameSpec(run.spec(), heldTo(p, ran))) {
     throw new ExperimentConfigError(`${p.runDir} holds a run with another configuration than this experiment's ${p.dataset}/${p.label}/seed ${p.seed}; delete it or give the experiment another out folder`);
   }
   // A cell killed before its first checkpoint has its config but nothing to resume from: resuming
   // it starts it over (train() does when there is no checkpoint).
   const status = run.status();
-  const ran = machineOf(run.config());
   if (status !== 'done' && p.wall && ran !== null && ran !== p.wall.machine) {
     throw new ExperimentConfigError(`${p.runDir}: this wall cell started on "${ran}", on that machine's budget; resumed on "${p.wall.machine}" it would train for another machine's seconds. Resume it there, or move the run directory away to start it over here`);
   }

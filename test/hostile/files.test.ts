@@ -154,6 +154,9 @@ describe('other readers', () => {
   });
 });
 
+// A hang is killed at this limit; generous, so that a loaded machine's slow start is not taken for one.
+const HANG_MS = 60_000;
+
 describe('files the experiment, results and tables commands are pointed at', () => {
   const experiment = (): string => {
     const p = join(dir, 'exp.yaml');
@@ -163,21 +166,21 @@ describe('files the experiment, results and tables commands are pointed at', () 
   };
   // Each of these read the whole file with readFileSync: a FIFO blocked forever, /dev/zero ran out of memory.
   it('an experiment config that is a FIFO or a link to /dev/zero exits 2, naming it', () => {
-    expectExit2(spawnCli(['experiment', makeFifo(join(dir, 'exp.fifo.yaml')), '--dry-run'], { timeoutMs: 20_000 }), /cannot read experiment config .*exp\.fifo\.yaml: it is a FIFO/);
-    expectExit2(spawnCli(['experiment', linkToDevZero(dir, 'exp.zero.yaml'), '--dry-run'], { timeoutMs: 20_000 }), /exp\.zero\.yaml: it is a character device \(a link to \/dev\/zero\)/);
+    expectExit2(spawnCli(['experiment', makeFifo(join(dir, 'exp.fifo.yaml')), '--dry-run'], { timeoutMs: HANG_MS }), /cannot read experiment config .*exp\.fifo\.yaml: it is a FIFO/);
+    expectExit2(spawnCli(['experiment', linkToDevZero(dir, 'exp.zero.yaml'), '--dry-run'], { timeoutMs: HANG_MS }), /exp\.zero\.yaml: it is a character device \(a link to \/dev\/zero\)/);
   });
   it('--machines and --lost-runs files, results files and a tables document: the same', () => {
     const exp = experiment();
-    expectExit2(spawnCli(['experiment', exp, '--dry-run', '--machines', makeFifo(join(dir, 'machines.fifo'))], { timeoutMs: 20_000 }), /machines\.fifo: it is a FIFO/);
-    expectExit2(spawnCli(['experiment', exp, '--dry-run', '--lost-runs', linkToDevZero(dir, 'lost.json')], { timeoutMs: 20_000 }), /lost\.json: it is a character device/);
-    expectExit2(spawnCli(['results', makeFifo(join(dir, 'results.fifo'))], { timeoutMs: 20_000 }), /results\.fifo: it is a FIFO/);
-    expectExit2(spawnCli(['tables', makeFifo(join(dir, 'doc.fifo.md'))], { timeoutMs: 20_000 }), /doc\.fifo\.md: it is a FIFO/);
+    expectExit2(spawnCli(['experiment', exp, '--dry-run', '--machines', makeFifo(join(dir, 'machines.fifo'))], { timeoutMs: HANG_MS }), /machines\.fifo: it is a FIFO/);
+    expectExit2(spawnCli(['experiment', exp, '--dry-run', '--lost-runs', linkToDevZero(dir, 'lost.json')], { timeoutMs: HANG_MS }), /lost\.json: it is a character device/);
+    expectExit2(spawnCli(['results', makeFifo(join(dir, 'results.fifo'))], { timeoutMs: HANG_MS }), /results\.fifo: it is a FIFO/);
+    expectExit2(spawnCli(['tables', makeFifo(join(dir, 'doc.fifo.md'))], { timeoutMs: HANG_MS }), /doc\.fifo\.md: it is a FIFO/);
   });
   it('a run directory whose config.json is a FIFO exits 2 in report, naming the file', () => {
     const run = join(dir, 'fifo-run');
     mkdirSync(run);
     makeFifo(join(run, 'config.json'));
-    expectExit2(spawnCli(['report', run, '--out', join(dir, 'fifo-report')], { timeoutMs: 20_000 }), /fifo-run\/config\.json: it is a FIFO/);
+    expectExit2(spawnCli(['report', run, '--out', join(dir, 'fifo-report')], { timeoutMs: HANG_MS }), /fifo-run\/config\.json: it is a FIFO/);
     assert.ok(!existsSync(join(dir, 'fifo-report')));
   });
 });
