@@ -4,6 +4,7 @@
  *   saln experiment experiments/quickstart.yaml
  */
 import { Command } from 'commander';
+import type { ExperimentConfig } from '../../experiments/config.js';
 import type { MachineTimes } from '../../experiments/machines.js';
 import type { GridCell, PlannedRun, PlanOptions } from '../../experiments/runner.js';
 import type { LostRuns } from '../../reports/lost-runs.js';
@@ -121,9 +122,9 @@ export function experimentCommand(io: CliIO): Command {
 }
 
 async function runExperimentCommand(file: string, flags: ExperimentFlags, io: CliIO): Promise<void> {
-  const { join, relative } = await import('node:path');
+  const { join } = await import('node:path');
   const { readExperiment } = await import('../../experiments/config.js');
-  const { finishedRecords, gridCells, planExperiment, runExperiment, runState } = await import('../../experiments/runner.js');
+  const { finishedRecords, gridCells, planExperiment, runExperiment } = await import('../../experiments/runner.js');
   const { cellKey } = await import('../../experiments/run-record.js');
   const { epochLine, progressCallback } = await import('../train-output.js');
   const exp = readExperiment(file);
@@ -131,27 +132,7 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   const { lost, machines, archive } = await gridInputs(flags, gridCells(exp).map((p) => cellKey(p.dataset, p.label, p.seed)));
   const planOptions: PlanOptions = { cacheDir: flags.cacheDir, lost: lost?.cells, machines };
   if (flags.dryRun) {
-    const plans = planExperiment(exp, planOptions);
-    const { estimateRemaining, formatRemaining } = await import('../../experiments/estimate.js');
-    const { RunDir } = await import('../../train/run-dir.js');
-    const { machineName } = await import('../../train/machine-cpu.js');
-    const { machineOf } = await import('../../train/records.js');
-    const here = machineName();
-    // A finished run's seconds, in this machine's where a machines file says how (the estimate is of time here).
-    const finishedSeconds = (p: PlannedRun, state: string): number | null => {
-      const run = state === 'done' ? RunDir.open(p.runDir) : null;
-      const seconds = run ? run.summary()?.wall_seconds ?? null : state === 'lost' ? lost!.cells.get(cellKey(p.dataset, p.label, p.seed)) ?? null : null;
-      return seconds === null || !machines ? seconds : machines.convert(seconds, run ? machineOf(run.config()) : null, here, p.runDir);
-    };
-    const cells = plans.map((p) => {
-      const state = runState(p);
-      io.out(`${String(p.index).padStart(3)}  ${state.padEnd(11)}  ${p.dataset}  ${p.label}  seed ${p.seed}  ${relative(process.cwd(), p.runDir) || '.'}\n`);
-      const wallSeconds = finishedSeconds(p, state);
-      return { entry: `${p.dataset}/${p.label}`, state, wallSeconds, budgetSeconds: p.config?.budgetSeconds ?? null };
-    });
-    io.out(formatRemaining(estimateRemaining(cells)));
-    const restorable = archive ? archive.restorable(plans).length : 0;
-    if (restorable) io.out(`archive: ${restorable} of the cells above have a record in ${flags.archive} and will be restored, not trained, when the experiment runs\n`);
+    await printDryRun(exp, planOptions, { lost, machines, archive }, flags, io);
     return;
   }
   const { Registry, defaultRegistryPath } = await import('../../experiments/registry.js');
@@ -223,8 +204,41 @@ async function runExperimentCommand(file: string, flags: ExperimentFlags, io: Cl
   }
 }
 
+/** --dry-run: every cell's state, the time left (in this machine's seconds where a machines file says how), and what the archive would restore. */
+async function printDryRun(exp: ExperimentConfig, planOptions: PlanOptions, inputs: GridInputs, flags: ExperimentFlags, io: CliIO): Promise<void> {
+  const { relative } = await import('node:path');
+  const { planExperiment, runState } = await import('../../experiments/runner.js');
+  const { cellKey } = await import('../../experiments/run-record.js');
+  const { estimateRemaining, formatRemaining } = await import('../../experiments/estimate.js');
+  const { RunDir } = await import('../../train/run-dir.js');
+  const { machineName } = await import('../../train/machine-cpu.js');
+  const { machineOf } = await import('../../train/records.js');
+  const { lost, machines, archive } = inputs;
+  const plans = planExperiment(exp, planOptions);
+  const here = machineName();
+  const finishedSeconds = (p: PlannedRun, state: string): number | null => {
+    const run = state === 'done' ? RunDir.open(p.runDir) : null;
+    const seconds = run ? run.summary()?.wall_seconds ?? null : state === 'lost' ? lost!.cells.get(cellKey(p.dataset, p.label, p.seed)) ?? null : null;
+    return seconds === null || !machines ? seconds : machines.convert(seconds, run ? machineOf(run.config()) : null, here, p.runDir);
+  };
+  const cells = plans.map((p) => {
+    const state = runState(p);
+    io.out(`${String(p.index).padStart(3)}  ${state.padEnd(11)}  ${p.dataset}  ${p.label}  seed ${p.seed}  ${relative(process.cwd(), p.runDir) || '.'}\n`);
+    return { entry: `${p.dataset}/${p.label}`, state, wallSeconds: finishedSeconds(p, state), budgetSeconds: p.config?.budgetSeconds ?? null };
+  });
+  io.out(formatRemaining(estimateRemaining(cells)));
+  const restorable = archive ? archive.restorable(plans).length : 0;
+  if (restorable) io.out(`archive: ${restorable} of the cells above have a record in ${flags.archive} and will be restored, not trained, when the experiment runs\n`);
+}
+
+interface GridInputs {
+  lost?: LostRuns;
+  machines?: MachineTimes;
+  archive?: ExperimentArchive;
+}
+
 /** What --lost-runs, --machines and --archive bring, each read and checked before any work (undefined without its flag). */
-async function gridInputs(flags: ExperimentFlags, planned: readonly string[]): Promise<{ lost?: LostRuns; machines?: MachineTimes; archive?: ExperimentArchive }> {
+async function gridInputs(flags: ExperimentFlags, planned: readonly string[]): Promise<GridInputs> {
   const { MachineTimes } = await import('../../experiments/machines.js');
   return {
     lost: flags.lostRuns === undefined ? undefined : await readLostRuns(flags.lostRuns, planned),
