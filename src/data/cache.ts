@@ -19,7 +19,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
 import { basename, join } from 'node:path';
 import { cleanStaleTemps, writeFileAtomic } from '../io/atomic.js';
-import { readRegularFile, readRegularFileAsync } from '../io/files.js';
+import { readRegularFile, readRegularFileAsync, readRegularText } from '../io/files.js';
 import { interpolate } from '../nn/functional.js';
 import { fromBytes, tensor, tidy } from '../tensor/index.js';
 import { decodeImage, RESIZE_KERNEL, type ResizePolicy } from './decode.js';
@@ -133,7 +133,7 @@ function adoptUnchanged(dir: string, stale: readonly string[], current: () => st
   for (const f of stale.filter((n) => n.endsWith('.json'))) {
     let old: PreparedIndex;
     try {
-      old = JSON.parse(readRegularFile(join(dir, f)).toString('utf8')) as PreparedIndex;
+      old = JSON.parse(readRegularText(join(dir, f))) as PreparedIndex;
     } catch {
       continue;
     }

@@ -126,8 +126,9 @@ export function wallBudget(exp: ExperimentConfig, dataset: string, label: string
       runs.push({ seed, seconds: lostWall, machine: null });
       continue;
     }
-    if (!RunDir.exists(dir) || RunDir.open(dir).status() !== 'done') return null;
+    if (!RunDir.exists(dir)) return null;
     const run = RunDir.open(dir);
+    if (run.status() !== 'done') return null;
     runs.push({ seed, seconds: run.summary()!.wall_seconds, machine: machineOf(run.config()) });
   }
   const source = `${dataset}/${label}`;
@@ -206,11 +207,18 @@ export function planExperiment(exp: ExperimentConfig, o: PlanOptions = {}): Plan
   const plans: PlannedRun[] = [];
   const problems: string[] = [];
   const machine = o.machine ?? machineName();
+  // Every wall cell of a dataset shares its source entry's budget: its runs are read once per plan.
+  const budgets = new Map<string, WallBudget | null>();
+  const budgetOf = (dataset: string, label: string): WallBudget | null => {
+    const key = JSON.stringify([dataset, label]);
+    if (!budgets.has(key)) budgets.set(key, wallBudget(exp, dataset, label, o));
+    return budgets.get(key)!;
+  };
   for (const { datasetIndex: di, methodIndex: mi, ...cell } of gridCells(exp, o.lost)) {
     const m = exp.methods[mi]!;
     try {
       const raw = cellOptions(exp, exp.datasets[di]!, m, cell.seed, cell.runDir, cell.dataset);
-      const budget = m.wallBudgetOf !== undefined ? wallBudget(exp, cell.dataset, m.wallBudgetOf, o) : undefined;
+      const budget = m.wallBudgetOf !== undefined ? budgetOf(cell.dataset, m.wallBudgetOf) : undefined;
       const here = budget ? budget.on(machine) : undefined;
       // A waiting cell (or one this machine has no budget for) is still checked now, with a stand-in budget, so a bad option fails before any work.
       const config = parseRunSpec(budget === undefined ? raw : { ...raw, budgetSeconds: typeof here === 'number' ? here : 1 }, o);
