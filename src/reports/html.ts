@@ -8,7 +8,7 @@ import { RUN_FILES } from '../train/run-dir.js';
 import type { Chart } from './charts.js';
 import { datasetTablesHtml, escapeHtml, formatComparison } from './table-format.js';
 import { headlineHtml } from './headline.js';
-import { precisionOf, type ResultEntry } from './results.js';
+import { precisionOf, type ReadResultEntry } from './results.js';
 import type { Comparison, DatasetTable, Tables } from './tables.js';
 
 export interface RenderedChart {
@@ -27,7 +27,7 @@ export interface PageInput {
   runs: readonly RunRecord[];
   generatedAt: Date;
   /** The results entries (results.ts) for the headline tables; none: no headline. */
-  results?: readonly ResultEntry[];
+  results?: readonly ReadResultEntry[];
 }
 
 const CSS = `

@@ -11,7 +11,7 @@ import { curveCharts, selectionChart, slug, weightsChart, type Chart } from './c
 import { renderPage, type RenderedChart } from './html.js';
 import { specToSvg, svgToPng } from './render.js';
 import { readSelectionExamples, type SelectionExamples } from './selection.js';
-import { buildResults, type ResultEntry } from './results.js';
+import { buildResults, type ReadResultEntry } from './results.js';
 import { buildTables, type Row, type Tables } from './tables.js';
 import { readFcWeights } from './weights.js';
 
@@ -25,7 +25,7 @@ export interface ReportOptions {
    * The headline's entries: an experiment's results file (results.ts), whose numbers may count
    * more than the runs at hand (lost runs) or scale their times (machines). Default: built from runs.
    */
-  results?: readonly ResultEntry[];
+  results?: readonly ReadResultEntry[];
   /** What the caller knows about those numbers, shown with the page's notes. */
   notes?: readonly string[];
   log?: (s: string) => void;

@@ -1,6 +1,6 @@
 /** `saln experiment CONFIG` end to end on a tiny grid: runs, registry, report; then `saln report --experiment`. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -64,6 +64,20 @@ report: { title: tiny grid }
   const rep = await run(['report', '--experiment', 'cli-grid', '--registry', registry, '--out', join(dir, 'rep')]);
   assert.equal(rep.code, 0, rep.err);
   assert.ok(existsSync(join(dir, 'rep', 'index.html')));
+  // --results: the headline is that file's numbers (here one edited so that they differ from the runs').
+  const results = JSON.parse(readFileSync(join(dir, 'out', 'results.json'), 'utf8')) as { entries: { label: string; test_accuracy: { mean: number; ci95: number } }[] };
+  results.entries.find((e) => e.label === 'none')!.test_accuracy = { mean: 12.34, ci95: 5.67 };
+  writeFileSync(join(dir, 'edited.json'), JSON.stringify(results));
+  const fromFile = await run(['report', '--experiment', 'cli-grid', '--registry', registry, '--results', join(dir, 'edited.json'), '--out', join(dir, 'rep-results')]);
+  assert.equal(fromFile.code, 0, fromFile.err);
+  const page = readFileSync(join(dir, 'rep-results', 'index.html'), 'utf8');
+  assert.match(page, /<tr data-label="none"><th scope="row">none<\/th><td>epochs<\/td><td>[^<]*<\/td><td>12\.34 ± 5\.67<\/td>/);
+  assert.match(page, /edited\.json's numbers \(protocol cli-grid, 6 of 6 runs\)/);
+  assert.doesNotMatch(readFileSync(join(dir, 'rep', 'index.html'), 'utf8'), /12\.34 ± 5\.67/);
+  writeFileSync(join(dir, 'not-results.json'), '{"protocol": "x"}');
+  const badResults = await run(['report', '--experiment', 'cli-grid', '--registry', registry, '--results', join(dir, 'not-results.json'), '--out', join(dir, 'rep-bad')]);
+  assert.equal(badResults.code, 2);
+  assert.match(badResults.err, /not-results\.json/);
   const bad = await run(['report', '--experiment', 'nope', '--registry', registry, '--out', join(dir, 'rep2')]);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /no runs of experiment "nope"; experiments: cli-grid/);

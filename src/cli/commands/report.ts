@@ -5,6 +5,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { UsageError, type CliIO } from '../io.js';
 import type { RunRecord } from '../../experiments/run-record.js';
+import type { ReadResultEntry } from '../../reports/results.js';
 
 interface ReportFlags {
   out: string;
@@ -13,6 +14,7 @@ interface ReportFlags {
   registry?: string;
   title?: string;
   targetAccuracy?: number;
+  results?: string;
 }
 
 function fraction(text: string): number {
@@ -37,6 +39,12 @@ Runs are grouped by dataset and method; runs without summary.json are listed but
 Without --target-accuracy, each dataset's target is the lowest method's mean best validation
 accuracy (floored to 1%), so that every method can reach it on average.
 
+The headline table (per entry: test accuracy, wall time, time to 95%/99%, Δ vs none and random)
+is built from the runs given. With --results FILE it shows that results file's numbers instead
+(written by \`saln experiment --results\`): the numbers BENCHMARKS.md quotes, which may count runs
+whose directories are gone (--lost-runs) and give times in another machine's seconds
+(--machines). The other tables and the charts are always the runs'.
+
 Prints the summary table and, last, "report: <path of index.html>".
 
 Exit codes: 0 done; 2 bad input (a path that is not a run directory, a corrupt file); 1 anything else.
@@ -44,6 +52,7 @@ Exit codes: 0 done; 2 bad input (a path that is not a run directory, a corrupt f
 Examples:
   $ saln report --experiment quickstart --out reports/quickstart
   $ saln report --runs 3,4,7,8 --out reports/mine
+  $ saln report --experiment p-cifar-ft --results results/p-cifar-ft.json --out reports/p-cifar-ft
   $ saln report runs/none-s0 runs/none-s1 runs/random-s0 runs/random-s1 runs/saln-s0 runs/saln-s1 \\
       --out reports/cifar10 --title "CIFAR-10, filter ratio 0.8" --target-accuracy 0.6
 `;
@@ -59,6 +68,7 @@ export function reportCommand(io: CliIO): Command {
     .requiredOption('--out <dir>', 'the report folder (created; index.html and the PNGs are replaced)')
     .option('--title <text>', 'the report title', 'saln report')
     .option('--target-accuracy <x>', 'validation accuracy (a fraction) for the time-to-target column', fraction)
+    .option('--results <file>', 'the headline from this results file (saln experiment --results) instead of the runs (see below)')
     .addHelpText('after', HELP)
     .action(async (dirs: string[], flags: ReportFlags) => {
       await runReport(dirs, flags, io);
@@ -104,9 +114,10 @@ async function runReport(dirs: string[], flags: ReportFlags, io: CliIO): Promise
       registry.close();
     }
   }
+  const headline = flags.results === undefined ? {} : await resultsHeadline(flags.results);
   let res;
   try {
-    res = await writeReport({ runs, outDir: flags.out, title: flags.title, targetAccuracy: flags.targetAccuracy, log: (s) => io.err(`${s}\n`) });
+    res = await writeReport({ runs, outDir: flags.out, title: flags.title, targetAccuracy: flags.targetAccuracy, log: (s) => io.err(`${s}\n`), ...headline });
   } catch (e) {
     // A corrupt checkpoint or selection file is the user's input to fix.
     if ((e as Error).name === 'EngineError') throw new UsageError((e as Error).message);
@@ -115,4 +126,15 @@ async function runReport(dirs: string[], flags: ReportFlags, io: CliIO): Promise
   io.out(formatTables(res.tables));
   for (const n of res.notes) io.out(`note: ${n}\n`);
   io.out(`report: ${res.indexPath}\n`);
+}
+
+/** The headline's entries from a results file, with a note saying whose numbers they are. A bad file is an InputError naming it (exit 2). */
+async function resultsHeadline(path: string): Promise<{ results: ReadResultEntry[]; notes: string[] }> {
+  const { readResults } = await import('../../reports/results.js');
+  const file = readResults(path);
+  const partial = file.complete ? '' : ', partial';
+  return {
+    results: file.entries,
+    notes: [`The headline is ${path}'s numbers (protocol ${file.protocol}, ${file.runs.finished} of ${file.runs.planned} runs${partial}); the other tables and the charts are the runs given here.`],
+  };
 }
