@@ -49,3 +49,27 @@ export function readRunDir(dir: string): RunDirContents {
 export function cellKey(dataset: string, label: string, seed: number): string {
   return `${dataset}/${label}/seed-${seed}`;
 }
+
+/**
+ * Labels for runs read straight from their directories, where no experiment named them: the
+ * method, and where one method's runs differ in filter ratio, selection mode or budget, those
+ * too (`random-0.8-super-wall`), so that a report never averages two configurations in one row.
+ */
+export function configLabels(runs: readonly Pick<RunDirContents, 'method' | 'config'>[]): string[] {
+  const variants = new Map<string, Set<string>>();
+  const keys = runs.map((r) => {
+    const key = variantOf(r.config);
+    variants.set(r.method, (variants.get(r.method) ?? new Set()).add(key));
+    return key;
+  });
+  return runs.map((r, i) => (variants.get(r.method)!.size > 1 ? `${r.method}-${keys[i]}` : r.method));
+}
+
+/** What tells a method's configurations apart in a label: ratio, super-batch, the budget's kind. */
+function variantOf(c: TrainConfig): string {
+  const parts = [String(c.filterRatio)];
+  if (c.selectionMode === 'super-batch') parts.push('super');
+  if (c.budget?.seconds !== undefined) parts.push('wall');
+  if (c.budget?.gradientSamples !== undefined) parts.push('samples');
+  return parts.join('-');
+}

@@ -1,6 +1,6 @@
 /** writeReport and `saln report` on real tiny training runs. */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -104,4 +104,22 @@ test('saln report: prints the table and the index path; bad input exits 2 naming
   assert.equal(badTarget.code, 2);
   assert.match(badTarget.err, /--target-accuracy.*fraction in \(0, 1\]/);
   assert.ok(!existsSync(join(dir, 'r-bad')), 'nothing written for bad input');
+});
+
+test('saln report on run directories: one method at two configurations gives two rows, never one of both', async () => {
+  // A copy of the random run, as if trained at filter ratio 0.8 on a wall budget.
+  const random = runs.find((r) => r.endsWith('random-s0'))!;
+  const wall = join(dir, 'runs', 'random-0.8-wall-s0');
+  cpSync(random, wall, { recursive: true });
+  const cfgPath = join(wall, 'config.json');
+  writeFileSync(cfgPath, JSON.stringify({ ...JSON.parse(readFileSync(cfgPath, 'utf8')), filterRatio: 0.8, budget: { seconds: 60 } }));
+  const out = join(dir, 'r-configs');
+  const r = await cli([...runs, wall, '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /^random-0\.5 +0\.5 +1 /m);
+  assert.match(r.out, /^random-0\.8-wall +0\.8 +1 /m);
+  assert.doesNotMatch(r.out, /^random +/m, 'no row pools the two');
+  // Methods with one configuration keep their plain name.
+  assert.match(r.out, /^saln +0\.5 +1 /m);
+  rmSync(wall, { recursive: true });
 });
