@@ -50,19 +50,29 @@ export function cellKey(dataset: string, label: string, seed: number): string {
   return `${dataset}/${label}/seed-${seed}`;
 }
 
+/** Records for run directories reported without a registry: ids 1..n in order, the method as label. */
+export function recordsFromDirs(dirs: readonly string[], now: string): RunRecord[] {
+  return dirs.map((d, i) => {
+    const c = readRunDir(d);
+    return { ...c, id: i + 1, experiment: null, label: c.method, createdAt: now, updatedAt: now };
+  });
+}
+
 /**
- * Labels for runs read straight from their directories, where no experiment named them: the
- * method, and where one method's runs differ in filter ratio, selection mode or budget, those
- * too (`random-0.8-super-wall`), so that a report never averages two configurations in one row.
+ * Runs labelled only by their method (run directories, runs registered without a label): where
+ * one method's such runs differ in filter ratio, selection mode or budget, each gets those added
+ * (`random-0.8-super-wall`), so that a report never averages two configurations in one row. An
+ * experiment's own labels stay.
  */
-export function configLabels(runs: readonly Pick<RunDirContents, 'method' | 'config'>[]): string[] {
+export function withConfigLabels(runs: readonly RunRecord[]): RunRecord[] {
   const variants = new Map<string, Set<string>>();
   const keys = runs.map((r) => {
+    if (r.label !== r.method) return null;
     const key = variantOf(r.config);
     variants.set(r.method, (variants.get(r.method) ?? new Set()).add(key));
     return key;
   });
-  return runs.map((r, i) => (variants.get(r.method)!.size > 1 ? `${r.method}-${keys[i]}` : r.method));
+  return runs.map((r, i) => (keys[i] !== null && variants.get(r.method)!.size > 1 ? { ...r, label: `${r.method}-${keys[i]}` } : r));
 }
 
 /** What tells a method's configurations apart in a label: ratio, super-batch, the budget's kind. */

@@ -1,6 +1,6 @@
 /** Test inputs for reports: real tiny training runs, hand-made RunRecords, and selection-example files. */
 import { join } from 'node:path';
-import { readRunDir } from '../../src/experiments/run-record.js';
+import { recordsFromDirs } from '../../src/experiments/run-record.js';
 import type { RunRecord } from '../../src/experiments/run-record.js';
 import { saveSafetensors } from '../../src/io/safetensors.js';
 import { tensor, type Tensor } from '../../src/tensor/index.js';
@@ -32,10 +32,9 @@ export async function tinyRuns(dir: string, o: { methods?: TrainConfig['method']
   return dirs;
 }
 
-/** RunRecords from run directories, as `saln report` makes them (ids 1..n, label = method). */
+/** RunRecords from run directories, as `saln report` reads them (ids 1..n, label = method), dated 1970. */
 export function recordsOf(dirs: string[]): RunRecord[] {
-  const now = new Date(0).toISOString();
-  return dirs.map((d, i) => ({ ...readRunDir(d), id: i + 1, experiment: null, label: readRunDir(d).method, createdAt: now, updatedAt: now }));
+  return recordsFromDirs(dirs, new Date(0).toISOString());
 }
 
 const phases = (train: number) => ({ data: 0.1, scoring: 0, selection: 0, train, eval: 0.2, checkpoint: 0 });

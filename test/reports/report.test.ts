@@ -121,5 +121,13 @@ test('saln report on run directories: one method at two configurations gives two
   assert.doesNotMatch(r.out, /^random +/m, 'no row pools the two');
   // Methods with one configuration keep their plain name.
   assert.match(r.out, /^saln +0\.5 +1 /m);
+  // The same runs registered by hand (label = method) and reported by id.
+  const registry = join(dir, 'configs.sqlite');
+  const add = await runCli(['runs', 'add', random, wall, '--registry', registry]);
+  assert.equal(add.code, 0, add.err);
+  const byId = await cli(['--runs', '1,2', '--registry', registry, '--out', join(dir, 'r-configs-ids')]);
+  assert.equal(byId.code, 0, byId.err);
+  assert.match(byId.out, /^random-0\.5 +0\.5 +1 /m);
+  assert.match(byId.out, /^random-0\.8-wall +0\.8 +1 /m);
   rmSync(wall, { recursive: true });
 });

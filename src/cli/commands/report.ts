@@ -35,9 +35,9 @@ and writes into --out:
   NAME.png    one per chart: loss/accuracy against epoch and against wall time, accuracy
               against gradient samples, the selection PCA of saln runs that recorded batches
               (selection_examples.safetensors), and the final-layer weights
-Runs are grouped by dataset and label: an experiment's label for its runs (--experiment, --runs),
-else the method, with the filter ratio, "super" and "wall" or "samples" added where one method's
-run directories differ in them (random-0.5 and random-0.8-super-wall, never one row of both).
+Runs are grouped by dataset and label: an experiment's label for its runs, else the method, with
+the filter ratio, "super" and "wall" or "samples" added where the runs given of one method differ
+in them (random-0.5 and random-0.8-super-wall, never one row of both).
 Runs without summary.json are listed but left out.
 Without --target-accuracy, each dataset's target is the lowest method's mean best validation
 accuracy (floored to 1%), so that every method can reach it on average.
@@ -79,7 +79,7 @@ export function reportCommand(io: CliIO): Command {
 }
 
 async function runReport(dirs: string[], flags: ReportFlags, io: CliIO): Promise<void> {
-  const { readRunDir, configLabels } = await import('../../experiments/run-record.js');
+  const { recordsFromDirs, withConfigLabels } = await import('../../experiments/run-record.js');
   const { writeReport } = await import('../../reports/report.js');
   const { formatTables } = await import('../../reports/table-format.js');
   const { existsSync, statSync } = await import('node:fs');
@@ -91,11 +91,8 @@ async function runReport(dirs: string[], flags: ReportFlags, io: CliIO): Promise
   if (sources !== 1) throw new UsageError('give run directories, --experiment NAME, or --runs IDS (exactly one of them)');
   let runs: RunRecord[];
   if (dirs.length > 0) {
-    const now = new Date().toISOString();
     // A bad run directory is a RunDirError (an InputError: exit 2) naming the file.
-    const read = dirs.map((d) => readRunDir(d));
-    const labels = configLabels(read);
-    runs = read.map((c, i) => ({ ...c, id: i + 1, experiment: null, label: labels[i]!, createdAt: now, updatedAt: now }));
+    runs = recordsFromDirs(dirs, new Date().toISOString());
   } else {
     const { Registry, defaultRegistryPath } = await import('../../experiments/registry.js');
     const registry = Registry.open(flags.registry ?? defaultRegistryPath());
@@ -119,7 +116,7 @@ async function runReport(dirs: string[], flags: ReportFlags, io: CliIO): Promise
   const headline = flags.results === undefined ? {} : await resultsHeadline(flags.results);
   let res;
   try {
-    res = await writeReport({ runs, outDir: flags.out, title: flags.title, targetAccuracy: flags.targetAccuracy, log: (s) => io.err(`${s}\n`), ...headline });
+    res = await writeReport({ runs: withConfigLabels(runs), outDir: flags.out, title: flags.title, targetAccuracy: flags.targetAccuracy, log: (s) => io.err(`${s}\n`), ...headline });
   } catch (e) {
     // A corrupt checkpoint or selection file is the user's input to fix.
     if ((e as Error).name === 'EngineError') throw new UsageError((e as Error).message);
